@@ -1,0 +1,12 @@
+/**
+ * The types a gateway's routes share: `state` is the app-wide value given to `createGateway`,
+ * `scope` the values hooks set per request.
+ * @example type AppEnv = { state: { db: Db }; scope: { user: User } }
+ */
+export interface Env {
+  state?: object;
+  scope?: object;
+}
+
+export type StateOf<TEnv extends Env> = TEnv extends { state: infer S } ? S : Record<string, never>;
+export type ScopeOf<TEnv extends Env> = TEnv extends { scope: infer S } ? S : Record<string, never>;

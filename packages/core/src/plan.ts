@@ -1,0 +1,27 @@
+import type { GatewayError, GatewayResponse } from '@apigate/errors';
+import type { Backend } from './policy.ts';
+import type { RouteInfo } from './request.ts';
+
+/** How a forwarded request ended, as a transport reports it. */
+export type SettleInput = { readonly status: number } | { readonly error: GatewayError };
+
+/** The request goes to `backend` at `uri`; the transport calls `settle` once when it ends. */
+export interface ForwardPlan {
+  readonly kind: 'forward';
+  readonly route: RouteInfo;
+  readonly method: string;
+  readonly backend: Backend;
+  /** Origin-form upstream path and query, the backend's base path included. */
+  readonly uri: string;
+  settle(result: SettleInput): void;
+}
+
+/** The gateway answers the request itself. */
+export interface RespondPlan {
+  readonly kind: 'respond';
+  readonly response: GatewayResponse;
+  /** The error the response renders, when it renders one. */
+  readonly error: GatewayError | undefined;
+}
+
+export type Plan = ForwardPlan | RespondPlan;

@@ -1,0 +1,107 @@
+import type { Env } from './env.ts';
+import type { CheckTo, PathParams } from './path-template.ts';
+import type { Hook } from './request.ts';
+
+export const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const;
+export type Method = (typeof methods)[number];
+
+/**
+ * Options of one route. The validation layer adds `path`, `query`, `json`, `form`, `multipart` and
+ * `map` beside these; a route keeps every option it was declared with.
+ */
+export interface RouteOptions<TPath extends string, TTo extends string, TEnv extends Env> {
+  /**
+   * The upstream path: absent strips the service prefix, a static path replaces the path, a
+   * template (`/api/v2/reviews/{id}`) substitutes the route's parameters. The query is kept.
+   */
+  to?: TTo;
+  /** Hooks run in order before the request goes upstream. */
+  before?: Hook<PathParams<TPath>, TEnv> | readonly Hook<PathParams<TPath>, TEnv>[];
+  /** A named policy of the gateway; overrides the service's and the default. */
+  policy?: string;
+}
+
+/** A declared route: what the builders return and `service()` collects. */
+export interface Route<TEnv extends Env = Env> {
+  readonly method: Method;
+  readonly path: string;
+  readonly to: string | undefined;
+  readonly before: readonly Hook<never, TEnv>[];
+  readonly policy: string | undefined;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+type RouteBuilder<TEnv extends Env> = <const TPath extends string, const TTo extends string = never>(
+  path: TPath,
+  options?: RouteOptions<TPath, TTo, TEnv> & CheckTo<TPath, NoInfer<TTo>>,
+) => Route<TEnv>;
+
+export interface RouteBuilders<TEnv extends Env> {
+  get: RouteBuilder<TEnv>;
+  post: RouteBuilder<TEnv>;
+  put: RouteBuilder<TEnv>;
+  delete: RouteBuilder<TEnv>;
+  patch: RouteBuilder<TEnv>;
+  head: RouteBuilder<TEnv>;
+  options: RouteBuilder<TEnv>;
+}
+
+const builder =
+  <TEnv extends Env>(method: Method): RouteBuilder<TEnv> =>
+  (path, options = {} as never) => {
+    const { to, before, policy } = options as RouteOptions<string, string, TEnv>;
+    return {
+      method,
+      path,
+      to,
+      before: (before === undefined ? [] : Array.isArray(before) ? [...before] : [before]) as Hook<never, TEnv>[],
+      policy,
+      options: options as Readonly<Record<string, unknown>>,
+    };
+  };
+
+/**
+ * Route builders typed for an app's Env, so hooks see its state and scope types.
+ * @example
+ * const { get, post } = defineRoutes<{ state: AppState; scope: { user: string } }>()
+ */
+export const defineRoutes = <TEnv extends Env = Env>(): RouteBuilders<TEnv> => ({
+  get: builder('GET'),
+  post: builder('POST'),
+  put: builder('PUT'),
+  delete: builder('DELETE'),
+  patch: builder('PATCH'),
+  head: builder('HEAD'),
+  options: builder('OPTIONS'),
+});
+
+export interface ServiceOptions {
+  /** The service's name: backends are registered by it; also in logs and events. */
+  name?: string;
+  /** The public path prefix of every route, e.g. `/sales`. Static segments only. */
+  prefix?: string;
+  /** The named policy of the service's routes that name none. */
+  policy?: string;
+}
+
+/** A group of routes with a prefix, a name and a policy; mounted onto a gateway with backends. */
+export interface Service<TEnv extends Env = Env> {
+  readonly name: string;
+  readonly prefix: string;
+  readonly policy: string | undefined;
+  readonly routes: readonly Route<TEnv>[];
+}
+
+/**
+ * Declares a service.
+ * @example service({ name: 'sales', prefix: '/sales' }, [get('/ping'), get('/item/{id}', { to: '/items/{id}' })])
+ */
+export const service = <TEnv extends Env = Env>(options: ServiceOptions, routes: readonly Route<TEnv>[]): Service<TEnv> => {
+  const prefix = options.prefix ?? '';
+  return {
+    name: options.name ?? (prefix.replace(/^\/+|\/+$/g, '') || 'default'),
+    prefix,
+    policy: options.policy,
+    routes: [...routes],
+  };
+};

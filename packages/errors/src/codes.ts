@@ -1,0 +1,71 @@
+/**
+ * The closed catalogue of runtime error codes and the one table that gives each its HTTP status.
+ * A code is a stable, machine-readable contract: clients may branch on it, so codes are only added,
+ * never renamed. docs/errors.md documents every entry; a test fails when the two drift.
+ */
+export const errorStatus = {
+  bad_request: 400,
+  invalid_path: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  too_many_requests: 429,
+  header_too_large: 431,
+  internal: 500,
+  not_implemented: 501,
+  bad_gateway: 502,
+  upstream_unreachable: 502,
+  upstream_reset: 502,
+  service_unavailable: 503,
+  no_backend_available: 503,
+  upstream_timeout: 504,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+/** The user-safe message a code gets when the call site gives none. */
+export const defaultMessage: Record<ErrorCode, string> = {
+  bad_request: 'The request is malformed.',
+  invalid_path: 'The request path is not allowed.',
+  unauthorized: 'Authentication is required.',
+  forbidden: 'Access to this resource is forbidden.',
+  not_found: 'No such resource.',
+  method_not_allowed: 'The method is not allowed for this resource.',
+  payload_too_large: 'The request body is too large.',
+  unsupported_media_type: 'The request body has an unsupported media type.',
+  too_many_requests: 'Too many requests.',
+  header_too_large: 'The request headers are too large.',
+  internal: 'The gateway failed to handle the request.',
+  not_implemented: 'The method is not supported.',
+  bad_gateway: 'The upstream returned an invalid response.',
+  upstream_unreachable: 'The upstream could not be reached.',
+  upstream_reset: 'The upstream closed the connection before responding.',
+  service_unavailable: 'The service is unavailable.',
+  no_backend_available: 'No backend is available for this request.',
+  upstream_timeout: 'The upstream did not respond in time.',
+};
+
+/** Reason phrases for the statuses the catalogue uses (problem+json `title`). */
+export const statusText: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export const isErrorCode = (value: unknown): value is ErrorCode =>
+  typeof value === 'string' && Object.hasOwn(errorStatus, value);

@@ -1,0 +1,75 @@
+/**
+ * Header hygiene shared by every transport: which headers never cross the gateway, and the
+ * forwarding headers it sets. Runtime-neutral.
+ */
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1, plus the proxy-auth pair): dropped in both directions. */
+export const hopByHop: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** The header names a `Connection` value lists, lower-cased; `close`/`keep-alive` included. */
+export const connectionListed = (value: string | readonly string[] | undefined): string[] => {
+  if (value === undefined) return [];
+  const joined = typeof value === 'string' ? value : value.join(',');
+  return joined
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '');
+};
+
+/** What the forwarding headers are computed from. */
+export interface ForwardingInput {
+  /** The peer address of the connection (already without an IPv4-mapped `::ffff:` prefix). */
+  readonly clientIp: string | undefined;
+  /** Whether the peer is a configured trusted proxy. */
+  readonly trusted: boolean;
+  readonly proto: 'http' | 'https';
+  readonly host: string | undefined;
+  readonly xForwardedFor: string | undefined;
+  readonly xForwardedProto: string | undefined;
+  readonly xForwardedHost: string | undefined;
+  readonly forwarded: string | undefined;
+}
+
+export interface ForwardingHeaders {
+  'x-forwarded-for'?: string;
+  'x-forwarded-proto': string;
+  'x-forwarded-host'?: string;
+  forwarded: string;
+}
+
+const tokenChars = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const quote = (value: string): string => (tokenChars.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`);
+const forwardedNode = (ip: string | undefined): string => {
+  if (ip === undefined) return 'unknown';
+  return ip.includes(':') ? `"[${ip}]"` : ip;
+};
+
+/**
+ * X-Forwarded-For/-Proto/-Host and RFC 7239 Forwarded for the upstream request. A trusted peer's
+ * incoming values are kept and extended; anyone else's are replaced, so a client cannot spoof them.
+ */
+export const forwardingHeaders = (input: ForwardingInput): ForwardingHeaders => {
+  const { clientIp, trusted, proto, host } = input;
+  const forFor = clientIp === undefined ? input.xForwardedFor : trusted && input.xForwardedFor ? `${input.xForwardedFor}, ${clientIp}` : clientIp;
+  const forProto = (trusted && input.xForwardedProto) || proto;
+  const forHost = (trusted && input.xForwardedHost) || host;
+  let element = `for=${forwardedNode(clientIp)};proto=${proto}`;
+  if (host !== undefined) element += `;host=${quote(host)}`;
+  const headers: ForwardingHeaders = {
+    'x-forwarded-proto': forProto,
+    forwarded: trusted && input.forwarded ? `${input.forwarded}, ${element}` : element,
+  };
+  if (forFor !== undefined && (trusted || clientIp !== undefined)) headers['x-forwarded-for'] = forFor;
+  if (forHost !== undefined) headers['x-forwarded-host'] = forHost;
+  return headers;
+};

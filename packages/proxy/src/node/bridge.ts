@@ -1,0 +1,104 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Gateway, Plan } from '@apigate/core';
+import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
+import { serializeParsedBody } from '../parsed-body.ts';
+import { cleanRequestHeaders, peerAddress, trustMatcher } from './hygiene.ts';
+import { NodeRequestHeaders } from './request-headers.ts';
+import { NodeTransport, type NodeExchange } from './transport.ts';
+
+/** A request as the Node adapters see it: Express and Koa both hand over `req.body` if parsed. */
+export type NodeRequest = IncomingMessage & { body?: unknown };
+
+/** Connect-style middleware: calls `next()` for requests that are not gateway routes. */
+export type NodeHandler = ((req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void) & {
+  /** The transport, to close its connection pools on shutdown. */
+  readonly transport: NodeTransport;
+};
+
+/** Writes a gateway-made response (a rendered error or a hook's own response). */
+export const sendResponse = (req: IncomingMessage, res: ServerResponse, response: GatewayResponse): void => {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = response.body === null ? undefined : typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
+  const headers: Record<string, string | number> = { ...response.headers };
+  if (response.status !== 204 && response.status !== 304) headers['content-length'] = body?.byteLength ?? 0;
+  res.writeHead(response.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+};
+
+/**
+ * The request body bytes when the host framework already consumed the stream (a body parser ran
+ * before the gateway); undefined when the stream is still unread and can be piped.
+ */
+const consumedBody = (req: NodeRequest): Uint8Array | undefined | GatewayError => {
+  if (!req.readableEnded) return undefined;
+  const bytes = serializeParsedBody(req.body, req.headers['content-type']);
+  if (bytes === undefined) {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > 0 || req.headers['transfer-encoding'] !== undefined) {
+      return new GatewayError('internal', { details: { reason: 'the request body was read by another middleware and not kept in req.body' } });
+    }
+    return new Uint8Array(0);
+  }
+  delete req.headers['transfer-encoding'];
+  delete req.headers['content-encoding'];
+  req.headers['content-length'] = String(bytes.byteLength);
+  return bytes;
+};
+
+/**
+ * Serves a gateway from Node's `(req, res, next)`: the one bridge that the Express and Koa
+ * adapters share. Passthrough routes never leave the raw request and response streams.
+ */
+export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHandler => {
+  const isTrusted = trustMatcher(gateway.upstream.trustedProxies);
+  const fail = (req: IncomingMessage, res: ServerResponse, error: GatewayError): void => {
+    const path = req.url ?? '/';
+    const q = path.indexOf('?');
+    sendResponse(req, res, gateway.render(error, req.method ?? 'GET', q === -1 ? path : path.slice(0, q)));
+  };
+  const upstream = transport ?? new NodeTransport(gateway.upstream);
+
+  const execute = (req: NodeRequest, res: ServerResponse, plan: Plan, clientIp: string | undefined): void => {
+    if (plan.kind === 'respond') {
+      sendResponse(req, res, plan.response);
+      return;
+    }
+    const body = consumedBody(req);
+    if (body instanceof GatewayError) {
+      plan.settle({ error: body });
+      fail(req, res, body);
+      return;
+    }
+    cleanRequestHeaders(req, clientIp, isTrusted(clientIp));
+    const exchange: NodeExchange = { req, res, body, fail };
+    upstream.forward(exchange, plan);
+  };
+
+  const handler = function apigate(req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void): void {
+    const match = gateway.match(req.method ?? 'GET', req.url ?? '/');
+    if (match === undefined) {
+      next();
+      return;
+    }
+    const clientIp = peerAddress(req);
+    let plan: Plan | Promise<Plan>;
+    try {
+      plan = gateway.handle(match, { headers: new NodeRequestHeaders(req.headers), clientIp });
+    } catch (error) {
+      fail(req, res, toGatewayError(error));
+      return;
+    }
+    if (plan instanceof Promise) {
+      plan.then(
+        (settled) => execute(req, res, settled, clientIp),
+        (error: unknown) => fail(req, res, toGatewayError(error)),
+      );
+    } else {
+      execute(req, res, plan, clientIp);
+    }
+  };
+  return Object.assign(handler, { transport: upstream });
+};
