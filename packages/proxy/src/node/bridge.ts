@@ -74,7 +74,14 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
     }
     cleanRequestHeaders(req, clientIp, isTrusted(clientIp));
     const exchange: NodeExchange = { req, res, body, fail };
-    upstream.forward(exchange, plan);
+    try {
+      upstream.forward(exchange, plan);
+    } catch (error) {
+      // e.g. a hook set a header value Node refuses to send: answer, never crash.
+      const failure = new GatewayError('internal', { details: { reason: 'the upstream request could not be created' }, cause: error });
+      plan.settle({ error: failure });
+      fail(req, res, failure);
+    }
   };
 
   const handler = function apigate(req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void): void {
