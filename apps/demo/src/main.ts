@@ -6,6 +6,10 @@ import express from 'express';
 import { pino } from 'pino';
 import { startUpstream } from './upstreams.ts';
 
+// The demo gateway: an Express app with a route of its own, and gateway routes to two echo
+// upstreams that it starts itself on loopback. PORT (default 8080; 0 picks a free port) and
+// LOG_LEVEL (pino level, default info; `silent` for none) configure it.
+
 type DemoEnv = { state: { apiKey: string }; scope: { client: string } };
 const { get } = defineRoutes<DemoEnv>();
 
@@ -25,35 +29,53 @@ const sales = service({ name: 'sales', prefix: '/sales' }, [
   }),
 ]);
 
-const gateway = createGateway({ state: { apiKey: 'demo-key' }, renderer: 'json', observer: loggingObserver(pino({ level: process.env.LOG_LEVEL ?? 'info' })) })
-  .mount(sales, [salesA.url, salesB.url])
+const gateway = createGateway({
+  state: { apiKey: 'demo-key' },
+  renderer: 'json',
+  observer: loggingObserver(pino({ level: process.env.LOG_LEVEL ?? 'info' })),
+})
+  .mount(sales, [salesA.url, salesB.url]) // two backends: round robin, the default policy
   .build();
 
 const app = express();
-app.use(expressGateway(gateway));
+const handler = expressGateway(gateway);
+app.use(handler);
 app.get('/', (_req, res) => {
   res.json({ app: 'an Express route of its own, beside the gateway' });
 });
 
 const port = Number(process.env.PORT ?? 8080);
-const server = app.listen(port, '127.0.0.1', () => {
+const server = app.listen(port, '127.0.0.1', (error) => {
+  if (error) {
+    console.error(`apigate demo: cannot listen on 127.0.0.1:${port}: ${error.message} (set PORT, or PORT=0 for any free port)`);
+    stop();
+    process.exitCode = 1;
+    return;
+  }
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  console.log(`apigate demo on ${base} (upstreams ${salesA.url} and ${salesB.url}); try:
-  curl ${base}/                                  # the app's own route
-  curl ${base}/sales/ping                        # passthrough -> /ping, round robin over two upstreams
-  curl ${base}/sales/public?page=2               # static rewrite -> /internal?page=2
-  curl ${base}/sales/item/42/review              # template rewrite -> /api/v2/reviews/42
-  curl ${base}/sales/orders                      # 401 from the auth hook
-  curl -H 'X-Api-Key: demo-key' ${base}/sales/orders
-  curl ${base}/sales/item/..%2Fadmin/review      # 400 invalid_path
-Ctrl-C stops it.`);
+  const tries: [command: string, note: string][] = [
+    [`curl '${base}/'`, "the app's own route"],
+    [`curl '${base}/sales/ping'`, 'passthrough -> /ping, round robin over the two upstreams'],
+    [`curl '${base}/sales/public?page=2'`, 'static rewrite -> /internal?page=2'],
+    [`curl '${base}/sales/item/42/review'`, 'template rewrite -> /api/v2/reviews/42'],
+    [`curl '${base}/sales/orders'`, '401 from the auth hook'],
+    [`curl -H 'X-Api-Key: demo-key' '${base}/sales/orders'`, '200, the hook sends X-Client: demo upstream'],
+    [`curl '${base}/sales/item/..%2Fadmin/review'`, '400 invalid_path: no escaping the rewrite'],
+  ];
+  const width = Math.max(...tries.map(([command]) => command.length));
+  console.log(`apigate demo on ${base} (upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
+  for (const [command, note] of tries) console.log(`  ${command.padEnd(width)}  # ${note}`);
+  console.log('Ctrl-C stops it.');
 });
 renderClientErrors(server, gateway);
 
-const stop = (): void => {
-  server.close();
-  salesA.server.close();
-  salesB.server.close();
-};
+// In-flight requests finish first; then the pooled upstream connections and the upstreams close.
+function stop(): void {
+  server.close(() => {
+    handler.transport.close();
+    salesA.server.close();
+    salesB.server.close();
+  });
+}
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
