@@ -8,5 +8,7 @@ export interface Env {
   scope?: object;
 }
 
-export type StateOf<TEnv extends Env> = TEnv extends { state: infer S } ? S : Record<string, never>;
-export type ScopeOf<TEnv extends Env> = TEnv extends { scope: infer S } ? S : Record<string, never>;
+/** The declared state, or an open record for hooks written without an Env (reusable middleware). */
+export type StateOf<TEnv extends Env> = TEnv extends { state: infer S } ? S : Readonly<Record<string, unknown>>;
+/** The declared scope, or an open record for hooks written without an Env (reusable middleware). */
+export type ScopeOf<TEnv extends Env> = TEnv extends { scope: infer S } ? S : Record<string, unknown>;

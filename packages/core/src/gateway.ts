@@ -12,7 +12,7 @@ import {
   type GatewayResponse,
   type RendererOption,
 } from '@apigate/errors';
-import type { Env, StateOf } from './env.ts';
+import type { Env } from './env.ts';
 import type { Observer } from './observer.ts';
 import { parseTemplate, type Segment } from './path-template.ts';
 import type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
@@ -75,7 +75,14 @@ export interface Match {
 }
 
 const emptyParams: Readonly<Record<string, string>> = Object.freeze({});
-const originForm = /^\/(?!\/)/;
+const originForm = /^\/(?![/\\])/;
+/**
+ * What a hook may not put in `ctx.uri`: whitespace and control characters (Node refuses them when it
+ * sends the request; CR/LF would split it) and a backslash in the path, which WHATWG URL parsers,
+ * as a fetch transport uses, read as `/` (`/\evil` → `//evil`).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it refuses
+const unsafeInUri = /[\x00-\x20\x7f]|^[^?]*\\/;
 
 /** A built gateway: matches requests and plans them; adapters do the I/O. */
 export class Gateway<TState extends object = object> {
@@ -249,7 +256,7 @@ class Context implements RequestContext {
   }
 
   set uri(value: string) {
-    if (typeof value !== 'string' || !originForm.test(value)) {
+    if (typeof value !== 'string' || !originForm.test(value) || unsafeInUri.test(value)) {
       throw new GatewayError('internal', { details: { reason: 'a hook set an upstream URI that is not an origin-form path', uri: value } });
     }
     this.#uri = value;
@@ -273,6 +280,16 @@ const parseBackend = (input: BackendInput): Backend => {
   return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
 };
 
+/**
+ * A service whose Env declares a state needs a gateway state assignable to it; a service that
+ * declares none (plain `get`/`post`, or an Env with scope only) mounts on any gateway.
+ */
+type StateMatches<TState extends object, TEnv extends Env> = TEnv extends { state: infer S }
+  ? TState extends S
+    ? unknown
+    : { 'the gateway state does not match the service Env state': never }
+  : unknown;
+
 interface Mounted {
   readonly service: Service<never>;
   readonly backends: readonly BackendInput[] | undefined;
@@ -292,7 +309,7 @@ export class GatewayBuilder<TState extends object> {
    * service's name in `backends`.
    */
   mount<TEnv extends Env>(
-    service: Service<TEnv> & (TState extends StateOf<TEnv> ? unknown : { 'the gateway state does not match the service Env state': never }),
+    service: Service<TEnv> & StateMatches<TState, TEnv>,
     backends?: readonly BackendInput[],
   ): this {
     this.#mounted.push({ service: service as Service<never>, backends });
@@ -314,15 +331,19 @@ export class GatewayBuilder<TState extends object> {
       const at = `service ${service.name}`;
       if (names.has(service.name)) problems.push({ code: 'invalid_option', at, message: 'two mounted services have this name' });
       names.add(service.name);
+      // A service with a bad prefix is still checked (backends, policies, routes) so that build()
+      // lists every problem at once; its routes only stay out of the router.
       let prefix: Segment[] = [];
+      let prefixOk = true;
       try {
         if (service.prefix !== '') prefix = parseTemplate(service.prefix);
         if (prefix.some((segment) => segment.kind === 'param')) throw new Error('a prefix has static segments only');
       } catch (error) {
         problems.push({ code: 'invalid_prefix', at, message: (error as Error).message });
-        continue;
+        prefix = [];
+        prefixOk = false;
       }
-      const inputs = own ?? registered[service.name];
+      const inputs = own ?? (Object.hasOwn(registered, service.name) ? registered[service.name] : undefined);
       const backends: Backend[] = [];
       if (inputs === undefined || inputs.length === 0) problems.push({ code: 'unknown_backend', at, message: `no backends given at mount() nor registered for "${service.name}"` });
       for (const input of inputs ?? []) {
@@ -332,19 +353,22 @@ export class GatewayBuilder<TState extends object> {
           problems.push({ code: 'invalid_backend_url', at, message: `${JSON.stringify(typeof input === 'string' ? input : input.url)}: ${(error as Error).message}` });
         }
       }
+      // An unknown policy is reported once where it is named (route, service or default).
+      if (service.policy !== undefined && !Object.hasOwn(policies, service.policy)) {
+        problems.push({ code: 'unknown_policy', at, message: `policy "${service.policy}" is not registered` });
+      }
       const balancers = new Map<string, Balancer>();
       for (const route of service.routes) {
         const routeAt = `${at} ${route.method} ${route.path}`;
-        const policyName = route.policy ?? service.policy ?? defaultPolicy;
-        const policy = policies[policyName];
-        if (!Object.hasOwn(policies, policyName) || policy === undefined) {
-          problems.push({ code: 'unknown_policy', at: routeAt, message: `policy "${policyName}" is not registered` });
-          continue;
+        if (route.policy !== undefined && !Object.hasOwn(policies, route.policy)) {
+          problems.push({ code: 'unknown_policy', at: routeAt, message: `policy "${route.policy}" is not registered` });
         }
         const compiled = compileRoute(service, prefix, route, routeAt, problems);
-        if (compiled === undefined) continue;
-        let balancer = balancers.get(policyName);
-        if (!balancer) balancers.set(policyName, (balancer = policy.create(backends)));
+        if (compiled === undefined || !prefixOk) continue;
+        const policyName = route.policy ?? service.policy ?? defaultPolicy;
+        const policy = Object.hasOwn(policies, policyName) ? policies[policyName] : undefined;
+        let balancer = policy === undefined ? unknownPolicy : balancers.get(policyName);
+        if (!balancer) balancers.set(policyName, (balancer = policy!.create(backends)));
         const full: CompiledRoute = { ...compiled, balancer };
         if (!router.add(route.method, compiled.segments, full)) {
           problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${route.method} ${compiled.info.path}` });
@@ -359,6 +383,9 @@ export class GatewayBuilder<TState extends object> {
     return new Gateway((options.state ?? {}) as TState, upstream, resolveRenderer(options.renderer), options.observer, router);
   }
 }
+
+/** Stands in for a policy build() already reported as unknown; such a gateway is never built. */
+const unknownPolicy: Balancer = { pick: () => undefined };
 
 const definedOnly = <T extends object>(value: T): Partial<T> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -391,6 +418,7 @@ const compileRoute = (
     toQuery = q === -1 ? '' : route.to.slice(q + 1);
     try {
       if (!originForm.test(toPath)) throw new Error(`"to" must be a path starting with a single "/", got "${route.to}"`);
+      if (unsafeInUri.test(route.to) || route.to.includes('#')) throw new Error(`"to" has whitespace, a control character, a backslash or a fragment: ${JSON.stringify(route.to)}`);
       to = parseTemplate(toPath);
     } catch (error) {
       problems.push({ code: 'invalid_path', at, message: (error as Error).message });
@@ -408,7 +436,9 @@ const compileRoute = (
     info: { service: service.name, method: route.method, path },
     names,
     hooks,
-    rewrite: compileRewrite(service.prefix.replace(/\/+$/, ''), to),
+    // The prefix as the router matched it: `/sales/`, `//sales` or `/sales//v1` cut the raw path
+    // by their parsed segments, not by the declared string's length.
+    rewrite: compileRewrite(prefix.map((segment) => `/${(segment as { value: string }).value}`).join(''), to),
     toQuery,
     passthrough: hooks.length === 0 && names.length === 0,
     segments,

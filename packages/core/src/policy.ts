@@ -18,7 +18,7 @@ export interface PolicyRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: RequestHeaders;
-  /** Raw (still percent-encoded) path parameter values, by name. */
+  /** Decoded path parameter values, by name; empty for a route without parameters. */
   readonly params: Readonly<Record<string, string>>;
 }
 

@@ -41,6 +41,9 @@ export class Router<T> {
   /** Finds the route for a raw path (no query). Param values are returned still percent-encoded. */
   find(method: string, path: string): RouterMatch<T> | undefined {
     const end = path.length > 1 && path.endsWith('/') ? path.length - 1 : path.length;
+    // Only one trailing slash is ignored: `//` and `/a//` would otherwise match `/` and `/a` and be
+    // forwarded with an empty segment (`//` upstream reads as a scheme-relative URL).
+    if (end < path.length && path.charCodeAt(end - 1) === 47 /* / */) return undefined;
     const values: string[] = [];
     const found = walk(this.#root, path, 1, end, values);
     if (!found?.methods) return undefined;

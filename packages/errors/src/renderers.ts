@@ -12,21 +12,24 @@ export interface RenderContext {
 /** Turns a GatewayError into the response the client gets. */
 export type ErrorRenderer = (error: GatewayError, context: RenderContext) => GatewayResponse;
 
+const withoutContentType = (headers: Readonly<Record<string, string>> | undefined): Record<string, string> => {
+  const out: Record<string, string> = {};
+  if (headers) for (const name of Object.keys(headers)) if (name.toLowerCase() !== 'content-type') out[name] = headers[name]!;
+  return out;
+};
+
 /** The default renderer: `code: message` as text/plain. */
 export const textRenderer: ErrorRenderer = function textRenderer(error) {
+  // The renderer's content type wins over the error's headers: the body is in its format.
   return respond(error.status, `${error.code}: ${error.message}\n`, {
+    ...withoutContentType(error.headers),
     'content-type': 'text/plain; charset=utf-8',
-    ...error.headers,
   });
 };
 
 /** `{ "error": { "code", "message", "status", ...extensions } }` as application/json. */
 export const jsonRenderer: ErrorRenderer = function jsonRenderer(error) {
-  return json(
-    error.status,
-    { error: { ...error.extensions, code: error.code, message: error.message, status: error.status } },
-    { ...error.headers },
-  );
+  return json(error.status, { error: { ...error.extensions, code: error.code, message: error.message, status: error.status } }, withoutContentType(error.headers));
 };
 
 export interface ProblemRendererOptions {
@@ -50,7 +53,7 @@ export const problemRenderer = ({ typeBase = 'urn:apigate:error:' }: ProblemRend
       code: error.code,
     };
     return respond(error.status, JSON.stringify(body), {
-      ...error.headers,
+      ...withoutContentType(error.headers),
       'content-type': 'application/problem+json; charset=utf-8',
     });
   };
@@ -67,13 +70,17 @@ export const resolveRenderer = (option: RendererOption = 'text'): ErrorRenderer 
 
 /**
  * Renders an error: its own custom response if it carries one, else the renderer's. A renderer that
- * throws falls back to the text renderer so that the client still gets an answer.
+ * throws (or returns no response) falls back to the text renderer so that the client still gets an
+ * answer.
  */
 export const renderError = (error: GatewayError, context: RenderContext, renderer: ErrorRenderer): GatewayResponse => {
   if (error.response) return error.response;
   try {
-    return renderer(error, context);
+    const response = renderer(error, context);
+    // A custom renderer that returns no response is treated like one that throws.
+    if (typeof response === 'object' && response !== null && Number.isInteger(response.status)) return response;
   } catch {
-    return textRenderer(error, context);
+    // fall through to the text renderer
   }
+  return textRenderer(error, context);
 };

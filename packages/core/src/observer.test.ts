@@ -1,0 +1,193 @@
+import { GatewayError, unauthorized } from '@apigate/errors';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { pino } from 'pino';
+import { asForward, asRespond, run } from './test-utils/index.ts';
+import { createGateway, get, loggingObserver, service, type Observer, type Policy } from './index.ts';
+
+type Event = { name: keyof Observer; event: Record<string, unknown> };
+
+const recorder = (): { observer: Required<Observer>; events: Event[] } => {
+  const events: Event[] = [];
+  const record =
+    (name: keyof Observer) =>
+    (event: object): void =>
+      void events.push({ name, event: { ...event } });
+  return {
+    events,
+    observer: {
+      requestStart: record('requestStart'),
+      backendSelected: record('backendSelected'),
+      pipelineFailed: record('pipelineFailed'),
+      dispatchFailed: record('dispatchFailed'),
+      upstreamSucceeded: record('upstreamSucceeded'),
+      upstreamFailed: record('upstreamFailed'),
+    },
+  };
+};
+
+const none: Policy = { name: 'none', create: () => ({ pick: () => undefined }) };
+const backendUrl = 'http://127.0.0.1:9/base';
+const routes = service({ name: 'shop', prefix: '/shop' }, [
+  get('/ping'),
+  get('/item/{id}', { to: '/items/{id}' }),
+  get('/private', { before: () => unauthorized() }),
+  get('/broken', { before: () => { throw new Error('boom'); } }),
+  get('/empty', { policy: 'none' }),
+]);
+const build = (observer?: Observer) => createGateway({ observer, policies: { none } }).mount(routes, [backendUrl]).build();
+
+const pingRoute = { service: 'shop', method: 'GET', path: '/shop/ping' };
+const backend = { url: backendUrl, origin: 'http://127.0.0.1:9', basePath: '/base', weight: 1 };
+
+describe('observer', () => {
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('hears requestStart, backendSelected and upstreamSucceeded with its latency for a forwarded request', async () => {
+    const { observer, events } = recorder();
+    const plan = asForward(await run(build(observer), 'GET', '/shop/ping?x=1'));
+    expect(events).toEqual([
+      { name: 'requestStart', event: { route: pingRoute, method: 'GET', path: '/shop/ping' } },
+      { name: 'backendSelected', event: { route: pingRoute, method: 'GET', path: '/shop/ping', backend } },
+    ]);
+    plan.settle({ status: 200 });
+    expect(events[2]).toEqual({
+      name: 'upstreamSucceeded',
+      event: { route: pingRoute, method: 'GET', path: '/shop/ping', backend, status: 200, latencyMs: expect.any(Number) },
+    });
+    expect(events[2]!.event.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('hears upstreamFailed with the error and latency, and counts a plan settled twice once', async () => {
+    const { observer, events } = recorder();
+    const plan = asForward(await run(build(observer), 'GET', '/shop/item/7'));
+    const error = new GatewayError('upstream_timeout');
+    plan.settle({ error });
+    plan.settle({ status: 200 });
+    plan.settle({ error: new GatewayError('upstream_reset') });
+    const route = { service: 'shop', method: 'GET', path: '/shop/item/{id}' };
+    expect(events.map((e) => e.name)).toEqual(['requestStart', 'backendSelected', 'upstreamFailed']);
+    expect(events[2]!.event).toEqual({ route, method: 'GET', path: '/shop/item/7', backend, error, latencyMs: expect.any(Number) });
+    expect(events[2]!.event.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('hears pipelineFailed when a hook ends the request, and no backend is chosen', async () => {
+    const { observer, events } = recorder();
+    const g = build(observer);
+    const refused = asRespond(await run(g, 'GET', '/shop/private'));
+    const route = { service: 'shop', method: 'GET', path: '/shop/private' };
+    expect(events).toEqual([
+      { name: 'requestStart', event: { route, method: 'GET', path: '/shop/private' } },
+      { name: 'pipelineFailed', event: { route, method: 'GET', path: '/shop/private', error: refused.error } },
+    ]);
+    events.length = 0;
+    const broken = asRespond(await run(g, 'GET', '/shop/broken'));
+    expect(events.map((e) => e.name)).toEqual(['requestStart', 'pipelineFailed']);
+    expect(events[1]!.event.error).toBe(broken.error);
+    expect(broken.error?.code).toBe('internal');
+  });
+
+  it('hears dispatchFailed with 503 no_backend_available when the policy picks no backend', async () => {
+    const { observer, events } = recorder();
+    const plan = asRespond(await run(build(observer), 'GET', '/shop/empty'));
+    expect(plan.response.status).toBe(503);
+    expect(plan.error?.code).toBe('no_backend_available');
+    const route = { service: 'shop', method: 'GET', path: '/shop/empty' };
+    expect(events).toEqual([
+      { name: 'requestStart', event: { route, method: 'GET', path: '/shop/empty' } },
+      { name: 'dispatchFailed', event: { route, method: 'GET', path: '/shop/empty', error: plan.error } },
+    ]);
+  });
+
+  it('hears nothing for a path that only matched for another method', async () => {
+    const { observer, events } = recorder();
+    asRespond(await run(build(observer), 'DELETE', '/shop/ping'));
+    expect(events).toEqual([]);
+  });
+
+  it('accepts an observer that implements only some events', async () => {
+    const started: string[] = [];
+    const g = build({ requestStart: (event) => void started.push(event.path) });
+    asForward(await run(g, 'GET', '/shop/ping')).settle({ status: 200 });
+    asRespond(await run(g, 'GET', '/shop/private'));
+    asRespond(await run(g, 'GET', '/shop/empty'));
+    expect(started).toEqual(['/shop/ping', '/shop/private', '/shop/empty']);
+  });
+
+  it('builds no event and reads no clock when no observer is configured', async () => {
+    const clock = jest.spyOn(performance, 'now');
+    const g = build();
+    expect(g.observer).toBeUndefined();
+    const plan = asForward(await run(g, 'GET', '/shop/item/1'));
+    plan.settle({ status: 200 });
+    plan.settle({ error: new GatewayError('bad_gateway') });
+    expect(asRespond(await run(g, 'GET', '/shop/private')).response.status).toBe(401);
+    expect(asRespond(await run(g, 'GET', '/shop/empty')).response.status).toBe(503);
+    expect(clock).not.toHaveBeenCalled();
+  });
+});
+
+describe('loggingObserver', () => {
+  const logged = () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
+    const logger = pino({ base: undefined, timestamp: false }, destination);
+    return { lines, gateway: build(loggingObserver(logger)) };
+  };
+
+  it('logs an upstream success at info with the route, backend, status and latency', async () => {
+    const { lines, gateway } = logged();
+    asForward(await run(gateway, 'GET', '/shop/ping')).settle({ status: 201 });
+    expect(lines).toEqual([
+      { level: 30, msg: 'upstream responded', service: 'shop', route: '/shop/ping', method: 'GET', path: '/shop/ping', backend: backendUrl, status: 201, latencyMs: expect.any(Number) },
+    ]);
+  });
+
+  it('logs an upstream failure at warn with the code, details and cause', async () => {
+    const { lines, gateway } = logged();
+    const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    asForward(await run(gateway, 'GET', '/shop/item/9')).settle({ error: new GatewayError('upstream_unreachable', { cause, details: { attempt: 1 } }) });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      msg: 'upstream failed',
+      service: 'shop',
+      route: '/shop/item/{id}',
+      method: 'GET',
+      path: '/shop/item/9',
+      backend: backendUrl,
+      code: 'upstream_unreachable',
+      details: { attempt: 1 },
+      err: { type: 'Error', message: 'connect ECONNREFUSED', code: 'ECONNREFUSED', stack: expect.any(String) },
+    });
+    expect(lines[0]!.latencyMs).toEqual(expect.any(Number));
+  });
+
+  it('logs a client-side refusal at info and a gateway failure at error with its cause', async () => {
+    const { lines, gateway } = logged();
+    await run(gateway, 'GET', '/shop/private');
+    await run(gateway, 'GET', '/shop/broken');
+    expect(lines).toEqual([
+      { level: 30, msg: 'request refused', service: 'shop', route: '/shop/private', method: 'GET', path: '/shop/private', code: 'unauthorized' },
+      {
+        level: 50,
+        msg: 'request refused',
+        service: 'shop',
+        route: '/shop/broken',
+        method: 'GET',
+        path: '/shop/broken',
+        code: 'internal',
+        err: { type: 'Error', message: 'boom', stack: expect.any(String) },
+      },
+    ]);
+  });
+
+  it('logs a dispatch failure at error', async () => {
+    const { lines, gateway } = logged();
+    await run(gateway, 'GET', '/shop/empty');
+    expect(lines).toEqual([
+      { level: 50, msg: 'dispatch failed', service: 'shop', route: '/shop/empty', method: 'GET', path: '/shop/empty', code: 'no_backend_available', details: { service: 'shop' } },
+    ]);
+  });
+});

@@ -1,0 +1,144 @@
+// Type tests, checked by `tsc -p tsconfig.json --noEmit`; nothing here runs.
+import { json, unauthorized, type GatewayError, type GatewayResponse } from '@apigate/errors';
+import { expectTypeOf } from 'expect-type';
+import { createGateway, defineRoutes, get, post, service, type Env, type Hook, type ParamNames, type PathParams, type RequestContext, type Route } from './index.ts';
+
+// Path templates are parsed at the type level.
+expectTypeOf<ParamNames<'/item/{id}/review/{reviewId}'>>().toEqualTypeOf<'id' | 'reviewId'>();
+expectTypeOf<ParamNames<'/static/path'>>().toEqualTypeOf<never>();
+expectTypeOf<PathParams<'/item/{id}'>>().toEqualTypeOf<{ id: string }>();
+expectTypeOf<PathParams<string>>().toEqualTypeOf<Record<string, string>>();
+
+// Hooks see typed path params.
+get('/item/{id}/review/{reviewId}', {
+  before: (ctx) => {
+    expectTypeOf(ctx.params).toEqualTypeOf<{ id: string; reviewId: string }>();
+    expectTypeOf(ctx.params.id).toEqualTypeOf<string>();
+    // @ts-expect-error the path has no {nope}
+    void ctx.params.nope;
+  },
+});
+get('/item/{id}', {
+  before: [
+    (ctx) => {
+      expectTypeOf(ctx.params.id).toEqualTypeOf<string>();
+    },
+    async (ctx) => {
+      // @ts-expect-error the path has no {other}
+      void ctx.params.other;
+    },
+  ],
+});
+get('/static', {
+  before: (ctx) => {
+    // @ts-expect-error a static path has no params
+    void ctx.params.id;
+  },
+});
+// A non-literal path gives a string record.
+get('/x/{y}' as string, {
+  before: (ctx) => {
+    expectTypeOf(ctx.params).toEqualTypeOf<Record<string, string>>();
+  },
+});
+
+// `to`: a template naming a parameter the path lacks is a compile error …
+// @ts-expect-error {nope} is not a parameter of the path
+get('/item/{id}/review', { to: '/api/v2/reviews/{nope}' });
+// @ts-expect-error {reviewId} is not a parameter of the path
+post('/item/{id}', { to: '/items/{id}/reviews/{reviewId}' });
+// @ts-expect-error a static path has no parameter to substitute
+get('/static', { to: '/{id}' });
+// … while a static `to`, one using the path's params and a non-literal one compile.
+get('/item/{id}/review', { to: '/api/v2/reviews/{id}' });
+get('/pair/{a}/{b}', { to: '/swap/{b}/{a}?x=1' });
+get('/public', { to: '/internal' });
+get('/item/{id}', { to: '/static' });
+get('/item/{id}', { to: '/somewhere/{else}' as string });
+expectTypeOf(get('/item/{id}', { to: '/items/{id}' })).toEqualTypeOf<Route<Env>>();
+
+// Hooks may return nothing, a response or a GatewayError, sync or async …
+get('/a', { before: () => undefined });
+get('/a', { before: () => json(401, { login: '/login' }) });
+get('/a', { before: async () => unauthorized() });
+get('/a', {
+  before: () => {
+    throw unauthorized();
+  },
+});
+// … and nothing else.
+// @ts-expect-error a hook cannot return a plain value
+get('/a', { before: () => 42 });
+expectTypeOf<ReturnType<Hook>>().toEqualTypeOf<void | undefined | GatewayResponse | GatewayError | Promise<void | undefined | GatewayResponse | GatewayError>>();
+
+// defineRoutes<Env>() types ctx.state and the scope keys and values.
+type User = { id: string; roles: readonly string[] };
+type AppEnv = { state: { db: { query(sql: string): Promise<unknown> }; greeting: string }; scope: { user: User; requestId: string } };
+const app = defineRoutes<AppEnv>();
+
+app.get('/me/{id}', {
+  before: [
+    (ctx) => {
+      expectTypeOf(ctx.state).toEqualTypeOf<AppEnv['state']>();
+      expectTypeOf(ctx.state.greeting).toEqualTypeOf<string>();
+      // @ts-expect-error the state has no `missing`
+      void ctx.state.missing;
+      ctx.set('user', { id: ctx.params.id, roles: [] });
+      ctx.set('requestId', 'r-1');
+      // @ts-expect-error `requestId` is a string
+      ctx.set('requestId', 42);
+      // @ts-expect-error `user` needs roles
+      ctx.set('user', { id: 'u' });
+      // @ts-expect-error the scope has no `session`
+      ctx.set('session', 'x');
+    },
+    (ctx) => {
+      expectTypeOf(ctx.get('user')).toEqualTypeOf<User | undefined>();
+      expectTypeOf(ctx.get('requestId')).toEqualTypeOf<string | undefined>();
+      // @ts-expect-error the scope has no `session`
+      ctx.get('session');
+      expectTypeOf(ctx.params.id).toEqualTypeOf<string>();
+    },
+  ],
+});
+// The same hook function, typed once, fits any route of the Env.
+const requireUser: Hook<Record<string, string>, AppEnv> = (ctx) => (ctx.get('user') ? undefined : unauthorized());
+app.get('/orders/{orderId}', {
+  before: [
+    requireUser,
+    (ctx) => {
+      expectTypeOf(ctx.params.orderId).toEqualTypeOf<string>();
+    },
+  ],
+});
+expectTypeOf<RequestContext<{ id: string }, AppEnv>['state']>().toEqualTypeOf<AppEnv['state']>();
+
+// mount(): the gateway state must satisfy the service's Env state.
+const typed = service({ name: 'app' }, [app.get('/x')]);
+const state: AppEnv['state'] = { db: { query: async () => [] }, greeting: 'hi' };
+createGateway({ state }).mount(typed, ['http://a']);
+createGateway({ state: { ...state, extra: true } }).mount(typed, ['http://a']);
+// @ts-expect-error the gateway has no state
+createGateway().mount(typed, ['http://a']);
+// @ts-expect-error `greeting` is a number in the gateway state
+createGateway({ state: { ...state, greeting: 1 } }).mount(typed, ['http://a']);
+// @ts-expect-error the gateway state lacks `db`
+createGateway({ state: { greeting: 'hi' } }).mount(typed, ['http://a']);
+
+// A service without an Env state (plain get/post, or scope only) mounts on any gateway.
+const plain = service({ name: 'plain' }, [get('/p')]);
+createGateway().mount(plain, ['http://a']);
+createGateway({ state }).mount(plain, ['http://a']).mount(typed, ['http://b']);
+const scopeOnly = defineRoutes<{ scope: { user: User } }>();
+createGateway({ state }).mount(service({ name: 'scoped' }, [scopeOnly.get('/s', { before: (ctx) => void ctx.get('user') })]), ['http://a']);
+
+// The built gateway keeps the state type.
+expectTypeOf(createGateway({ state }).mount(typed).build().state).toEqualTypeOf<AppEnv['state']>();
+
+// A hook written without an Env (reusable middleware) may use scope and read state as unknown.
+const reusable: Hook = (ctx) => {
+  ctx.set('requestId', 'abc');
+  expectTypeOf(ctx.get('requestId')).toEqualTypeOf<unknown>();
+  expectTypeOf(ctx.state.anything).toEqualTypeOf<unknown>();
+};
+createGateway({ state }).mount(service({ name: 'reuse' }, [get('/r', { before: reusable })]), ['http://a']);
