@@ -34,6 +34,8 @@ export const sendResponse = (req: IncomingMessage, res: ServerResponse, response
  */
 const consumedBody = (req: NodeRequest): Uint8Array | undefined | GatewayError => {
   if (!req.readableEnded) return undefined;
+  // body-parser turns an empty JSON body into `{}`: what the client declared empty stays empty.
+  if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) return new Uint8Array(0);
   const bytes = serializeParsedBody(req.body, req.headers['content-type']);
   if (bytes === undefined) {
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -64,6 +66,12 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
   const execute = (req: NodeRequest, res: ServerResponse, plan: Plan, clientIp: string | undefined): void => {
     if (plan.kind === 'respond') {
       sendResponse(req, res, plan.response);
+      return;
+    }
+    if (res.destroyed || req.socket.destroyed) {
+      // The client left while hooks (or an earlier async middleware) ran: forwarding now would
+      // hold an upstream socket until requestTimeout for a response nobody reads.
+      plan.settle({ error: new GatewayError('client_closed', { details: { reason: 'the client closed the connection before the request was forwarded' } }) });
       return;
     }
     const body = consumedBody(req);

@@ -6,6 +6,7 @@ import { GatewayError, statusText } from '@apigate/errors';
 const codeFor = (parserCode: string | undefined): GatewayError => {
   if (parserCode === 'HPE_HEADER_OVERFLOW') return new GatewayError('header_too_large', { details: { parserCode } });
   if (parserCode === 'HPE_INVALID_METHOD') return new GatewayError('not_implemented', { details: { parserCode } });
+  if (parserCode === 'ERR_HTTP_REQUEST_TIMEOUT') return new GatewayError('request_timeout', { details: { parserCode } });
   return new GatewayError('bad_request', { details: { parserCode } });
 };
 
@@ -17,7 +18,10 @@ const codeFor = (parserCode: string | undefined): GatewayError => {
  */
 export const renderClientErrors = (server: Server, gateway: Gateway): Server =>
   server.on('clientError', function renderClientError(error: NodeJS.ErrnoException, socket: Socket) {
-    if (!socket.writable || (error.code === 'ECONNRESET' && socket.destroyed)) {
+    // A response to an earlier, pipelined request on this connection is in flight: bytes written
+    // now would land inside it (or answer the wrong request), so the connection is only closed.
+    const inFlight = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+    if (!socket.writable || inFlight || (error.code === 'ECONNRESET' && socket.destroyed)) {
       socket.destroy();
       return;
     }

@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable, pipeline } from 'node:stream';
 import type { ForwardPlan, Transport, UpstreamConfig } from '@apigate/core';
@@ -22,8 +22,6 @@ interface Target {
   readonly host: string;
   readonly hostname: string;
   readonly port: string;
-  readonly pathname: string;
-  readonly search: string;
 }
 
 const planKey = Symbol('apigate.plan');
@@ -45,6 +43,24 @@ export const upstreamError = (error: NodeJS.ErrnoException): GatewayError => {
   return new GatewayError('bad_gateway', { details, cause: error });
 };
 
+/** The outcome of a request whose client closed the connection first (never rendered). */
+export const clientClosed = (): GatewayError => new GatewayError('client_closed');
+
+/**
+ * After a complete response, an upload the upstream has not read (it answered early: 401, 413)
+ * is cut towards the upstream and drained from the client, as Node's own server does, so that
+ * the client can finish sending and read the response. Without this the upload stalls (the
+ * ClientRequest waits for a 'drain' that does not come once its response has ended) until
+ * keep-alive timeouts reset both connections, and the client often loses the response.
+ */
+const stopUpload = (proxyRes: IncomingMessage, req: IncomingMessage): void => {
+  const proxyReq = (proxyRes as IncomingMessage & { req?: ClientRequest }).req;
+  if (proxyReq === undefined || proxyReq.writableFinished) return;
+  req.unpipe(proxyReq);
+  proxyReq.destroy();
+  if (!req.readableEnded) req.resume();
+};
+
 /**
  * The Node transport: http-proxy-3 over keep-alive agents. Streams both ways, maps upstream
  * faults to GatewayErrors, aborts the client connection when the upstream fails mid-response,
@@ -54,11 +70,12 @@ export class NodeTransport implements Transport<NodeExchange> {
   readonly httpAgent: HttpAgent;
   readonly httpsAgent: HttpsAgent;
   readonly #proxy: ProxyServer;
-  readonly #targets = new Map<string, Omit<Target, 'pathname' | 'search'>>();
+  readonly #targets = new Map<string, Target>();
   readonly #requestTimeout: number;
 
   constructor(config: UpstreamConfig = {}) {
-    const settings = { ...upstreamDefaults, ...config };
+    const settings = { ...upstreamDefaults };
+    for (const [name, value] of Object.entries(config)) if (value !== undefined) Object.assign(settings, { [name]: value });
     const agentOptions = {
       keepAlive: true,
       timeout: settings.idleTimeout,
@@ -71,7 +88,11 @@ export class NodeTransport implements Transport<NodeExchange> {
     this.#requestTimeout = settings.requestTimeout;
     this.#proxy = new ProxyServer({
       changeOrigin: !settings.preserveHost,
-      ignorePath: true,
+      // The upstream URI is sent exactly as planned: http-proxy-3 re-parses a target's
+      // pathname/search with WHATWG URL, which percent-encodes quotes and <> in the query.
+      // With `toProxy` and no `prependPath` it sends `req.url` as is (see forward()).
+      toProxy: true,
+      prependPath: false,
       selfHandleResponse: true,
       connectTimeout: settings.connectTimeout,
     });
@@ -79,7 +100,20 @@ export class NodeTransport implements Transport<NodeExchange> {
       if (!settings.noDelay) proxyReq.setNoDelay(false);
       proxyReq.setTimeout(this.#requestTimeout, () => proxyReq.destroy(new UpstreamTimeout('the upstream was silent for longer than requestTimeout')));
     });
-    this.#proxy.on('proxyRes', (proxyRes, _req, res) => this.#respond(proxyRes, res as Tagged));
+    this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#respond(proxyRes, req, res as Tagged));
+    // http-proxy-3 gives a DELETE/OPTIONS without Content-Length a `Content-Length: 0` and drops
+    // Transfer-Encoding, yet still pipes the body: a chunked body would then reach the upstream as
+    // a second, smuggled request on the pooled connection. Keep such a body chunked.
+    // (Registered before 'timeout', the pass after 'deleteLength': http-proxy-3's after() inserts
+    // in front of the named pass.)
+    this.#proxy.before('web', 'timeout', (req, _res, options) => {
+      if ((options as { chunkedBody?: boolean }).chunkedBody !== true) return;
+      delete req.headers['content-length'];
+      req.headers['transfer-encoding'] = 'chunked';
+    });
+    // http-proxy-3 handles a reset caused by the client leaving itself (it destroys the upstream
+    // request) and calls no error callback: settle the plan here so balancers and observers hear.
+    this.#proxy.on('econnreset', (_error, _req, res) => (res as Tagged)[planKey]?.settle({ error: clientClosed() }));
     this.#proxy.on('error', () => {
       // Errors reach the per-request callback; this listener only keeps a stray one from throwing.
     });
@@ -88,21 +122,31 @@ export class NodeTransport implements Transport<NodeExchange> {
   forward(exchange: NodeExchange, plan: ForwardPlan): void {
     const { req, res, body } = exchange;
     (res as Tagged)[planKey] = plan;
-    const base = this.#target(plan.backend.origin);
-    const q = plan.uri.indexOf('?');
-    const target: Target = { ...base, pathname: q === -1 ? plan.uri : plan.uri.slice(0, q), search: q === -1 ? '' : plan.uri.slice(q) };
-    const agent = base.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
-    const options = body === undefined ? { target, agent, method: plan.method } : { target, agent, method: plan.method, buffer: Readable.from([body]) };
-    this.#proxy.web(req, res, options as never, (error) => this.#failed(exchange, plan, error as NodeJS.ErrnoException));
+    const target = this.#target(plan.backend.origin);
+    const agent = target.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
+    const chunkedBody = req.headers['transfer-encoding'] !== undefined;
+    const options = body === undefined ? { target, agent, method: plan.method, chunkedBody } : { target, agent, method: plan.method, buffer: Readable.from([body]) };
+    // http-proxy-3 reads the outgoing path from req.url synchronously inside web(); the client's
+    // URL is put back right after, for the host framework's logging and error handlers.
+    const url = req.url;
+    req.url = plan.uri;
+    try {
+      this.#proxy.web(req, res, options as never, (error) => this.#failed(exchange, plan, error as NodeJS.ErrnoException));
+    } finally {
+      req.url = url;
+    }
   }
 
-  /** Closes pooled connections; in-flight requests finish. */
+  /**
+   * Destroys the pooled connections, busy ones included: call it once the server has stopped
+   * taking requests and in-flight ones have ended (e.g. in `server.close()`'s callback).
+   */
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
 
-  #target(origin: string): Omit<Target, 'pathname' | 'search'> {
+  #target(origin: string): Target {
     let target = this.#targets.get(origin);
     if (!target) {
       const url = new URL(origin);
@@ -114,7 +158,7 @@ export class NodeTransport implements Transport<NodeExchange> {
     return target;
   }
 
-  #respond(proxyRes: IncomingMessage, res: Tagged): void {
+  #respond(proxyRes: IncomingMessage, req: IncomingMessage, res: Tagged): void {
     const plan = res[planKey];
     if (res.headersSent || res.destroyed) {
       proxyRes.destroy();
@@ -123,8 +167,11 @@ export class NodeTransport implements Transport<NodeExchange> {
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, cleanResponseHeaders(proxyRes.headers));
     const status = proxyRes.statusCode ?? 502;
     pipeline(proxyRes, res, (error) => {
+      if (!error) stopUpload(proxyRes, req);
       if (!plan) return;
-      if (error) plan.settle({ error: upstreamError(error as NodeJS.ErrnoException) });
+      // The client leaving closes `res` without an error (and http-proxy-3 then aborts the
+      // upstream); an upstream failure reaches `res` through pipeline, as its error.
+      if (error) plan.settle({ error: res.errored ? upstreamError(error as NodeJS.ErrnoException) : clientClosed() });
       else plan.settle({ status });
     });
   }
@@ -133,6 +180,9 @@ export class NodeTransport implements Transport<NodeExchange> {
     const { req, res } = exchange;
     const gatewayError = upstreamError(error);
     plan.settle({ error: gatewayError });
+    // The client already has the whole response (an upstream that answered before reading the
+    // upload, then dropped it): nothing to abort.
+    if (res.writableFinished) return;
     if (res.headersSent || res.destroyed || req.socket.destroyed) {
       // The response started (or the client left): there is no second response, only an abort.
       res.destroy();

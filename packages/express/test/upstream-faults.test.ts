@@ -1,0 +1,411 @@
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { createGateway, get, service, type GatewayOptions } from '@apigate/core';
+import {
+  busySockets,
+  connectionsOf,
+  echo,
+  eventually,
+  freePort,
+  parseHead,
+  rawRequest,
+  salesGateway,
+  send,
+  startGateway,
+  startUpstream,
+  streamUpload,
+  tcpHandles,
+  type GatewayApp,
+  type Upstream,
+  type UpstreamHandler,
+} from './helpers.ts';
+
+type Options = Omit<GatewayOptions<Record<string, never>>, 'state'>;
+
+describe('express adapter: upstream faults', () => {
+  let baseline = 0;
+  let opened: { close: () => Promise<void> }[] = [];
+
+  beforeEach(() => {
+    baseline = tcpHandles();
+    opened = [];
+  });
+
+  afterEach(async () => {
+    for (const resource of opened.reverse()) await resource.close();
+  });
+
+  const upstreamWith = async (handler: UpstreamHandler): Promise<Upstream> => {
+    const upstream = await startUpstream(handler);
+    opened.push(upstream);
+    return upstream;
+  };
+
+  const gatewayTo = async (origin: string, options: Options = {}): Promise<GatewayApp> => {
+    const gateway = await startGateway(salesGateway(origin, options));
+    opened.push(gateway);
+    return gateway;
+  };
+
+  /**
+   * Nothing leaked: no upstream socket in use, the upstream holds only the pooled idle connections,
+   * the gateway holds no client connection, and after closing everything the process has no more
+   * TCP handles than before the test.
+   */
+  const expectNothingLeaked = async (gateway: GatewayApp, upstream?: Upstream): Promise<void> => {
+    const agent = gateway.middleware.transport.httpAgent;
+    await eventually('no upstream socket left in use', () => busySockets(agent) === 0);
+    const idle = Object.values(agent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0);
+    if (upstream) await eventually('the upstream holds only pooled connections', async () => (await connectionsOf(upstream.server)) === idle);
+    await eventually('the gateway holds no client connection', async () => (await connectionsOf(gateway.server)) === 0);
+    for (const resource of opened.reverse()) await resource.close();
+    opened = [];
+    await eventually('no TCP handle left over', () => tcpHandles() <= baseline);
+  };
+
+  /** The gateway still serves after the fault: nothing crashed. */
+  const expectStillServing = async (gateway: GatewayApp): Promise<void> => {
+    const reply = await send(gateway.port, '/own');
+    expect(reply.status).toBe(200);
+  };
+
+  it('answers 502 upstream_unreachable when the upstream refuses the connection', async () => {
+    const gateway = await gatewayTo(`http://127.0.0.1:${await freePort()}`);
+    const reply = await send(gateway.port, '/sales/ping');
+    expect(reply.status).toBe(502);
+    expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(reply.text).toBe('upstream_unreachable: The upstream could not be reached.\n');
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway);
+  });
+
+  it('answers 504 upstream_timeout when the upstream stays silent past requestTimeout, and aborts the upstream request', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    const upstream = await upstreamWith((req, res) => {
+      req.resume();
+      res.on('close', upstreamClosed);
+    });
+    const gateway = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 200 } });
+    const reply = await send(gateway.port, '/sales/ping');
+    expect(reply.status).toBe(504);
+    expect(reply.text).toBe('upstream_timeout: The upstream did not respond in time.\n');
+    await closed;
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('answers 502 upstream_reset when the upstream closes the connection before responding', async () => {
+    const upstream = await upstreamWith((req) => req.socket.destroy());
+    const gateway = await gatewayTo(upstream.origin);
+    const reply = await send(gateway.port, '/sales/item/1/review');
+    expect(reply.status).toBe(502);
+    expect(reply.text).toBe('upstream_reset: The upstream closed the connection before responding.\n');
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('answers 502 bad_gateway when the upstream answers with something that is not HTTP', async () => {
+    const upstream = await upstreamWith((req) => {
+      req.socket.end('NOT HTTP AT ALL\r\n\r\n');
+    });
+    const gateway = await gatewayTo(upstream.origin);
+    const reply = await send(gateway.port, '/sales/ping');
+    expect(reply.status).toBe(502);
+    expect(reply.text).toBe('bad_gateway: The upstream returned an invalid response.\n');
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('aborts the client connection, without a second response, when the upstream dies mid-body', async () => {
+    let cut!: () => void;
+    const upstream = await upstreamWith((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+      res.write('x'.repeat(100));
+      cut = () => req.socket.destroy();
+    });
+    const gateway = await gatewayTo(upstream.origin);
+    const raw = await new Promise<string>((resolve) => {
+      // A raw socket sees every byte the gateway writes, so a second response could not hide.
+      // The upstream dies only once the client holds the first part of the body.
+      const socket = connect({ host: '127.0.0.1', port: gateway.port });
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        if (received.includes('x'.repeat(100))) cut();
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(received));
+      socket.write('GET /sales/ping HTTP/1.1\r\nHost: gateway.test\r\n\r\n');
+    });
+    const { status, headers, body } = parseHead(raw);
+    expect(status).toBe(200);
+    expect(headers['content-length']).toBe('1000');
+    expect(body).toBe('x'.repeat(100));
+    expect(raw.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('makes a Node client see an aborted response when the upstream dies mid-body', async () => {
+    const upstream = await upstreamWith((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+      res.write('x'.repeat(100), () => setImmediate(() => req.socket.destroy()));
+    });
+    const gateway = await gatewayTo(upstream.origin);
+    const outcome = await new Promise<{ status: number; complete: boolean; error: string | undefined }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: gateway.port, path: '/sales/ping', agent: false }, (res) => {
+        let error: string | undefined;
+        res.on('data', () => undefined);
+        res.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+        res.on('close', () => resolve({ status: res.statusCode ?? 0, complete: res.complete, error }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(outcome.status).toBe(200);
+    expect(outcome.complete).toBe(false);
+    expect(outcome.error).toBe('ECONNRESET');
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('aborts the client connection when the upstream goes silent mid-body past requestTimeout', async () => {
+    const upstream = await upstreamWith((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+      res.write('x'.repeat(100));
+    });
+    const gateway = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 200 } });
+    const raw = await rawRequest(gateway.port, 'GET /sales/ping HTTP/1.1\r\nHost: gateway.test\r\n\r\n');
+    const { status, body } = parseHead(raw);
+    expect(status).toBe(200);
+    expect(body).toBe('x'.repeat(100));
+    expect(raw.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it("relays an upstream's early answer to a client still uploading, and lets the upload finish", async () => {
+    const upstream = await upstreamWith((_req, res) => {
+      // Answers at once without reading the body, as an auth check or a size limit would.
+      res.writeHead(413, { 'content-type': 'text/plain', 'content-length': 8 });
+      res.end('too big\n');
+    });
+    const gateway = await gatewayTo(upstream.origin);
+    const reply = await streamUpload(gateway.port, '/sales/upload', 32 * 1024 * 1024);
+    expect(reply.status).toBe(413);
+    expect(reply.text).toBe('too big\n');
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('aborts the upstream request when the client hangs up mid-request', async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let upstreamAborted!: (finished: boolean) => void;
+    const aborted = new Promise<boolean>((resolve) => (upstreamAborted = resolve));
+    const upstream = await upstreamWith((req: IncomingMessage, res: ServerResponse) => {
+      req.resume();
+      res.on('close', () => upstreamAborted(res.writableFinished));
+      arrived();
+    });
+    const gateway = await gatewayTo(upstream.origin);
+    const client = request({ host: '127.0.0.1', port: gateway.port, path: '/sales/ping', agent: false });
+    const clientGone = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    client.on('error', () => undefined);
+    client.end();
+    await arrival;
+    client.destroy();
+    await clientGone;
+    // The upstream saw its request end without a response: aborted, not finished.
+    expect(await aborted).toBe(false);
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('aborts the upstream request when the client hangs up while streaming its body', async () => {
+    let received!: () => void;
+    const someBytes = new Promise<void>((resolve) => (received = resolve));
+    let upstreamClosed!: (complete: boolean) => void;
+    const closed = new Promise<boolean>((resolve) => (upstreamClosed = resolve));
+    const upstream = await upstreamWith((req) => {
+      req.once('data', () => received());
+      req.on('close', () => upstreamClosed(req.complete));
+      req.resume();
+    });
+    const gateway = await gatewayTo(upstream.origin);
+    const client = request({ host: '127.0.0.1', port: gateway.port, path: '/sales/upload', method: 'POST', agent: false, headers: { 'content-length': 1_000_000 } });
+    client.on('error', () => undefined);
+    client.write(Buffer.alloc(1000));
+    await someBytes;
+    client.destroy();
+    expect(await closed).toBe(false);
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+});
+
+describe('express adapter: errors through the json and problem renderers', () => {
+  let closers: (() => Promise<void>)[] = [];
+
+  afterEach(async () => {
+    for (const close of closers.reverse()) await close();
+    closers = [];
+  });
+
+  const refusedGateway = async (renderer: 'json' | 'problem'): Promise<GatewayApp> => {
+    const gateway = await startGateway(salesGateway(`http://127.0.0.1:${await freePort()}`, { renderer }));
+    closers.push(gateway.close);
+    return gateway;
+  };
+
+  it('renders a refused upstream as application/json with the code', async () => {
+    const gateway = await refusedGateway('json');
+    const reply = await send(gateway.port, '/sales/ping');
+    expect(reply.status).toBe(502);
+    expect(reply.headers['content-type']).toMatch(/^application\/json/);
+    expect(Number(reply.headers['content-length'])).toBe(reply.body.byteLength);
+    expect(reply.json()).toEqual({ error: { code: 'upstream_unreachable', message: 'The upstream could not be reached.', status: 502 } });
+  });
+
+  it('renders a refused upstream as application/problem+json with the code', async () => {
+    const gateway = await refusedGateway('problem');
+    const reply = await send(gateway.port, '/sales/item/5/review?x=1');
+    expect(reply.status).toBe(502);
+    expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(reply.json()).toEqual({
+      type: 'urn:apigate:error:upstream_unreachable',
+      title: 'Bad Gateway',
+      status: 502,
+      detail: 'The upstream could not be reached.',
+      instance: '/sales/item/5/review',
+      code: 'upstream_unreachable',
+    });
+  });
+
+  it('renders a 405 as application/json and keeps the Allow header', async () => {
+    const gateway = await refusedGateway('json');
+    const reply = await send(gateway.port, '/sales/ping', { method: 'PUT', body: '{}' });
+    expect(reply.status).toBe(405);
+    expect(reply.headers.allow).toBe('GET, HEAD');
+    expect(reply.json()).toMatchObject({ error: { code: 'method_not_allowed', status: 405 } });
+  });
+
+  it('renders a timeout as application/problem+json', async () => {
+    const upstream = await startUpstream((req) => req.resume());
+    closers.push(upstream.close);
+    const gateway = await startGateway(salesGateway(upstream.origin, { renderer: 'problem', upstream: { requestTimeout: 200 } }));
+    closers.push(gateway.close);
+    const reply = await send(gateway.port, '/sales/ping');
+    expect(reply.status).toBe(504);
+    expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(reply.json()).toMatchObject({ code: 'upstream_timeout', status: 504, title: 'Gateway Timeout' });
+  });
+
+  it('answers HEAD with an error status and headers but no body', async () => {
+    const gateway = await refusedGateway('json');
+    const reply = await send(gateway.port, '/sales/ping', { method: 'HEAD' });
+    expect(reply.status).toBe(502);
+    expect(reply.body.byteLength).toBe(0);
+  });
+
+  it('still proxies normally with the json renderer when the upstream is healthy', async () => {
+    const upstream = await startUpstream(echo);
+    closers.push(upstream.close);
+    const gateway = await startGateway(salesGateway(upstream.origin, { renderer: 'json' }));
+    closers.push(gateway.close);
+    expect((await send(gateway.port, '/sales/ping')).status).toBe(200);
+  });
+});
+
+describe('express adapter: a client that leaves while a hook runs', () => {
+  it('settles without forwarding the request, nor taking an upstream socket, once the client is gone', async () => {
+    const upstream = await startUpstream(echo);
+    let entered!: () => void;
+    const inHook = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let selected = false;
+    let settled: string | undefined;
+    const gateway = await startGateway(
+      createGateway({
+        observer: {
+          backendSelected: () => (selected = true),
+          upstreamFailed: (event) => (settled = event.error.code),
+          upstreamSucceeded: () => (settled = 'succeeded'),
+        },
+      })
+        .mount(
+          service({ name: 'sales', prefix: '/sales' }, [
+            get('/slow-hook', {
+              before: async () => {
+                entered();
+                await released;
+              },
+            }),
+          ]),
+          [upstream.origin],
+        )
+        .build(),
+    );
+    try {
+      const client = request({ host: '127.0.0.1', port: gateway.port, path: '/sales/slow-hook', agent: false });
+      client.on('error', () => undefined);
+      client.end();
+      await inHook;
+      client.destroy();
+      await eventually('the gateway saw the client leave', async () => (await connectionsOf(gateway.server)) === 0);
+      release();
+      await eventually('the request was dispatched', () => selected);
+      await eventually('the request settled', () => settled !== undefined);
+      expect(settled).toBe('client_closed');
+      const agent = gateway.middleware.transport.httpAgent;
+      expect(Object.keys(agent.sockets)).toHaveLength(0);
+      expect(Object.keys(agent.freeSockets)).toHaveLength(0);
+      expect(upstream.seen).toHaveLength(0);
+    } finally {
+      await gateway.close();
+      await upstream.close();
+    }
+  });
+
+  it('does not forward a passthrough request whose client left during an earlier async middleware', async () => {
+    const upstream = await startUpstream(echo);
+    let entered!: () => void;
+    const inMiddleware = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let settled: string | undefined;
+    const gateway = await startGateway(
+      salesGateway(upstream.origin, { observer: { upstreamFailed: (event) => (settled = event.error.code), upstreamSucceeded: () => (settled = 'succeeded') } }),
+      {
+        before: [
+          (_req, _res, next) => {
+            entered();
+            released.then(() => next(), next);
+          },
+        ],
+      },
+    );
+    try {
+      const client = request({ host: '127.0.0.1', port: gateway.port, path: '/sales/ping', agent: false });
+      client.on('error', () => undefined);
+      client.end();
+      await inMiddleware;
+      client.destroy();
+      await eventually('the gateway saw the client leave', async () => (await connectionsOf(gateway.server)) === 0);
+      release();
+      await eventually('the request settled', () => settled !== undefined);
+      expect(settled).toBe('client_closed');
+      expect(Object.keys(gateway.middleware.transport.httpAgent.sockets)).toHaveLength(0);
+      expect(upstream.seen).toHaveLength(0);
+    } finally {
+      await gateway.close();
+      await upstream.close();
+    }
+  });
+});

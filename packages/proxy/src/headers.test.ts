@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { connectionListed, forwardingHeaders, type ForwardingInput } from './headers.ts';
+
+const input = (overrides: Partial<ForwardingInput> = {}): ForwardingInput => ({
+  clientIp: '203.0.113.7',
+  trusted: false,
+  proto: 'http',
+  host: 'api.example.com',
+  xForwardedFor: undefined,
+  xForwardedProto: undefined,
+  xForwardedHost: undefined,
+  forwarded: undefined,
+  ...overrides,
+});
+
+describe('connectionListed', () => {
+  it('lower-cases and trims every token of one or many Connection values', () => {
+    expect(connectionListed(' X-Secret , keep-alive,,Close')).toEqual(['x-secret', 'keep-alive', 'close']);
+    expect(connectionListed(['a', 'B, c'])).toEqual(['a', 'b', 'c']);
+    expect(connectionListed(undefined)).toEqual([]);
+  });
+});
+
+describe('forwardingHeaders', () => {
+  it('replaces what an untrusted client claims with what the socket says', () => {
+    const headers = forwardingHeaders(
+      input({ xForwardedFor: '1.2.3.4', xForwardedProto: 'https', xForwardedHost: 'evil.example', forwarded: 'for=1.2.3.4' }),
+    );
+    expect(headers).toEqual({
+      'x-forwarded-for': '203.0.113.7',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'api.example.com',
+      forwarded: 'for=203.0.113.7;proto=http;host=api.example.com',
+    });
+  });
+
+  it('extends the chain a trusted proxy sent and keeps its proto and host', () => {
+    const headers = forwardingHeaders(
+      input({ trusted: true, xForwardedFor: '198.51.100.1', xForwardedProto: 'https', xForwardedHost: 'public.example', forwarded: 'for=198.51.100.1;proto=https' }),
+    );
+    expect(headers['x-forwarded-for']).toBe('198.51.100.1, 203.0.113.7');
+    expect(headers['x-forwarded-proto']).toBe('https');
+    expect(headers['x-forwarded-host']).toBe('public.example');
+    expect(headers.forwarded).toBe('for=198.51.100.1;proto=https, for=203.0.113.7;proto=http;host=api.example.com');
+  });
+
+  it('quotes IPv6 nodes and hosts with a port as RFC 7239 requires', () => {
+    const headers = forwardingHeaders(input({ clientIp: '::1', host: '127.0.0.1:8080' }));
+    expect(headers.forwarded).toBe('for="[::1]";proto=http;host="127.0.0.1:8080"');
+  });
+
+  it('says unknown when the peer address is gone and sets no X-Forwarded-For', () => {
+    const headers = forwardingHeaders(input({ clientIp: undefined, host: undefined }));
+    expect(headers.forwarded).toBe('for=unknown;proto=http');
+    expect(headers['x-forwarded-for']).toBeUndefined();
+    expect(headers['x-forwarded-host']).toBeUndefined();
+  });
+});
