@@ -183,7 +183,7 @@ describe('build()', () => {
       expect(problems[0]!.message).toContain(reason);
     });
 
-    it.each([['http://evil.example/x'], ['//evil.example/x'], ['/\\evil.example'], ['/a\\..\\b'], ['relative'], ['/a/../b'], ['/a/{b'], ['/a b'], ['/a\r\nx'], ['/a#fragment']])('for the `to` %j', (to) => {
+    it.each([['http://evil.example/x'], ['//evil.example/x'], ['/\\evil.example'], ['/a\\..\\b'], ['relative'], ['/a/../b'], ['/a/{b'], ['/a b'], ['/a\r\nx'], ['/a#fragment'], ['/a?id={b}']])('for the `to` %j', (to) => {
       const problems = buildProblems(createGateway().mount(service({ name: 's' }, [get('/a/{b}', { to: nonLiteral(to) })]), [ok]));
       expect(summary(problems)).toEqual(['invalid_path @ service s GET /a/{b}']);
     });

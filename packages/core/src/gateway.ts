@@ -102,7 +102,11 @@ export class Gateway<TState extends object = object> {
   }
 
   /** Matches a request; undefined means it is not a gateway path and goes to the host app. */
-  match(method: string, url: string): Match | undefined {
+  match(method: string, target: string): Match | undefined {
+    // An absolute-form target (`GET http://host/sales/ping`), which HTTP/1.1 servers must accept,
+    // is matched on its path.
+    const url = target.charCodeAt(0) === 47 /* / */ ? target : originOf(target);
+    if (url === undefined) return undefined;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path.charCodeAt(0) !== 47 /* / */) return undefined;
@@ -184,6 +188,15 @@ export class Gateway<TState extends object = object> {
     return { kind: 'respond', response: this.render(error, match.method, match.path), error };
   }
 }
+
+const absoluteForm = /^https?:\/\/[^/?#]*/i;
+/** The origin-form part of an absolute-form target, or undefined for anything else. */
+const originOf = (target: string): string | undefined => {
+  const found = absoluteForm.exec(target);
+  if (found === null) return undefined;
+  const rest = target.slice(found[0].length);
+  return rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest;
+};
 
 const now = (): number => performance.now();
 
@@ -418,6 +431,7 @@ const compileRoute = (
     toQuery = q === -1 ? '' : route.to.slice(q + 1);
     try {
       if (!originForm.test(toPath)) throw new Error(`"to" must be a path starting with a single "/", got "${route.to}"`);
+      if (/[{}]/.test(toQuery)) throw new Error(`"to" substitutes parameters in its path only, not in its query: "${route.to}"`);
       if (unsafeInUri.test(route.to) || route.to.includes('#')) throw new Error(`"to" has whitespace, a control character, a backslash or a fragment: ${JSON.stringify(route.to)}`);
       to = parseTemplate(toPath);
     } catch (error) {

@@ -51,6 +51,8 @@ export class Router<T> {
     if (value !== undefined) return { kind: 'route', value, values };
     const allowed = [...found.methods.keys()];
     if (allowed.includes('GET') && !allowed.includes('HEAD')) allowed.push('HEAD');
+    // The gateway answers OPTIONS on every path it serves (204 with Allow, or the OPTIONS route).
+    if (!allowed.includes('OPTIONS')) allowed.push('OPTIONS');
     return { kind: 'method', allowed };
   }
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { eventually, send, salesGateway, startGateway, startUpstream, type Echo, type GatewayApp, type Upstream } from './helpers.ts';
+import { eventually, parseHead, rawRequest, send, salesGateway, startGateway, startUpstream, type Echo, type GatewayApp, type Upstream } from './helpers.ts';
 
 describe('express adapter: the rewrite table over real servers', () => {
   let upstream: Upstream;
@@ -41,6 +41,13 @@ describe('express adapter: the rewrite table over real servers', () => {
     ['ignores one trailing slash when matching a template route', '/sales/item/7/review/', '/api/v2/reviews/7'],
   ])('%s: %s reaches the upstream as %s', async (_behaviour, path, expected) => {
     expect(await upstreamUrl(path)).toBe(expected);
+  });
+
+  it('routes an absolute-form request target (GET http://host/path) by its path', async () => {
+    const raw = await rawRequest(gateway.port, 'GET http://gateway.example/sales/item/42/review?x=1 HTTP/1.1\r\nHost: gateway.example\r\nConnection: close\r\n\r\n');
+    const reply = parseHead(raw);
+    expect(reply.status).toBe(200);
+    expect((JSON.parse(reply.body) as Echo).url).toBe('/api/v2/reviews/42?x=1');
   });
 
   it('passes the method and the client headers of a rewritten request to the upstream', async () => {
@@ -107,7 +114,7 @@ describe('express adapter: the rewrite table over real servers', () => {
     const before = upstream.seen.length;
     const reply = await send(gateway.port, '/sales/ping', { method: 'POST', body: 'x' });
     expect(reply.status).toBe(405);
-    expect(reply.headers.allow).toBe('GET, HEAD');
+    expect(reply.headers.allow).toBe('GET, HEAD, OPTIONS');
     expect(reply.text).toBe('method_not_allowed: The method is not allowed for this resource.\n');
     expect(upstream.seen.length).toBe(before);
   });

@@ -291,7 +291,7 @@ describe('express adapter: errors through the json and problem renderers', () =>
     const gateway = await refusedGateway('json');
     const reply = await send(gateway.port, '/sales/ping', { method: 'PUT', body: '{}' });
     expect(reply.status).toBe(405);
-    expect(reply.headers.allow).toBe('GET, HEAD');
+    expect(reply.headers.allow).toBe('GET, HEAD, OPTIONS');
     expect(reply.json()).toMatchObject({ error: { code: 'method_not_allowed', status: 405 } });
   });
 
