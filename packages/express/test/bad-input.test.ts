@@ -99,7 +99,7 @@ describe('express adapter: bad input', () => {
   it('answers a known method that no route of the path serves (PURGE) with 405 method_not_allowed', async () => {
     const reply = await send(gateway.port, '/sales/ping', { method: 'PURGE' });
     expect(reply.status).toBe(405);
-    expect(reply.headers.allow).toBe('GET, HEAD');
+    expect(reply.headers.allow).toBe('GET, HEAD, OPTIONS');
     expect(reply.text).toBe('method_not_allowed: The method is not allowed for this resource.\n');
     expectUpstreamUntouched();
   });
@@ -107,22 +107,23 @@ describe('express adapter: bad input', () => {
   it('answers DELETE on a GET-only route with 405 method_not_allowed', async () => {
     const reply = await send(gateway.port, '/sales/item/1/review', { method: 'DELETE' });
     expect(reply.status).toBe(405);
-    expect(reply.headers.allow).toBe('GET, HEAD');
+    expect(reply.headers.allow).toBe('GET, HEAD, OPTIONS');
     expectUpstreamUntouched();
   });
 
   it('answers OPTIONS on a gateway path with 204 and the allowed methods', async () => {
     const reply = await send(gateway.port, '/sales/orders/9', { method: 'OPTIONS' });
     expect(reply.status).toBe(204);
-    expect(reply.headers.allow).toBe('DELETE');
+    expect(reply.headers.allow).toBe('DELETE, OPTIONS');
     expectUpstreamUntouched();
   });
 
-  it('does not proxy an absolute-form request target anywhere', async () => {
+  it('sends an absolute-form request target to the configured backend, never to the host it names', async () => {
+    const seenBefore = upstream.seen.length;
     const raw = await rawRequest(gateway.port, 'GET http://evil.test/sales/item/1/review HTTP/1.1\r\nHost: evil.test\r\nConnection: close\r\n\r\n');
-    const { status } = parseHead(raw);
-    expect(status).toBeGreaterThanOrEqual(400);
-    expectUpstreamUntouched();
+    expect(parseHead(raw).status).toBe(200);
+    expect(upstream.seen.slice(seenBefore).map((seen) => seen.url)).toEqual(['/api/v2/reviews/1']);
+    expect(upstream.seen.at(-1)?.headers.host).toBe(`127.0.0.1:${upstream.port}`);
   });
 
   it('keeps serving and holds no connection after the bad requests', async () => {
