@@ -183,19 +183,22 @@ export interface SendOptions {
   readonly body?: string | Buffer;
 }
 
+/** Reads a whole response into a Reply. */
+const collect = (res: IncomingMessage, resolve: (reply: Reply) => void, reject: (error: Error) => void): void => {
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  res.on('error', reject);
+  res.on('end', () => {
+    const buffer = Buffer.concat(chunks);
+    const text = buffer.toString('utf8');
+    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buffer, text, json: <T>() => JSON.parse(text) as T });
+  });
+};
+
 /** One HTTP request on its own connection (no pooling on the client side). */
 export const send = (port: number, path: string, { method = 'GET', headers = {}, body }: SendOptions = {}): Promise<Reply> =>
   new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const buffer = Buffer.concat(chunks);
-        const text = buffer.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buffer, text, json: <T>() => JSON.parse(text) as T });
-      });
-    });
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => collect(res, resolve, reject));
     req.on('error', reject);
     req.end(body);
   });
@@ -210,16 +213,7 @@ export const streamUpload = (port: number, path: string, total: number): Promise
   new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, method: 'POST', path, agent: false, headers: { 'content-type': 'application/octet-stream', 'content-length': total } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const buffer = Buffer.concat(chunks);
-          const text = buffer.toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buffer, text, json: <T>() => JSON.parse(text) as T });
-        });
-      },
+      (res) => collect(res, resolve, reject),
     );
     req.on('error', reject);
     let sent = 0;
