@@ -205,6 +205,32 @@ describe('build()', () => {
       );
       expect(summary(problems)).toEqual(['invalid_option @ service same']);
     });
+
+    it('for timeouts and pool sizes that are not positive numbers, and trusted proxies that are not addresses', () => {
+      const problems = buildProblems(
+        createGateway({
+          upstream: {
+            connectTimeout: 0,
+            requestTimeout: Number.NaN,
+            idleTimeout: -1,
+            maxIdleSockets: 0,
+            trustedProxies: ['10.0.0.0/8', '::1', 'fd00::/8', 'localhost', '10.0.0.256', '10.0.0.0/33', 'fd00::/129', '1.2.3', '1.2.3.4/8/1'],
+          },
+        }).mount(service({ name: 's' }, [get('/x')]), [ok]),
+      );
+      expect(summary(problems)).toEqual([
+        'invalid_option @ upstream.connectTimeout',
+        'invalid_option @ upstream.requestTimeout',
+        'invalid_option @ upstream.idleTimeout',
+        'invalid_option @ upstream.maxIdleSockets',
+        ...Array.from({ length: 6 }, () => 'invalid_option @ upstream.trustedProxies'),
+      ]);
+      expect(problems.at(-6)!.message).toBe('"localhost" is not an IP address or CIDR range');
+    });
+
+    it('not for an unlimited idle pool', () => {
+      expect(() => createGateway({ upstream: { maxIdleSockets: Number.POSITIVE_INFINITY } }).mount(service({ name: 's' }, [get('/x')]), [ok]).build()).not.toThrow();
+    });
   });
 
   it('builds a valid configuration with the upstream defaults filled in', () => {

@@ -21,7 +21,7 @@ import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.
 import { compileRewrite, decodeParams, withQuery, type Rewrite } from './rewrite.ts';
 import { Router } from './router.ts';
 import type { Route, Service } from './routes.ts';
-import { upstreamDefaults, type UpstreamConfig } from './upstream.ts';
+import { upstreamDefaults, upstreamProblems, type UpstreamConfig } from './upstream.ts';
 
 export type BackendInput = string | { readonly url: string; readonly weight?: number };
 
@@ -391,6 +391,7 @@ export class GatewayBuilder<TState extends object> {
     for (const name of Object.keys(registered)) {
       if (!names.has(name)) problems.push({ code: 'unknown_backend', at: `backends.${name}`, message: `backends are registered for "${name}" but no mounted service has that name` });
     }
+    problems.push(...upstreamProblems(options.upstream ?? {}));
     if (problems.length > 0) throw new GatewayBuildError(problems);
     const upstream = { ...upstreamDefaults, ...definedOnly(options.upstream ?? {}) };
     return new Gateway((options.state ?? {}) as TState, upstream, resolveRenderer(options.renderer), options.observer, router);
