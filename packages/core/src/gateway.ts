@@ -17,6 +17,7 @@ import type { Observer } from './observer.ts';
 import { parseTemplate, type Segment } from './path-template.ts';
 import type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
 import { roundRobin, type Backend, type Balancer, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
+import { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
 import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 import { compileRewrite, decodeParams, withQuery, type Rewrite } from './rewrite.ts';
 import { Router } from './router.ts';
@@ -40,12 +41,16 @@ export interface GatewayOptions<TState extends object> {
   renderer?: RendererOption;
   /** Receives runtime events; none are built when absent. */
   observer?: Observer;
+  /** The body limit, in bytes, of routes that read bodies (default 2 MiB); a route may set its own. */
+  bodyLimit?: number;
 }
 
 /** What an adapter knows of the request besides method and URL. */
 export interface RequestIO {
   readonly headers: RequestHeaders;
   readonly clientIp: string | undefined;
+  /** The request body, for routes that read it; adapters may compute it lazily. */
+  readonly body?: BodySource | undefined;
 }
 
 interface CompiledRoute {
@@ -55,7 +60,8 @@ interface CompiledRoute {
   readonly rewrite: Rewrite;
   readonly toQuery: string;
   readonly balancer: Balancer;
-  /** No hooks and no parameters: match, pick, stream. */
+  readonly input: RouteInput | undefined;
+  /** No hooks, no parameters and no input stage: match, pick, stream. */
   readonly passthrough: boolean;
 }
 
@@ -90,14 +96,23 @@ export class Gateway<TState extends object = object> {
   readonly upstream: Required<UpstreamConfig>;
   readonly renderer: ErrorRenderer;
   readonly observer: Observer | undefined;
+  readonly bodyLimit: number;
   readonly #router: Router<CompiledRoute>;
 
   /** @internal use createGateway(...).build() */
-  constructor(state: TState, upstream: Required<UpstreamConfig>, renderer: ErrorRenderer, observer: Observer | undefined, router: Router<CompiledRoute>) {
+  constructor(
+    state: TState,
+    upstream: Required<UpstreamConfig>,
+    renderer: ErrorRenderer,
+    observer: Observer | undefined,
+    bodyLimit: number,
+    router: Router<CompiledRoute>,
+  ) {
     this.state = state;
     this.upstream = upstream;
     this.renderer = renderer;
     this.observer = observer;
+    this.bodyLimit = bodyLimit;
     this.#router = router;
   }
 
@@ -136,9 +151,10 @@ export class Gateway<TState extends object = object> {
     } catch (error) {
       return this.#fail(match, route, toGatewayError(error), 'pipeline');
     }
-    const uri = withQuery(route.rewrite(params, match.path), route.toQuery, match.query);
-    if (route.hooks.length === 0) return this.#forward(route, match, io, uri, params);
-    return this.#runHooks(route, match, io, new Context(this.state, match, io, params, uri));
+    const path = route.rewrite(params, match.path);
+    if (route.hooks.length === 0 && route.input === undefined) return this.#forward(route, match, io, withQuery(path, route.toQuery, match.query), params);
+    const limit = route.input?.limit ?? this.bodyLimit;
+    return this.#pipeline(route, match, io, params, new Context(this.state, match, io, params, path, route.toQuery, limit));
   }
 
   /** Renders an error with the gateway's renderer (or the error's own response). */
@@ -146,8 +162,10 @@ export class Gateway<TState extends object = object> {
     return renderError(error, { method, path }, this.renderer);
   }
 
-  async #runHooks(route: CompiledRoute, match: Match, io: RequestIO, context: Context): Promise<Plan> {
+  /** Path validation, then the hooks, then the input stage (query or body). */
+  async #pipeline(route: CompiledRoute, match: Match, io: RequestIO, params: Readonly<Record<string, string>>, context: Context): Promise<Plan> {
     try {
+      if (route.input?.params) context.params = (await route.input.params(params)) as Record<string, string>;
       for (const hook of route.hooks) {
         const result = await hook(context as RequestContext);
         if (result === undefined) continue;
@@ -155,20 +173,28 @@ export class Gateway<TState extends object = object> {
         if (isGatewayError(result)) throw result;
         throw new GatewayError('internal', { details: { reason: 'a hook returned a value that is neither a response nor a GatewayError', value: result } });
       }
+      if (route.input?.run) await route.input.run(context as InputContext);
     } catch (error) {
       return this.#fail(match, route, toGatewayError(error), 'pipeline');
     }
-    return this.#forward(route, match, io, context.uri, context.params);
+    return this.#forward(route, match, io, context.uri, params, context.replacement);
   }
 
-  #forward(route: CompiledRoute, match: Match, io: RequestIO, uri: string, params: Readonly<Record<string, string>>): Plan {
+  #forward(
+    route: CompiledRoute,
+    match: Match,
+    io: RequestIO,
+    uri: string,
+    params: Readonly<Record<string, string>>,
+    replacement?: { readonly body: Uint8Array; readonly contentType: string },
+  ): Plan {
     const request: PolicyRequest = { route: route.info, method: match.method, path: match.path, headers: io.headers, params };
     const backend = route.balancer.pick(request);
     if (backend === undefined) return this.#fail(match, route, new GatewayError('no_backend_available', { details: { service: route.info.service } }), 'dispatch');
     const observer = this.observer;
     if (observer?.backendSelected) observer.backendSelected({ route: route.info, method: match.method, path: match.path, backend });
     route.balancer.start?.(backend);
-    return new Forward(route, match, backend, backend.basePath === '' ? uri : backend.basePath + uri, observer);
+    return new Forward(route, match, backend, backend.basePath === '' ? uri : backend.basePath + uri, observer, replacement);
   }
 
   #fail(match: Match, route: CompiledRoute, error: GatewayError, stage: 'pipeline' | 'dispatch'): RespondPlan {
@@ -206,17 +232,28 @@ class Forward implements ForwardPlan {
   readonly method: string;
   readonly backend: Backend;
   readonly uri: string;
+  readonly body: Uint8Array | undefined;
+  readonly contentType: string | undefined;
   readonly #path: string;
   readonly #balancer: Balancer;
   readonly #observer: Observer | undefined;
   readonly #started: number;
   #settled = false;
 
-  constructor(route: CompiledRoute, match: Match, backend: Backend, uri: string, observer: Observer | undefined) {
+  constructor(
+    route: CompiledRoute,
+    match: Match,
+    backend: Backend,
+    uri: string,
+    observer: Observer | undefined,
+    replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined,
+  ) {
     this.route = route.info;
     this.method = match.method;
     this.backend = backend;
     this.uri = uri;
+    this.body = replacement?.body;
+    this.contentType = replacement?.contentType;
     this.#path = match.path;
     this.#balancer = route.balancer;
     this.#observer = observer;
@@ -240,19 +277,26 @@ class Forward implements ForwardPlan {
   }
 }
 
-class Context implements RequestContext {
+class Context implements InputContext {
   readonly method: string;
   readonly path: string;
   readonly query: string;
-  readonly params: Record<string, string>;
+  params: Record<string, string>;
   readonly headers: RequestHeaders;
   readonly clientIp: string | undefined;
   readonly route: RouteInfo;
   readonly state: never;
-  #uri: string;
+  readonly body: BodySource | undefined;
+  readonly bodyLimit: number;
+  replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
+  readonly #upstreamPath: string;
+  readonly #toQuery: string;
+  #upstreamQuery: string;
+  /** A URI a hook set; it wins over the rewrite. */
+  #uri: string | undefined;
   #scope: Map<PropertyKey, unknown> | undefined;
 
-  constructor(state: object, match: Match, io: RequestIO, params: Record<string, string>, uri: string) {
+  constructor(state: object, match: Match, io: RequestIO, params: Record<string, string>, upstreamPath: string, toQuery: string, bodyLimit: number) {
     this.method = match.method;
     this.path = match.path;
     this.query = match.query;
@@ -261,11 +305,15 @@ class Context implements RequestContext {
     this.clientIp = io.clientIp;
     this.route = match.route!;
     this.state = state as never;
-    this.#uri = uri;
+    this.body = io.body;
+    this.bodyLimit = bodyLimit;
+    this.#upstreamPath = upstreamPath;
+    this.#toQuery = toQuery;
+    this.#upstreamQuery = match.query;
   }
 
   get uri(): string {
-    return this.#uri;
+    return this.#uri ?? withQuery(this.#upstreamPath, this.#toQuery, this.#upstreamQuery);
   }
 
   set uri(value: string) {
@@ -273,6 +321,19 @@ class Context implements RequestContext {
       throw new GatewayError('internal', { details: { reason: 'a hook set an upstream URI that is not an origin-form path', uri: value } });
     }
     this.#uri = value;
+  }
+
+  setQuery(query: string): void {
+    if (this.#uri === undefined) {
+      this.#upstreamQuery = query;
+      return;
+    }
+    const q = this.#uri.indexOf('?');
+    this.#uri = withQuery(q === -1 ? this.#uri : this.#uri.slice(0, q), '', query);
+  }
+
+  setBody(bytes: Uint8Array, contentType: string): void {
+    this.replacement = { body: bytes, contentType };
   }
 
   get(key: PropertyKey): never {
@@ -376,6 +437,7 @@ export class GatewayBuilder<TState extends object> {
         if (route.policy !== undefined && !Object.hasOwn(policies, route.policy)) {
           problems.push({ code: 'unknown_policy', at: routeAt, message: `policy "${route.policy}" is not registered` });
         }
+        for (const message of route.input?.problems ?? []) problems.push({ code: 'invalid_option', at: routeAt, message });
         const compiled = compileRoute(service, prefix, route, routeAt, problems);
         if (compiled === undefined || !prefixOk) continue;
         const policyName = route.policy ?? service.policy ?? defaultPolicy;
@@ -392,9 +454,11 @@ export class GatewayBuilder<TState extends object> {
       if (!names.has(name)) problems.push({ code: 'unknown_backend', at: `backends.${name}`, message: `backends are registered for "${name}" but no mounted service has that name` });
     }
     problems.push(...upstreamProblems(options.upstream ?? {}));
+    const bodyLimit = options.bodyLimit ?? defaultBodyLimit;
+    if (!Number.isSafeInteger(bodyLimit) || bodyLimit <= 0) problems.push({ code: 'invalid_option', at: 'bodyLimit', message: `must be a positive whole number of bytes, got ${String(bodyLimit)}` });
     if (problems.length > 0) throw new GatewayBuildError(problems);
     const upstream = { ...upstreamDefaults, ...definedOnly(options.upstream ?? {}) };
-    return new Gateway((options.state ?? {}) as TState, upstream, resolveRenderer(options.renderer), options.observer, router);
+    return new Gateway((options.state ?? {}) as TState, upstream, resolveRenderer(options.renderer), options.observer, bodyLimit, router);
   }
 }
 
@@ -455,7 +519,8 @@ const compileRoute = (
     // by their parsed segments, not by the declared string's length.
     rewrite: compileRewrite(prefix.map((segment) => `/${(segment as { value: string }).value}`).join(''), to),
     toQuery,
-    passthrough: hooks.length === 0 && names.length === 0,
+    input: route.input,
+    passthrough: hooks.length === 0 && names.length === 0 && route.input === undefined,
     segments,
   };
 };

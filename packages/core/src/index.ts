@@ -6,6 +6,8 @@ export { roundRobin, type Backend, type Balancer, type Policy, type PolicyReques
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
 export { upstreamDefaults, type Transport, type UpstreamConfig } from './upstream.ts';
 export type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
+export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
+export { withQuery } from './rewrite.ts';
 export { Gateway, GatewayBuilder, createGateway, type BackendInput, type GatewayOptions, type Match, type RequestIO } from './gateway.ts';
 
 import { defineRoutes } from './routes.ts';

@@ -13,6 +13,10 @@ export interface ForwardPlan {
   readonly backend: Backend;
   /** Origin-form upstream path and query, the backend's base path included. */
   readonly uri: string;
+  /** Bytes to send instead of the client's body (a validated or mapped body), if any. */
+  readonly body: Uint8Array | undefined;
+  /** The Content-Type of `body`. */
+  readonly contentType: string | undefined;
   settle(result: SettleInput): void;
 }
 

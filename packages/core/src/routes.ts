@@ -1,4 +1,5 @@
 import type { Env } from './env.ts';
+import type { RouteInput } from './input.ts';
 import type { CheckTo, PathParams } from './path-template.ts';
 import type { Hook } from './request.ts';
 
@@ -29,6 +30,8 @@ export interface Route<TEnv extends Env = Env> {
   readonly before: readonly Hook<never, TEnv>[];
   readonly policy: string | undefined;
   readonly options: Readonly<Record<string, unknown>>;
+  /** The validation stage, set by the validation package's route builders. */
+  readonly input: RouteInput | undefined;
 }
 
 type RouteBuilder<TEnv extends Env> = <const TPath extends string, const TTo extends string = never>(
@@ -57,6 +60,7 @@ const builder =
       before: (before === undefined ? [] : Array.isArray(before) ? [...before] : [before]) as Hook<never, TEnv>[],
       policy,
       options: options as Readonly<Record<string, unknown>>,
+      input: undefined,
     };
   };
 

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Gateway, Plan } from '@apigate/core';
+import type { ForwardPlan, Gateway, Plan, RequestIO } from '@apigate/core';
 import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
 import { serializeParsedBody } from '../parsed-body.ts';
 import { cleanRequestHeaders, peerAddress, trustMatcher } from './hygiene.ts';
+import { NodeBodySource } from './body.ts';
 import { NodeRequestHeaders } from './request-headers.ts';
 import { NodeTransport, type NodeExchange } from './transport.ts';
 
@@ -16,13 +17,15 @@ export type NodeHandler = ((req: NodeRequest, res: ServerResponse, next: (error?
 };
 
 /** Writes a gateway-made response (a rendered error or a hook's own response). */
-export const sendResponse = (req: IncomingMessage, res: ServerResponse, response: GatewayResponse): void => {
+export const sendResponse = (req: IncomingMessage, res: ServerResponse, response: GatewayResponse, close = false): void => {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = response.body === null ? undefined : typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
   const headers: Record<string, string | number> = { ...response.headers };
+  // A request body left unread (refused over its limit) is not drained: the connection closes.
+  if (close) headers.connection = 'close';
   if (response.status !== 204 && response.status !== 304) headers['content-length'] = body?.byteLength ?? 0;
   res.writeHead(response.status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
@@ -32,7 +35,22 @@ export const sendResponse = (req: IncomingMessage, res: ServerResponse, response
  * The request body bytes when the host framework already consumed the stream (a body parser ran
  * before the gateway); undefined when the stream is still unread and can be piped.
  */
-const consumedBody = (req: NodeRequest): Uint8Array | undefined | GatewayError => {
+const consumedBody = (req: NodeRequest, plan: ForwardPlan, io: NodeIO): Uint8Array | undefined | GatewayError => {
+  if (plan.body !== undefined) {
+    // A validated or mapped body replaces the client's.
+    delete req.headers['transfer-encoding'];
+    delete req.headers['content-encoding'];
+    req.headers['content-type'] = plan.contentType;
+    req.headers['content-length'] = String(plan.body.byteLength);
+    return plan.body;
+  }
+  const read = io.source?.bytes;
+  if (read !== undefined) {
+    // The route read the body to check it: the same bytes go on.
+    delete req.headers['transfer-encoding'];
+    req.headers['content-length'] = String(read.byteLength);
+    return read;
+  }
   if (!req.readableEnded) return undefined;
   // body-parser turns an empty JSON body into `{}`: what the client declared empty stays empty.
   if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) return new Uint8Array(0);
@@ -50,6 +68,27 @@ const consumedBody = (req: NodeRequest): Uint8Array | undefined | GatewayError =
   return bytes;
 };
 
+/** The request's I/O for the gateway: headers view, peer address, and the body made on demand. */
+class NodeIO implements RequestIO {
+  readonly clientIp: string | undefined;
+  readonly #req: NodeRequest;
+  #headers: NodeRequestHeaders | undefined;
+  source: NodeBodySource | undefined;
+
+  constructor(req: NodeRequest) {
+    this.#req = req;
+    this.clientIp = peerAddress(req);
+  }
+
+  get headers(): NodeRequestHeaders {
+    return (this.#headers ??= new NodeRequestHeaders(this.#req.headers));
+  }
+
+  get body(): NodeBodySource {
+    return (this.source ??= new NodeBodySource(this.#req));
+  }
+}
+
 /**
  * Serves a gateway from Node's `(req, res, next)`: the one bridge that the Express and Koa
  * adapters share. Passthrough routes never leave the raw request and response streams.
@@ -63,9 +102,9 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
   };
   const upstream = transport ?? new NodeTransport(gateway.upstream);
 
-  const execute = (req: NodeRequest, res: ServerResponse, plan: Plan, clientIp: string | undefined): void => {
+  const execute = (req: NodeRequest, res: ServerResponse, plan: Plan, io: NodeIO): void => {
     if (plan.kind === 'respond') {
-      sendResponse(req, res, plan.response);
+      sendResponse(req, res, plan.response, io.source?.cut === true);
       return;
     }
     if (res.destroyed || req.socket.destroyed) {
@@ -74,13 +113,13 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
       plan.settle({ error: new GatewayError('client_closed', { details: { reason: 'the client closed the connection before the request was forwarded' } }) });
       return;
     }
-    const body = consumedBody(req);
+    const body = consumedBody(req, plan, io);
     if (body instanceof GatewayError) {
       plan.settle({ error: body });
       fail(req, res, body);
       return;
     }
-    cleanRequestHeaders(req, clientIp, isTrusted(clientIp));
+    cleanRequestHeaders(req, io.clientIp, isTrusted(io.clientIp));
     const exchange: NodeExchange = { req, res, body, fail };
     try {
       upstream.forward(exchange, plan);
@@ -98,21 +137,21 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
       next();
       return;
     }
-    const clientIp = peerAddress(req);
+    const io = new NodeIO(req);
     let plan: Plan | Promise<Plan>;
     try {
-      plan = gateway.handle(match, { headers: new NodeRequestHeaders(req.headers), clientIp });
+      plan = gateway.handle(match, io);
     } catch (error) {
       fail(req, res, toGatewayError(error));
       return;
     }
     if (plan instanceof Promise) {
       plan.then(
-        (settled) => execute(req, res, settled, clientIp),
+        (settled) => execute(req, res, settled, io),
         (error: unknown) => fail(req, res, toGatewayError(error)),
       );
     } else {
-      execute(req, res, plan, clientIp);
+      execute(req, res, plan, io);
     }
   };
   return Object.assign(handler, { transport: upstream });
