@@ -65,6 +65,7 @@ export const notFound = make('not_found');
 export const methodNotAllowed = make('method_not_allowed');
 export const payloadTooLarge = make('payload_too_large');
 export const unsupportedMediaType = make('unsupported_media_type');
+export const validationFailed = make('validation_failed');
 export const tooManyRequests = make('too_many_requests');
 export const internal = make('internal');
 export const notImplemented = make('not_implemented');

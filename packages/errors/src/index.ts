@@ -10,6 +10,7 @@ export {
   methodNotAllowed,
   payloadTooLarge,
   unsupportedMediaType,
+  validationFailed,
   tooManyRequests,
   internal,
   notImplemented,

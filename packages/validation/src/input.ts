@@ -1,0 +1,153 @@
+import type { InputContext, RouteInput } from '@apigate/core';
+import { GatewayError } from '@apigate/errors';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { checkPoison, parseJson } from './json.ts';
+import { checkMediaType } from './media-type.ts';
+import { parsePairs, serializePairs } from './pairs.ts';
+import { isSchema, validate } from './standard.ts';
+
+/** The input options of a route, untyped: what the builders hand to `createInput`. */
+export interface InputOptions {
+  readonly path?: StandardSchemaV1 | undefined;
+  readonly query?: StandardSchemaV1 | undefined;
+  readonly json?: StandardSchemaV1 | undefined;
+  readonly form?: StandardSchemaV1 | undefined;
+  readonly multipart?: boolean | undefined;
+  readonly map?: ((input: never, context: never) => unknown) | undefined;
+  readonly limit?: number | undefined;
+  readonly maxDepth?: number | undefined;
+}
+
+/** JSON nesting a route accepts unless it sets `maxDepth`. */
+export const defaultMaxDepth = 128;
+
+const encoder = new TextEncoder();
+const formType = 'application/x-www-form-urlencoded';
+const jsonType = 'application/json';
+const bodyless = new Set(['GET', 'HEAD']);
+
+const problemsOf = (options: InputOptions): string[] => {
+  const problems: string[] = [];
+  const kinds = (['query', 'json', 'form', 'multipart'] as const).filter((kind) => options[kind] !== undefined && options[kind] !== false);
+  if (kinds.length > 1) problems.push(`only one of query, json, form and multipart per route, got ${kinds.join(', ')}`);
+  if (options.map !== undefined) {
+    if (typeof options.map !== 'function') problems.push('map must be a function');
+    if (options.multipart) problems.push('map is not allowed with multipart: the body is streamed, never read');
+    else if (!kinds.some((kind) => kind !== 'multipart')) problems.push('map needs one of query, json or form to map');
+  }
+  for (const kind of ['path', 'query', 'json', 'form'] as const) {
+    if (options[kind] !== undefined && !isSchema(options[kind])) problems.push(`${kind} must be a Standard Schema validator (zod, valibot, arktype, ...)`);
+  }
+  for (const name of ['limit', 'maxDepth'] as const) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) problems.push(`${name} must be a positive whole number, got ${String(value)}`);
+  }
+  return problems;
+};
+
+type MapFunction = (input: unknown, context: InputContext) => unknown;
+
+/** Reads the body as bytes, or takes what a body parser in front of the gateway made of it. */
+const bodyOf = async (context: InputContext): Promise<{ readonly bytes: Uint8Array } | { readonly parsed: unknown }> => {
+  const body = context.body;
+  if (body === undefined) throw new GatewayError('internal', { details: { reason: 'the adapter offers no request body' } });
+  const parsed = body.parsed;
+  // read() refuses a declared length over the limit before reading; a parsed body the same way.
+  if (parsed !== undefined && body.contentLength !== undefined && body.contentLength > context.bodyLimit) {
+    throw new GatewayError('payload_too_large', { details: { limit: context.bodyLimit, declared: body.contentLength } });
+  }
+  if (parsed === undefined) return { bytes: await body.read(context.bodyLimit) };
+  const value = parsed.value;
+  if (value instanceof Uint8Array) return { bytes: value };
+  if (typeof value === 'string') return { bytes: encoder.encode(value) };
+  return { parsed: value };
+};
+
+/**
+ * Compiles a route's input options into core's RouteInput: path validation before the hooks; the
+ * query or body read, checked, validated and mapped after them.
+ */
+export const createInput = (options: InputOptions): RouteInput | undefined => {
+  const { path, query, json, form, multipart, limit } = options;
+  const map = options.map as MapFunction | undefined;
+  const maxDepth = options.maxDepth ?? defaultMaxDepth;
+  const problems = problemsOf(options);
+  if (path === undefined && query === undefined && json === undefined && form === undefined && !multipart && problems.length === 0) return undefined;
+
+  const run = async (context: InputContext): Promise<void> => {
+    if (query !== undefined) {
+      const value = await validate(query, parsePairs(context.query, 'invalid_query'), 'query');
+      if (map) context.setQuery(serializePairs(toRecord(await map(value, context))));
+      return;
+    }
+    if (multipart) {
+      checkMediaType('multipart', context.body?.contentType, context.headers.get('content-encoding'));
+      return;
+    }
+    if (form !== undefined) {
+      let input: unknown;
+      if (bodyless.has(context.method)) {
+        // A GET form, as browsers send it: the fields are the query string.
+        input = parsePairs(context.query, 'invalid_form');
+      } else {
+        checkMediaType('form', context.body?.contentType, context.headers.get('content-encoding'));
+        const body = await bodyOf(context);
+        if ('bytes' in body) {
+          let text: string;
+          try {
+            text = new TextDecoder('utf-8', { fatal: true }).decode(body.bytes);
+          } catch (cause) {
+            throw new GatewayError('invalid_form', { message: 'The form data is not valid UTF-8.', cause });
+          }
+          input = parsePairs(text, 'invalid_form');
+        } else {
+          checkPoison(body.parsed);
+          input = body.parsed;
+        }
+      }
+      const value = await validate(form, input, 'form');
+      if (!map) return;
+      const encoded = serializePairs(toRecord(await map(value, context)));
+      if (bodyless.has(context.method)) context.setQuery(encoded);
+      else context.setBody(encoder.encode(encoded), formType);
+      return;
+    }
+    if (json !== undefined) {
+      checkMediaType('json', context.body?.contentType, context.headers.get('content-encoding'));
+      const body = await bodyOf(context);
+      let input: unknown;
+      if ('bytes' in body) input = parseJson(body.bytes, maxDepth);
+      else {
+        checkPoison(body.parsed);
+        input = body.parsed;
+      }
+      const value = await validate(json, input, 'json');
+      if (map) context.setBody(encoder.encode(stringify(await map(value, context))), jsonType);
+    }
+  };
+
+  return {
+    limit,
+    problems,
+    params: path === undefined ? undefined : (params) => validate(path, params, 'path'),
+    run: query === undefined && json === undefined && form === undefined && !multipart ? undefined : run,
+  };
+};
+
+const toRecord = (value: unknown): object => {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new GatewayError('internal', { details: { reason: 'a query or form map must return a plain object' } });
+  }
+  return value;
+};
+
+const stringify = (value: unknown): string => {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (cause) {
+    throw new GatewayError('internal', { details: { reason: 'the json map returned a value JSON cannot represent' }, cause });
+  }
+  if (text === undefined) throw new GatewayError('internal', { details: { reason: 'the json map returned undefined' } });
+  return text;
+};
