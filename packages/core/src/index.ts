@@ -7,7 +7,6 @@ export { loggingObserver, type Logger, type Observer, type RequestEvent } from '
 export { upstreamDefaults, type Transport, type UpstreamConfig } from './upstream.ts';
 export type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
 export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
-export { withQuery } from './rewrite.ts';
 export { Gateway, GatewayBuilder, createGateway, type BackendInput, type GatewayOptions, type Match, type RequestIO } from './gateway.ts';
 
 import { defineRoutes } from './routes.ts';
