@@ -16,7 +16,7 @@ import type { Env } from './env.ts';
 import type { Observer } from './observer.ts';
 import { parseTemplate, type Segment } from './path-template.ts';
 import type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
-import { roundRobin, type Backend, type Balancer, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
+import { roundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 import { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
 import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 import { compileRewrite, decodeParams, withQuery, type Rewrite } from './rewrite.ts';
@@ -59,7 +59,7 @@ interface CompiledRoute {
   readonly hooks: readonly Hook[];
   readonly rewrite: Rewrite;
   readonly toQuery: string;
-  readonly balancer: Balancer;
+  readonly balancer: PolicyInstance;
   readonly input: RouteInput | undefined;
   /** No hooks, no parameters and no input stage: match, pick, stream. */
   readonly passthrough: boolean;
@@ -188,7 +188,7 @@ export class Gateway<TState extends object = object> {
     params: Readonly<Record<string, string>>,
     replacement?: { readonly body: Uint8Array; readonly contentType: string },
   ): Plan {
-    const request: PolicyRequest = { route: route.info, method: match.method, path: match.path, headers: io.headers, params };
+    const request: PolicyRequest = { route: route.info, method: match.method, path: match.path, headers: io.headers, clientIp: io.clientIp, params };
     const backend = route.balancer.pick(request);
     if (backend === undefined) return this.#fail(match, route, new GatewayError('no_backend_available', { details: { service: route.info.service } }), 'dispatch');
     const observer = this.observer;
@@ -235,7 +235,7 @@ class Forward implements ForwardPlan {
   readonly body: Uint8Array | undefined;
   readonly contentType: string | undefined;
   readonly #path: string;
-  readonly #balancer: Balancer;
+  readonly #balancer: PolicyInstance;
   readonly #observer: Observer | undefined;
   readonly #started: number;
   #settled = false;
@@ -431,7 +431,7 @@ export class GatewayBuilder<TState extends object> {
       if (service.policy !== undefined && !Object.hasOwn(policies, service.policy)) {
         problems.push({ code: 'unknown_policy', at, message: `policy "${service.policy}" is not registered` });
       }
-      const balancers = new Map<string, Balancer>();
+      const balancers = new Map<string, PolicyInstance>();
       for (const route of service.routes) {
         const routeAt = `${at} ${route.method} ${route.path}`;
         if (route.policy !== undefined && !Object.hasOwn(policies, route.policy)) {
@@ -463,7 +463,7 @@ export class GatewayBuilder<TState extends object> {
 }
 
 /** Stands in for a policy build() already reported as unknown; such a gateway is never built. */
-const unknownPolicy: Balancer = { pick: () => undefined };
+const unknownPolicy: PolicyInstance = { pick: () => undefined };
 
 const definedOnly = <T extends object>(value: T): Partial<T> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -18,6 +18,8 @@ export interface PolicyRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: RequestHeaders;
+  /** The client's address as the gateway's socket sees it. */
+  readonly clientIp: string | undefined;
   /** Decoded path parameter values, by name; empty for a route without parameters. */
   readonly params: Readonly<Record<string, string>>;
 }
@@ -28,7 +30,7 @@ export type UpstreamOutcome =
   | { readonly ok: false; readonly code: string; readonly latencyMs: number };
 
 /** Picks one backend of a service per request and hears how each request went. */
-export interface Balancer {
+export interface PolicyInstance {
   pick(request: PolicyRequest): Backend | undefined;
   /** Called when a request to `backend` starts. */
   start?(backend: Backend): void;
@@ -42,7 +44,7 @@ export interface Balancer {
  */
 export interface Policy {
   readonly name: string;
-  create(backends: readonly Backend[]): Balancer;
+  create(backends: readonly Backend[]): PolicyInstance;
 }
 
 /** Round robin, weighted by each backend's `weight`; the gateway's default policy. */
