@@ -2,7 +2,7 @@ export type { Env, StateOf, ScopeOf } from './env.ts';
 export type { ParamNames, PathParams, CheckTo } from './path-template.ts';
 export type { Hook, HookResult, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 export { defineRoutes, service, methods, type Method, type Route, type RouteBuilders, type RouteOptions, type Service, type ServiceOptions } from './routes.ts';
-export { roundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
+export { roundRobin, smoothRoundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
 export { upstreamDefaults, type Transport, type UpstreamConfig } from './upstream.ts';
 export type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';

@@ -35,13 +35,13 @@ describe('policies', () => {
     expect(picked).toEqual(['http://x1', 'http://y1', 'http://x2', 'http://y2']);
   });
 
-  it('weights round robin by each backend weight', async () => {
+  it('weights round robin by each backend weight, smoothly spread (NGINX smooth weighted round robin)', async () => {
     const g = createGateway()
       .mount(service({ name: 's' }, [get('/w')]), [{ url: 'http://a', weight: 2 }, 'http://b', { url: 'http://c', weight: 3 }])
       .build();
     const picked: string[] = [];
     for (let i = 0; i < 12; i++) picked.push(await backendOf(g, '/w'));
-    expect(picked).toEqual(['a', 'a', 'b', 'c', 'c', 'c', 'a', 'a', 'b', 'c', 'c', 'c'].map((host) => `http://${host}`));
+    expect(picked).toEqual(['c', 'a', 'b', 'c', 'a', 'c', 'c', 'a', 'b', 'c', 'a', 'c'].map((host) => `http://${host}`));
   });
 
   it('parses backends into origin, base path and weight', async () => {

@@ -47,19 +47,36 @@ export interface Policy {
   create(backends: readonly Backend[]): PolicyInstance;
 }
 
+/**
+ * Smooth weighted round robin (the algorithm NGINX uses): each pick adds every candidate's weight
+ * to its running score and takes the highest, which then gives back the total. Weights 5/1/1 give
+ * a a b a c a a, evenly spread; equal weights give exact rotation. Candidates may vary per pick.
+ */
+export const smoothRoundRobin = (): ((candidates: readonly Backend[]) => Backend | undefined) => {
+  const scores = new Map<Backend, number>();
+  return (candidates) => {
+    let best: Backend | undefined;
+    let bestScore = Number.NEGATIVE_INFINITY;
+    let total = 0;
+    for (const candidate of candidates) {
+      const score = (scores.get(candidate) ?? 0) + candidate.weight;
+      scores.set(candidate, score);
+      total += candidate.weight;
+      if (score > bestScore) {
+        best = candidate;
+        bestScore = score;
+      }
+    }
+    if (best !== undefined) scores.set(best, bestScore - total);
+    return best;
+  };
+};
+
 /** Round robin, weighted by each backend's `weight`; the gateway's default policy. */
 export const roundRobin = (): Policy => ({
   name: 'round-robin',
   create(backends) {
-    const ring = backends.flatMap((backend) => Array.from({ length: Math.max(1, Math.round(backend.weight)) }, () => backend));
-    let next = 0;
-    return {
-      pick() {
-        if (ring.length === 0) return undefined;
-        const backend = ring[next]!;
-        next = next + 1 === ring.length ? 0 : next + 1;
-        return backend;
-      },
-    };
+    const next = smoothRoundRobin();
+    return { pick: () => next(backends) };
   },
 });

@@ -1,0 +1,11 @@
+export type { Balancer, BalancerFactory, Random, Routing, Strategy } from './types.ts';
+export { policy, type PolicyOptions } from './policy.ts';
+export { noKey } from './no-key/index.ts';
+export { byClientIp, consistentHash } from './client-ip/index.ts';
+export { byHeader, headerSticky } from './header-sticky/index.ts';
+export { byPathParam, pathSticky } from './path-sticky/index.ts';
+export { byCookie, cookieSticky, readCookie } from './cookie-sticky/index.ts';
+export { roundRobin, roundRobinBalancer } from './round-robin/index.ts';
+export { consistentHashBalancer } from './consistent-hash/consistent-hash.ts';
+export { leastRequest, leastRequestBalancer, type LeastRequestOptions } from './least-request/index.ts';
+export { leastTime, leastTimeBalancer, type LeastTimeOptions } from './least-time/index.ts';
