@@ -59,6 +59,7 @@ interface Echo {
   readonly upstream: string;
   readonly method: string;
   readonly url: string;
+  readonly body?: unknown;
   readonly headers: Record<string, string>;
 }
 
@@ -67,9 +68,12 @@ let lines: string[] = [];
 /** The printed commands by the path (and query) of their URL, e.g. `/sales/public?page=2`. */
 const commands = new Map<string, string[][]>();
 
-const commandFor = (path: string, withKey = false): string[] => {
-  const found = (commands.get(path) ?? []).find((args) => args.includes('-H') === withKey);
-  if (!found) throw new Error(`the demo printed no curl command for ${path}${withKey ? ' with a header' : ''}:\n${lines.join('\n')}`);
+/** The printed command for a path: the one with an argument containing `marker`, or the one with no options. */
+const commandFor = (path: string, marker?: string): string[] => {
+  const found = (commands.get(path) ?? []).find((args) =>
+    marker === undefined ? !args.some((arg) => arg.startsWith('-')) : args.some((arg) => arg.includes(marker)),
+  );
+  if (!found) throw new Error(`the demo printed no curl command for ${path}${marker ? ` with ${marker}` : ''}:\n${lines.join('\n')}`);
   return found;
 };
 
@@ -120,7 +124,7 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(7);
+    expect(printed).toHaveLength(9);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
       new Set(['/', '/sales/ping', '/sales/public?page=2', '/sales/item/42/review', '/sales/orders', '/sales/item/..%2Fadmin/review']),
@@ -161,12 +165,34 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
   });
 
   it('forwards /sales/orders with the key, without the key and with the X-Client the hook set', async () => {
-    const { status, body } = await runCurl(commandFor('/sales/orders', true));
+    const { status, body } = await runCurl(commandFor('/sales/orders', 'X-Api-Key'));
     expect(status).toBe(200);
     const echo = JSON.parse(body) as Echo;
     expect(echo.url).toBe('/orders');
     expect(echo.headers['x-client']).toBe('demo');
     expect(echo.headers['x-api-key']).toBeUndefined();
+  });
+
+  it('forwards a valid order as the map reshaped it, with a Content-Length that matches', async () => {
+    const { status, body } = await runCurl(commandFor('/sales/orders', '"qty":2'));
+    expect(status).toBe(200);
+    const echo = JSON.parse(body) as Echo;
+    expect([echo.method, echo.url]).toEqual(['POST', '/orders']);
+    expect(echo.body).toEqual({ lines: [{ sku: 'A-1', quantity: 2 }] });
+    expect(echo.headers['content-type']).toBe('application/json');
+    expect(echo.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(echo.body))));
+  });
+
+  it('refuses an invalid order with 422 validation_failed listing the issues, without an upstream answer', async () => {
+    const { status, body } = await runCurl(commandFor('/sales/orders', '"qty":0'));
+    expect(status).toBe(422);
+    const { error } = JSON.parse(body) as { error: { code: string; issues: { in: string; path: unknown[] }[] } };
+    expect(error.code).toBe('validation_failed');
+    expect(error.issues.map((issue) => [issue.in, issue.path])).toEqual([
+      ['json', ['sku']],
+      ['json', ['qty']],
+    ]);
+    expect(body).not.toContain('upstream');
   });
 
   it('refuses an encoded slash in a template parameter with 400 invalid_path', async () => {

@@ -1,15 +1,25 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** A received body as the echo shows it: parsed when it is JSON, left out when empty. */
+const shown = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text === '' ? undefined : text;
+  }
+};
+
 /** A small upstream that answers with what it received, so curl shows what the gateway sent. */
 export const startUpstream = async (name: string): Promise<{ server: Server; url: string }> => {
   const server = createServer((req, res) => {
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const body = JSON.stringify({ upstream: name, method: req.method, url: req.url, bodyBytes: bytes, headers: req.headers }, null, 2);
+      const received = Buffer.concat(chunks);
+      const echo = { upstream: name, method: req.method, url: req.url, bodyBytes: received.length, body: shown(received.toString()), headers: req.headers };
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(`${body}\n`);
+      res.end(`${JSON.stringify(echo, null, 2)}\n`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
