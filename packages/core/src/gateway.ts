@@ -328,8 +328,9 @@ class Context implements InputContext {
       this.#upstreamQuery = query;
       return;
     }
+    // A hook set the URI: its path stays, `to`'s own query still comes first.
     const q = this.#uri.indexOf('?');
-    this.#uri = withQuery(q === -1 ? this.#uri : this.#uri.slice(0, q), '', query);
+    this.#uri = withQuery(q === -1 ? this.#uri : this.#uri.slice(0, q), this.#toQuery, query);
   }
 
   setBody(bytes: Uint8Array, contentType: string): void {

@@ -104,6 +104,23 @@ describe('express adapter: bad input', () => {
     expectUpstreamUntouched();
   });
 
+  it('closes the connection instead of draining a large body it refused unread', async () => {
+    const raw = await rawRequest(gateway.port, 'PUT /sales/ping HTTP/1.1\r\nHost: gw\r\nContent-Length: 1048576\r\n\r\nonly the start');
+    const reply = parseHead(raw);
+    expect(reply.status).toBe(405);
+    expect(reply.headers.connection).toBe('close');
+    expectUpstreamUntouched();
+  });
+
+  it('keeps the connection for a small body it refused unread', async () => {
+    const raw = await rawRequest(gateway.port, 'PUT /sales/ping HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
+    const reply = parseHead(raw);
+    expect(reply.status).toBe(405);
+    expect(reply.headers.connection).toBe('close');
+    const kept = await rawRequest(gateway.port, 'PUT /sales/ping HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\n\r\nhelloGET /sales/ping HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
+    expect(kept.match(/^HTTP\/1\.1 \d+/gm)).toEqual(['HTTP/1.1 405', 'HTTP/1.1 200']);
+  });
+
   it('answers DELETE on a GET-only route with 405 method_not_allowed', async () => {
     const reply = await send(gateway.port, '/sales/item/1/review', { method: 'DELETE' });
     expect(reply.status).toBe(405);

@@ -29,6 +29,7 @@ const bodyless = new Set(['GET', 'HEAD']);
 const problemsOf = (options: InputOptions): string[] => {
   const problems: string[] = [];
   const kinds = (['query', 'json', 'form', 'multipart'] as const).filter((kind) => options[kind] !== undefined && options[kind] !== false);
+  if (options.multipart !== undefined && typeof options.multipart !== 'boolean') problems.push(`multipart must be true or false, got ${String(options.multipart)}`);
   if (kinds.length > 1) problems.push(`only one of query, json, form and multipart per route, got ${kinds.join(', ')}`);
   if (options.map !== undefined) {
     if (typeof options.map !== 'function') problems.push('map must be a function');
@@ -57,6 +58,8 @@ const bodyOf = async (context: InputContext): Promise<{ readonly bytes: Uint8Arr
     throw new GatewayError('payload_too_large', { details: { limit: context.bodyLimit, declared: body.contentLength } });
   }
   if (parsed === undefined) return { bytes: await body.read(context.bodyLimit) };
+  // body-parser turns an empty JSON body into `{}`: a body declared empty is judged as empty.
+  if (body.contentLength === 0) return { bytes: new Uint8Array(0) };
   const value = parsed.value;
   if (value instanceof Uint8Array) return { bytes: value };
   if (typeof value === 'string') return { bytes: encoder.encode(value) };
@@ -90,7 +93,7 @@ export const createInput = (options: InputOptions): RouteInput | undefined => {
         // A GET form, as browsers send it: the fields are the query string.
         input = parsePairs(context.query, 'invalid_form');
       } else {
-        checkMediaType('form', context.body?.contentType, context.headers.get('content-encoding'));
+        checkMediaType('form', context.body?.contentType, encodingOf(context));
         const body = await bodyOf(context);
         if ('bytes' in body) {
           let text: string;
@@ -100,8 +103,10 @@ export const createInput = (options: InputOptions): RouteInput | undefined => {
             throw new GatewayError('invalid_form', { message: 'The form data is not valid UTF-8.', cause });
           }
           input = parsePairs(text, 'invalid_form');
+          // What the route read goes upstream as it came, unless the map replaces it.
+          context.setBody(body.bytes, context.body?.contentType ?? formType);
         } else {
-          checkPoison(body.parsed);
+          checkPoison(body.parsed, 'invalid_form');
           input = body.parsed;
         }
       }
@@ -113,16 +118,20 @@ export const createInput = (options: InputOptions): RouteInput | undefined => {
       return;
     }
     if (json !== undefined) {
-      checkMediaType('json', context.body?.contentType, context.headers.get('content-encoding'));
+      checkMediaType('json', context.body?.contentType, encodingOf(context));
       const body = await bodyOf(context);
       let input: unknown;
-      if ('bytes' in body) input = parseJson(body.bytes, maxDepth);
-      else {
-        checkPoison(body.parsed);
+      if ('bytes' in body) {
+        input = parseJson(body.bytes, maxDepth);
+        context.setBody(body.bytes, context.body?.contentType ?? jsonType);
+      } else {
+        // A body parser in front of the gateway sets no depth limit: apply the route's here too.
+        checkPoison(body.parsed, 'invalid_json', maxDepth);
         input = body.parsed;
       }
       const value = await validate(json, input, 'json');
-      if (map) context.setBody(encoder.encode(stringify(await map(value, context))), jsonType);
+      // The client's JSON type (a +json type, say) is kept for the mapped body.
+      if (map) context.setBody(encoder.encode(stringify(await map(value, context))), context.body?.contentType ?? jsonType);
     }
   };
 
@@ -133,6 +142,13 @@ export const createInput = (options: InputOptions): RouteInput | undefined => {
     run: query === undefined && json === undefined && form === undefined && !multipart ? undefined : run,
   };
 };
+
+/**
+ * The Content-Encoding the body still has: none once a body parser in front of the gateway
+ * inflated and parsed it (the bridge forwards that body without the header).
+ */
+const encodingOf = (context: InputContext): string | undefined =>
+  context.body?.parsed === undefined ? context.headers.get('content-encoding') : undefined;
 
 const toRecord = (value: unknown): object => {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

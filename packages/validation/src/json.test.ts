@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isGatewayError } from '@apigate/errors';
-import { parseJson } from './json.ts';
+import { checkPoison, parseJson } from './json.ts';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const refusal = (input: Uint8Array, maxDepth = 128): { code: string; message: string } => {
@@ -39,5 +39,40 @@ describe('parseJson', () => {
 
   it('keeps a constructor key that holds no prototype', () => {
     expect(parseJson(bytes('{"constructor":"x"}'), 128)).toEqual({ constructor: 'x' });
+  });
+});
+
+describe('checkPoison', () => {
+  const refusalOf = (run: () => void): { code: string; message: string } | undefined => {
+    try {
+      run();
+    } catch (error) {
+      if (isGatewayError(error)) return { code: error.code, message: error.message };
+      throw error;
+    }
+    return undefined;
+  };
+  const nested = (levels: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < levels; i++) value = i % 2 === 0 ? [value] : { a: value };
+    return value;
+  };
+
+  it('refuses poisonous keys in a parsed value with the code it is given', () => {
+    const value = JSON.parse('{"a":[{"__proto__":{"x":1}}]}') as unknown;
+    expect(refusalOf(() => checkPoison(value))).toEqual({ code: 'invalid_json', message: 'The key "__proto__" is not allowed.' });
+    expect(refusalOf(() => checkPoison(value, 'invalid_form'))?.code).toBe('invalid_form');
+    expect(refusalOf(() => checkPoison({ constructor: { prototype: {} } }, 'invalid_form'))).toEqual({ code: 'invalid_form', message: 'The key "constructor.prototype" is not allowed.' });
+  });
+
+  it('counts depth as JSON text does, scalars not counted', () => {
+    expect(refusalOf(() => checkPoison(nested(2), 'invalid_json', 2))).toBeUndefined();
+    expect(refusalOf(() => checkPoison(nested(3), 'invalid_json', 2))).toEqual({ code: 'invalid_json', message: 'The JSON body is nested deeper than 2 levels.' });
+    expect(refusalOf(() => checkPoison('text', 'invalid_json', 1))).toBeUndefined();
+  });
+
+  it('walks a 100 000-deep value without overflowing the stack', () => {
+    expect(refusalOf(() => checkPoison(nested(100_000)))).toBeUndefined();
+    expect(refusalOf(() => checkPoison(nested(100_000), 'invalid_json', 128))?.message).toBe('The JSON body is nested deeper than 128 levels.');
   });
 });

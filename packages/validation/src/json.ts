@@ -1,4 +1,4 @@
-import { GatewayError } from '@apigate/errors';
+import { GatewayError, type ErrorCode } from '@apigate/errors';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const invalid = (message: string, details?: Record<string, unknown>, cause?: unknown): GatewayError =>
@@ -22,30 +22,40 @@ const depthOf = (text: string, max: number): number => {
   return deepest;
 };
 
-/** Finds a `__proto__` key, or a `constructor` key whose value has `prototype`, anywhere. */
-const findPoison = (root: unknown): string | undefined => {
-  const stack: unknown[] = [root];
+/**
+ * Finds a `__proto__` key, or a `constructor` key whose value has `prototype`, anywhere, or
+ * nesting deeper than `maxDepth` (counted as in JSON text: each array or object is a level).
+ */
+const findPoison = (root: unknown, maxDepth: number): { readonly key: string } | { readonly depth: number } | undefined => {
+  const stack: [unknown, number][] = [[root, 0]];
   while (stack.length > 0) {
-    const value = stack.pop();
+    const [value, outer] = stack.pop()!;
     if (value === null || typeof value !== 'object') continue;
+    const depth = outer + 1;
+    if (depth > maxDepth) return { depth };
     if (Array.isArray(value)) {
-      for (const item of value) stack.push(item);
+      for (const item of value) stack.push([item, depth]);
       continue;
     }
     for (const key of Object.keys(value)) {
       const child = (value as Record<string, unknown>)[key];
-      if (key === '__proto__') return key;
-      if (key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) return 'constructor.prototype';
-      stack.push(child);
+      if (key === '__proto__') return { key };
+      if (key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) return { key: 'constructor.prototype' };
+      stack.push([child, depth]);
     }
   }
   return undefined;
 };
 
-/** Refuses a parsed value with prototype-poisoning keys (it may have come from a body parser). */
-export const checkPoison = (value: unknown): void => {
-  const key = findPoison(value);
-  if (key !== undefined) throw invalid(`The key "${key}" is not allowed.`, { key });
+/**
+ * Refuses a parsed value (it may have come from a body parser) with prototype-poisoning keys or,
+ * as its JSON text would be, nested deeper than `maxDepth`; with `code` (400).
+ */
+export const checkPoison = (value: unknown, code: ErrorCode = 'invalid_json', maxDepth = Number.POSITIVE_INFINITY): void => {
+  const found = findPoison(value, maxDepth);
+  if (found === undefined) return;
+  if ('key' in found) throw new GatewayError(code, { message: `The key "${found.key}" is not allowed.`, details: { key: found.key } });
+  throw new GatewayError(code, { message: `The JSON body is nested deeper than ${maxDepth} levels.`, details: { maxDepth } });
 };
 
 /**

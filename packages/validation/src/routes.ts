@@ -50,6 +50,20 @@ export interface ValidatedRouteOptions<TPath extends string, TTo extends string,
   maxDepth?: number;
 }
 
+/**
+ * Whether a map's output is a flat record: checked key by key rather than against PairsOutput's
+ * index signature, which an interface-typed value (no implicit index signature) would fail.
+ */
+type IsFlatRecord<T> = 0 extends 1 & T
+  ? true
+  : [T] extends [readonly unknown[] | ((...args: never) => unknown)]
+    ? false
+    : [T] extends [object]
+      ? [T] extends [{ readonly [K in keyof T]: PairsOutput[string] }]
+        ? true
+        : false
+      : false;
+
 type Given<T> = [T] extends [never] ? 0 : 1;
 type Kinds<TQuery, TJson, TForm, TMultipart> = [Given<TQuery>, Given<TJson>, Given<TForm>, Given<TMultipart>];
 type One = [0, 0, 0, 0] | [1, 0, 0, 0] | [0, 1, 0, 0] | [0, 0, 1, 0] | [0, 0, 0, 1];
@@ -65,7 +79,7 @@ export type CheckInput<TPath extends string, TPathSchema, TQuery, TJson, TForm, 
       : Kinds<TQuery, TJson, TForm, TMultipart> extends [0, 0, 0, 0]
         ? { 'map needs one of query, json or form': never }
         : [TJson] extends [never]
-          ? [TMapped] extends [PairsOutput]
+          ? IsFlatRecord<TMapped> extends true
             ? unknown
             : { 'a query or form map returns a flat record of scalars or arrays of scalars': never }
           : unknown) &

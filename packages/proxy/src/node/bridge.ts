@@ -54,7 +54,14 @@ const consumedBody = (req: NodeRequest, plan: ForwardPlan, io: NodeIO): Uint8Arr
   if (!req.readableEnded) return undefined;
   // body-parser turns an empty JSON body into `{}`: what the client declared empty stays empty.
   if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) return new Uint8Array(0);
-  const bytes = serializeParsedBody(req.body, req.headers['content-type']);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = serializeParsedBody(req.body, req.headers['content-type']);
+  } catch (cause) {
+    // A parser in front accepted JSON nested deeper than JSON.stringify can recurse: the client's fault.
+    if (cause instanceof RangeError) return new GatewayError('invalid_json', { message: 'The request body is nested too deeply to forward.', cause });
+    return new GatewayError('internal', { details: { reason: 'the parsed request body could not be re-serialized' }, cause });
+  }
   if (bytes === undefined) {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > 0 || req.headers['transfer-encoding'] !== undefined) {
@@ -66,6 +73,19 @@ const consumedBody = (req: NodeRequest, plan: ForwardPlan, io: NodeIO): Uint8Arr
   delete req.headers['content-encoding'];
   req.headers['content-length'] = String(bytes.byteLength);
   return bytes;
+};
+
+/** Bodies up to this size that a refused request leaves unread are drained to keep the connection. */
+const drainLimit = 64 * 1024;
+
+/**
+ * A refused request whose body is unread and large (or of unknown size) gets its connection
+ * closed: Node would otherwise read and discard all of it to reuse the connection.
+ */
+const largeUnreadBody = (req: IncomingMessage): boolean => {
+  if (req.readableEnded) return false;
+  const declared = req.headers['content-length'];
+  return declared === undefined ? req.headers['transfer-encoding'] !== undefined : Number(declared) > drainLimit;
 };
 
 /** The request's I/O for the gateway: headers view, peer address, and the body made on demand. */
@@ -104,7 +124,7 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
 
   const execute = (req: NodeRequest, res: ServerResponse, plan: Plan, io: NodeIO): void => {
     if (plan.kind === 'respond') {
-      sendResponse(req, res, plan.response, io.source?.cut === true);
+      sendResponse(req, res, plan.response, io.source?.cut === true || largeUnreadBody(req));
       return;
     }
     if (res.destroyed || req.socket.destroyed) {
@@ -146,10 +166,10 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
       return;
     }
     if (plan instanceof Promise) {
-      plan.then(
-        (settled) => execute(req, res, settled, io),
-        (error: unknown) => fail(req, res, toGatewayError(error)),
-      );
+      plan
+        .then((settled) => execute(req, res, settled, io))
+        // Whatever goes wrong after the pipeline still answers the client (or aborts a started response).
+        .catch((error: unknown) => fail(req, res, toGatewayError(error)));
     } else {
       execute(req, res, plan, io);
     }

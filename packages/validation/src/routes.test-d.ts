@@ -1,0 +1,200 @@
+// Type tests, checked by `tsc -p tsconfig.json --noEmit`; nothing here runs.
+import type { Env, Route } from '@apigate/core';
+import { forbidden } from '@apigate/errors';
+import { expectTypeOf } from 'expect-type';
+import * as v from 'valibot';
+import { z } from 'zod';
+import { defineRoutes, del, get, post, put, type MapInput, type ParamsOf } from './index.ts';
+
+// Hooks see the path schema's output …
+get('/item/{id}', {
+  path: z.object({ id: z.coerce.number() }),
+  before: (ctx) => {
+    expectTypeOf(ctx.params).toEqualTypeOf<{ id: number }>();
+    // @ts-expect-error the schema has no `other`
+    void ctx.params.other;
+  },
+});
+get('/item/{id}/review/{reviewId}', {
+  path: v.object({ id: v.pipe(v.string(), v.toNumber()), reviewId: v.string() }),
+  before: [
+    (ctx) => {
+      expectTypeOf(ctx.params).toEqualTypeOf<{ id: number; reviewId: string }>();
+    },
+    async (ctx) => {
+      expectTypeOf(ctx.params.id).toEqualTypeOf<number>();
+    },
+  ],
+});
+// … or, without one, the template's strings.
+post('/item/{id}/review/{reviewId}', {
+  json: z.object({ stars: z.number() }),
+  before: (ctx) => {
+    expectTypeOf(ctx.params).toEqualTypeOf<{ id: string; reviewId: string }>();
+    // @ts-expect-error the path has no {nope}
+    void ctx.params.nope;
+  },
+});
+get('/static', {
+  before: (ctx) => {
+    // @ts-expect-error a static path has no params
+    void ctx.params.id;
+  },
+});
+expectTypeOf<ParamsOf<'/a/{b}', never>>().toEqualTypeOf<{ b: string }>();
+expectTypeOf<ParamsOf<'/a/{b}', z.ZodObject<{ b: z.ZodCoercedNumber }>>>().toEqualTypeOf<{ b: number }>();
+
+// A map's input is its schema's output: query, json or form, zod or valibot.
+get('/search', {
+  query: z.object({ q: z.string(), page: z.coerce.number().default(1) }),
+  map: (input) => {
+    expectTypeOf(input).toEqualTypeOf<{ q: string; page: number }>();
+    return { q: input.q, page: input.page };
+  },
+});
+post('/orders', {
+  json: v.object({ sku: v.string(), qty: v.pipe(v.string(), v.toNumber()), note: v.optional(v.string()) }),
+  map: (input) => {
+    expectTypeOf(input).toEqualTypeOf<{ sku: string; qty: number; note?: string | undefined }>();
+    return { ...input, nested: { allowed: true }, list: [[1]] };
+  },
+});
+post('/signup', {
+  form: z.object({ email: z.email(), tags: z.array(z.string()) }),
+  map: async (input) => {
+    expectTypeOf(input).toEqualTypeOf<{ email: string; tags: string[] }>();
+    return { email: input.email, tag: input.tags, ok: true, n: 1, big: 1n, none: null, missing: undefined };
+  },
+});
+get('/find', {
+  form: v.object({ q: v.string() }),
+  map: ({ q }) => ({ q }),
+});
+expectTypeOf<MapInput<never, z.ZodString, never>>().toEqualTypeOf<string>();
+expectTypeOf<MapInput<never, never, never>>().toEqualTypeOf<unknown>();
+
+// defineRoutes<Env>() types the map's context: params, state and scope.
+type AppEnv = { state: { tenant: string; limits: { max: number } }; scope: { user: { id: string; admin: boolean } } };
+const app = defineRoutes<AppEnv>();
+app.post('/shop/{shopId}/orders', {
+  path: z.object({ shopId: z.coerce.number().int() }),
+  json: z.object({ sku: z.string() }),
+  before: (ctx) => {
+    expectTypeOf(ctx.params.shopId).toEqualTypeOf<number>();
+    expectTypeOf(ctx.state.tenant).toEqualTypeOf<string>();
+    ctx.set('user', { id: 'u1', admin: false });
+    // @ts-expect-error the scope has no `role`
+    ctx.set('role', 'admin');
+  },
+  map: (input, ctx) => {
+    expectTypeOf(input).toEqualTypeOf<{ sku: string }>();
+    expectTypeOf(ctx.params).toEqualTypeOf<{ shopId: number }>();
+    expectTypeOf(ctx.state).toEqualTypeOf<{ tenant: string; limits: { max: number } }>();
+    expectTypeOf(ctx.get('user')).toEqualTypeOf<{ id: string; admin: boolean } | undefined>();
+    // @ts-expect-error the scope has no `role`
+    void ctx.get('role');
+    // @ts-expect-error a map reads the scope; only hooks set it
+    void ctx.set;
+    if (ctx.get('user')?.admin !== true) throw forbidden();
+    return { ...input, tenant: ctx.state.tenant, shop: ctx.params.shopId };
+  },
+});
+app.get('/shop/{shopId}', {
+  query: v.object({ q: v.string() }),
+  map: (input, ctx) => {
+    expectTypeOf(ctx.params).toEqualTypeOf<{ shopId: string }>();
+    return { q: input.q, max: ctx.state.limits.max };
+  },
+});
+expectTypeOf(app.get('/x')).toEqualTypeOf<Route<AppEnv>>();
+expectTypeOf(get('/x', { query: z.object({}) })).toEqualTypeOf<Route<Env>>();
+// Without an Env, state and scope are open records.
+post('/open', {
+  json: z.object({}),
+  map: (input, ctx) => {
+    expectTypeOf(ctx.state).toEqualTypeOf<Readonly<Record<string, unknown>>>();
+    expectTypeOf(ctx.get('anything')).toEqualTypeOf<unknown>();
+    return input;
+  },
+});
+
+// Every kind alone, with multipart streamed and the other options, compiles.
+post('/upload', { multipart: true, limit: 10_000_000 });
+put('/doc/{id}', { path: z.object({ id: z.uuid() }), json: z.unknown(), limit: 1024, maxDepth: 8 });
+del('/doc/{id}', { to: '/documents/{id}', path: v.object({ id: v.string() }) });
+get('/plain', { to: '/upstream' });
+
+// Only one of query, json, form and multipart per route.
+// @ts-expect-error query and json together
+post('/two', { query: z.object({}), json: z.object({}) });
+// @ts-expect-error json and form together
+post('/two', { json: z.object({}), form: z.object({}) });
+// @ts-expect-error form and multipart together
+post('/two', { form: z.object({}), multipart: true });
+// @ts-expect-error query and multipart together
+post('/two', { query: z.object({}), multipart: true });
+// @ts-expect-error valibot too: query and form together
+get('/two', { query: v.object({}), form: v.object({}) });
+
+// A map needs something to map, and never a multipart body.
+// @ts-expect-error map without query, json or form
+post('/nothing', { map: () => ({}) });
+// @ts-expect-error a path schema alone gives a map nothing to map
+post('/nothing/{id}', { path: z.object({ id: z.string() }), map: () => ({}) });
+// @ts-expect-error map with multipart
+post('/upload', { multipart: true, map: () => ({}) });
+
+// A query or form map returns a flat record of scalars (or arrays of them).
+// @ts-expect-error a nested object in a query map
+get('/search', { query: z.object({ q: z.string() }), map: ({ q }) => ({ filter: { q } }) });
+// @ts-expect-error an array of objects in a form map
+post('/signup', { form: v.object({ email: v.string() }), map: ({ email }) => ({ users: [{ email }] }) });
+// @ts-expect-error a query map returning a string
+get('/search', { query: z.object({ q: z.string() }), map: ({ q }) => `q=${q}` });
+// @ts-expect-error an async form map returning a nested value
+post('/signup', { form: z.object({ email: z.string() }), map: async ({ email }) => ({ contact: { email } }) });
+// @ts-expect-error an array is no record: the query would lose its keys
+get('/search', { query: z.object({ q: z.string() }), map: ({ q }) => [q] });
+// @ts-expect-error a Date (or any class with methods) is no flat record
+get('/search', { query: z.object({ q: z.string() }), map: () => new Date() });
+// An interface-typed record (no implicit index signature) is as good as a type literal, and `any` passes.
+interface SearchQuery {
+  term: string;
+  page?: number;
+  tags: readonly string[];
+}
+const toSearch = (q: string): SearchQuery => ({ term: q, tags: [] });
+get('/search', { query: z.object({ q: z.string() }), map: ({ q }) => toSearch(q) });
+post('/signup', { form: z.object({ email: z.string() }), map: async ({ email }): Promise<SearchQuery> => ({ term: email, tags: [email] }) });
+get('/search', { query: z.object({ q: z.string() }), map: ({ q }) => JSON.parse(q) });
+interface NestedQuery {
+  filter: { term: string };
+}
+// @ts-expect-error an interface with a nested value is refused like a type literal
+get('/search', { query: z.object({ q: z.string() }), map: ({ q }): NestedQuery => ({ filter: { term: q } }) });
+// A json map may return anything JSON holds.
+post('/orders', { json: z.object({ a: z.string() }), map: ({ a }) => ({ deep: { a: [{ a }] } }) });
+
+// A path schema must accept the template's parameters as strings.
+// @ts-expect-error the schema wants a number; the path gives a string
+get('/item/{id}', { path: z.object({ id: z.number() }) });
+// @ts-expect-error valibot: the schema wants a number
+get('/item/{id}', { path: v.object({ id: v.number() }) });
+// @ts-expect-error the schema needs {other}, which the path lacks
+get('/item/{id}', { path: z.object({ id: z.string(), other: z.string() }) });
+// Coercing schemas, and ones that ask for fewer keys, accept the strings.
+get('/item/{id}', { path: z.object({ id: z.coerce.number() }) });
+get('/item/{id}/{extra}', { path: z.object({ id: z.string() }) });
+
+// A `to` naming a parameter the path lacks is a compile error, with validation options too.
+// @ts-expect-error {nope} is not a parameter of the path
+get('/item/{id}', { to: '/items/{nope}', query: z.object({}) });
+// @ts-expect-error {nope} is not a parameter of the path (valibot schemas)
+post('/item/{id}', { to: '/items/{nope}', path: v.object({ id: v.string() }), json: v.object({}) });
+get('/item/{id}', { to: '/items/{id}', path: z.object({ id: z.string() }) });
+
+// Non-schemas are compile errors (build() also refuses them at runtime).
+// @ts-expect-error a plain object is no Standard Schema
+post('/bad', { json: { type: 'object' } });
+// @ts-expect-error multipart is `true` or absent
+post('/bad', { multipart: 'yes' });
