@@ -124,10 +124,10 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(9);
+    expect(printed).toHaveLength(11);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
-      new Set(['/', '/sales/ping', '/sales/public?page=2', '/sales/item/42/review', '/sales/orders', '/sales/item/..%2Fadmin/review']),
+      new Set(['/', '/sales/ping', '/sales/public?page=2', '/sales/item/42/review', '/sales/orders', '/sales/item/..%2Fadmin/review', '/sales/carts/42', '/sales/reports']),
     );
   });
 
@@ -144,6 +144,23 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
     const echoes = [JSON.parse(first.body) as Echo, JSON.parse(second.body) as Echo];
     expect(echoes.map((echo) => echo.url)).toEqual(['/ping', '/ping']);
     expect(new Set(echoes.map((echo) => echo.upstream))).toEqual(new Set(['sales-a', 'sales-b']));
+  });
+
+  it('sends cart 42 to the same upstream every time (path-sticky policy)', async () => {
+    const upstreams = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const { status, body } = await runCurl(commandFor('/sales/carts/42'));
+      expect(status).toBe(200);
+      expect((JSON.parse(body) as Echo).url).toBe('/carts/42');
+      upstreams.add((JSON.parse(body) as Echo).upstream);
+    }
+    expect(upstreams.size).toBe(1);
+  });
+
+  it('answers /sales/reports from one of the upstreams (least-time policy)', async () => {
+    const { status, body } = await runCurl(commandFor('/sales/reports'));
+    expect(status).toBe(200);
+    expect(['sales-a', 'sales-b']).toContain((JSON.parse(body) as Echo).upstream);
   });
 
   it('rewrites /sales/public to /internal and keeps the query', async () => {

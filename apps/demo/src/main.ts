@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createGateway, loggingObserver, service } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
+import { leastTime, pathSticky } from '@apigate/policies';
 import { defineRoutes } from '@apigate/validation';
 import express from 'express';
 import { pino } from 'pino';
@@ -35,12 +36,17 @@ const sales = service({ name: 'sales', prefix: '/sales' }, [
     json: z.object({ sku: z.string().min(1), qty: z.number().int().positive() }),
     map: (order) => ({ lines: [{ sku: order.sku, quantity: order.qty }] }),
   }),
+  // One cart, one upstream: consistent hashing on the path parameter.
+  get('/carts/{cartId}', { policy: 'byCart' }),
+  // Whichever upstream answers fastest (latency x requests in flight) gets the report.
+  get('/reports', { policy: 'fastest' }),
 ]);
 
 const gateway = createGateway({
   state: { apiKey: 'demo-key' },
   renderer: 'json',
   observer: loggingObserver(pino({ level: process.env.LOG_LEVEL ?? 'info' })),
+  policies: { byCart: pathSticky('cartId'), fastest: leastTime() },
 })
   .mount(sales, [salesA.url, salesB.url]) // two backends: round robin, the default policy
   .build();
@@ -72,6 +78,8 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl '${base}/sales/item/..%2Fadmin/review'`, '400 invalid_path: no escaping the rewrite'],
     [`curl -H '${json}' -d '{"sku":"A-1","qty":2}' '${base}/sales/orders'`, '200, validated; the map reshapes the body upstream'],
     [`curl -H '${json}' -d '{"sku":"","qty":0}' '${base}/sales/orders'`, '422 validation_failed with the issues, never forwarded'],
+    [`curl '${base}/sales/carts/42'`, 'path-sticky: cart 42 reaches the same upstream every time'],
+    [`curl '${base}/sales/reports'`, 'least time: the upstream answering fastest gets it'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
   console.log(`apigate demo on ${base} (upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
