@@ -54,5 +54,7 @@ export const hashPair = (text: string): readonly [number, number] => [murmur3(te
 export const unitScore = (key: readonly [number, number], backend: readonly [number, number]): number => {
   const high = fmix32(key[0] ^ backend[0]) >>> 11; // 21 bits
   const low = fmix32(key[1] ^ backend[1]); // 32 bits
-  return (high * 2 ** 32 + low + 0.5) / 2 ** 53;
+  // The highest value, (2^53 - 0.5) / 2^53, rounds to 1, whose log is 0: a score of -Infinity that
+  // would make the balancer pick nothing. Keep it just below 1.
+  return Math.min((high * 2 ** 32 + low + 0.5) / 2 ** 53, 1 - 2 ** -53);
 };

@@ -21,15 +21,30 @@ export interface LeastTimeOptions {
 interface Stats {
   /** Latency estimate in ms: jumps up to a slower sample at once, comes down by `decay` per sample. */
   latency: number;
-  inFlight: number;
+  /** When each request in flight started, oldest first. */
+  started: number[];
   lastHeard: number;
   probing: boolean;
 }
 
 /**
- * Least time: a latency estimate (peak-sensitive moving average, failures counted as doubly slow)
- * times the requests in flight plus one, relative to weight, by the power of two choices. A slow
- * backend sheds load after its first slow answers; probes let it win traffic back once it is fast.
+ * The most a failure adds: a failure counts twice as slow as the slower of its latency and the
+ * estimate, but never more than a minute (or its own latency). Doubling without a bound would let
+ * a long outage push the estimate to Infinity, and the first success after it to NaN, which never
+ * comes down again; a bounded estimate comes back in a dozen fast samples.
+ */
+const failureCeilingMs = 60_000;
+const failureSample = (latencyMs: number, estimate: number): number =>
+  Math.max(estimate, Math.min(Math.max(latencyMs, estimate) * 2, Math.max(failureCeilingMs, latencyMs)));
+
+/**
+ * Least time: a latency estimate (peak-sensitive moving average, failures counted as doubly slow,
+ * a client that left as a lower bound) times one plus the requests in flight relative to weight,
+ * by the power of two choices. A slow backend sheds load after its first slow answers; probes let
+ * it win traffic back once it is fast.
+ * A request in flight for longer than the estimate counts as a sample already, so a backend that
+ * stops answering (or has never answered) does not keep drawing requests until they time out.
+ * Weights scale the load, not the latency: equally fast idle backends tie, and ties go by weight.
  */
 export const leastTimeBalancer = ({ probeMs = 500, decay = 0.5, random = Math.random, now = () => performance.now() }: LeastTimeOptions = {}): BalancerFactory => ({
   name: 'least-time',
@@ -37,19 +52,29 @@ export const leastTimeBalancer = ({ probeMs = 500, decay = 0.5, random = Math.ra
     const stats = new Map<Backend, Stats>();
     const statsOf = (backend: Backend): Stats => {
       let entry = stats.get(backend);
-      if (!entry) stats.set(backend, (entry = { latency: 0, inFlight: 0, lastHeard: now(), probing: false }));
+      if (!entry) stats.set(backend, (entry = { latency: 0, started: [], lastHeard: now(), probing: false }));
       return entry;
     };
+    /** The time of the pick being made and the mean weight of its candidates, read once per pick. */
+    let time = 0;
+    let meanWeight = 1;
     const cost = (backend: Backend): number => {
-      const entry = statsOf(backend);
-      return (entry.latency * (entry.inFlight + 1)) / backend.weight;
+      const { latency, started } = statsOf(backend);
+      const waited = started.length === 0 ? 0 : time - started[0]!;
+      // With equal weights this is latency × (in flight + 1). Dividing the whole product by the
+      // weight would make the heavier of two equally fast idle backends win every time, so a
+      // 90/10 canary would see no traffic but probes.
+      return Math.max(latency, waited) * (1 + (started.length * meanWeight) / backend.weight);
     };
     return {
       pick(candidates) {
-        const time = now();
+        time = now();
+        let total = 0;
+        for (const candidate of candidates) total += candidate.weight;
+        meanWeight = total / candidates.length;
         for (const candidate of candidates) {
           const entry = statsOf(candidate);
-          if (!entry.probing && entry.inFlight === 0 && time - entry.lastHeard >= probeMs) {
+          if (!entry.probing && entry.started.length === 0 && time - entry.lastHeard >= probeMs) {
             entry.probing = true;
             return candidate;
           }
@@ -57,14 +82,21 @@ export const leastTimeBalancer = ({ probeMs = 500, decay = 0.5, random = Math.ra
         return twoChoices(candidates, random, cost);
       },
       start(backend) {
-        statsOf(backend).inFlight += 1;
+        statsOf(backend).started.push(now());
       },
       end(backend, outcome) {
         const entry = statsOf(backend);
-        entry.inFlight = Math.max(0, entry.inFlight - 1);
+        // Requests may end out of order; dropping the oldest start can only make the wait look shorter.
+        entry.started.shift();
         entry.probing = false;
         entry.lastHeard = now();
-        const sample = outcome.ok ? outcome.latencyMs : Math.max(outcome.latencyMs, entry.latency) * 2;
+        // A client that left says nothing of the backend's health, only that it had not answered
+        // yet: the time waited is a lower bound, not a failure.
+        const sample = outcome.ok
+          ? outcome.latencyMs
+          : outcome.code === 'client_closed'
+            ? Math.max(outcome.latencyMs, entry.latency)
+            : failureSample(outcome.latencyMs, entry.latency);
         entry.latency = sample >= entry.latency ? sample : entry.latency + (sample - entry.latency) * decay;
       },
     };
