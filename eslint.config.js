@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // Runtime-neutral packages: they must bundle for workerd, Deno and Bun.
-    files: ['packages/{errors,core,validation,policies}/src/**/*.ts', 'packages/proxy/src/*.ts'],
+    files: ['packages/{errors,core,validation,policies}/src/**/*.ts', 'packages/proxy/src/*.ts', 'packages/proxy/src/fetch/**/*.ts', 'packages/hono/src/*.ts'],
     ignores: ['**/*.test.ts', '**/test-utils/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: nodeBuiltins, message: 'Runtime-neutral packages import no Node built-in; Node code lives in @apigate/proxy/node and the Node adapters.' }] }],

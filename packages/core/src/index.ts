@@ -16,3 +16,4 @@ const builders = defineRoutes();
 export const { get, post, put, patch, head, options } = builders;
 /** `delete` is a reserved word: import it as `del`, or use defineRoutes(). */
 export const del = builders.delete;
+export { runHook, type StandaloneRequest, type StandaloneResult } from './standalone.ts';

@@ -1,5 +1,6 @@
-import type { Gateway } from '@apigate/core';
-import { nodeHandler, renderClientErrors, type NodeHandler, type NodeTransport } from '@apigate/proxy/node';
+import { runHook, type Gateway, type Hook } from '@apigate/core';
+import type { RendererOption } from '@apigate/errors';
+import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, type NodeHandler, type NodeTransport } from '@apigate/proxy/node';
 import type { RequestHandler } from 'express';
 
 export interface ExpressGatewayOptions {
@@ -18,5 +19,25 @@ export interface ExpressGatewayOptions {
  */
 export const expressGateway = (gateway: Gateway, { transport }: ExpressGatewayOptions = {}): RequestHandler & Pick<NodeHandler, 'transport'> =>
   nodeHandler(gateway, transport) as unknown as RequestHandler & Pick<NodeHandler, 'transport'>;
+
+export interface ExpressMiddlewareOptions {
+  /** How a GatewayError the hook raises is rendered; text by default. */
+  renderer?: RendererOption;
+  /** `context.state` for the hook. */
+  state?: object;
+}
+
+/**
+ * One gateway hook (the neutral middleware contract) as plain Express middleware, without a
+ * gateway: it goes on, or answers. Scope values live in `res.locals`.
+ * @example app.use(expressMiddleware(requireApiKey))
+ */
+export const expressMiddleware = (hook: Hook, { renderer, state }: ExpressMiddlewareOptions = {}): RequestHandler =>
+  function apigateHook(req, res, next) {
+    runHook(hook, standaloneRequest(req, res.locals as Record<PropertyKey, unknown>, state), renderer).then((result) => {
+      if (result.next) next();
+      else sendResponse(req, res, result.response);
+    }, next);
+  };
 
 export { renderClientErrors };

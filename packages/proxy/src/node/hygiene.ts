@@ -1,26 +1,12 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { BlockList, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { connectionListed, forwardingHeaders, hopByHop } from '../headers.ts';
+export { trustMatcher } from '../trust.ts';
 
 /** Strips an IPv4-mapped IPv6 prefix so `::ffff:127.0.0.1` reads as `127.0.0.1`. */
 export const peerAddress = (req: IncomingMessage): string | undefined => {
   const address = req.socket.remoteAddress;
   return address?.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-};
-
-/** Compiles trusted proxy addresses and CIDR ranges into a matcher. */
-export const trustMatcher = (trusted: readonly string[]): ((ip: string | undefined) => boolean) => {
-  if (trusted.length === 0) return () => false;
-  const list = new BlockList();
-  for (const entry of trusted) {
-    const [address = '', bits] = entry.split('/');
-    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (isIP(address) === 0) throw new Error(`trustedProxies: "${entry}" is not an IP address or CIDR range`);
-    if (bits === undefined) list.addAddress(address, family);
-    else list.addSubnet(address, Number(bits), family);
-  }
-  return (ip) => ip !== undefined && list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
 };
 
 const one = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);

@@ -2,3 +2,4 @@ export { NodeTransport, upstreamError, clientClosed, type NodeExchange } from '.
 export { nodeHandler, sendResponse, type NodeHandler, type NodeRequest } from './bridge.ts';
 export { renderClientErrors } from './client-errors.ts';
 export { cleanRequestHeaders, cleanResponseHeaders, trustMatcher, peerAddress } from './hygiene.ts';
+export { standaloneRequest } from './standalone.ts';

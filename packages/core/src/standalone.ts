@@ -1,0 +1,71 @@
+import { GatewayError, isGatewayError, isGatewayResponse, renderError, resolveRenderer, toGatewayError, type GatewayResponse, type RendererOption } from '@apigate/errors';
+import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
+
+/** A framework's request, as a hook run outside a gateway sees it. */
+export interface StandaloneRequest {
+  readonly method: string;
+  /** The request target: path and query, as received. */
+  readonly url: string;
+  readonly headers: RequestHeaders;
+  readonly clientIp: string | undefined;
+  /** Per-request values, kept where the framework keeps them (res.locals, ctx.state, c.var). */
+  readonly scope: { get(key: PropertyKey): unknown; set(key: PropertyKey, value: unknown): void };
+  /** App state for `context.state`; an empty object when absent. */
+  readonly state?: object;
+}
+
+class StandaloneContext implements RequestContext {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly params: Record<string, string> = {};
+  readonly headers: RequestHeaders;
+  readonly clientIp: string | undefined;
+  readonly route: RouteInfo;
+  readonly state: never;
+  uri: string;
+  readonly #scope: StandaloneRequest['scope'];
+
+  constructor(request: StandaloneRequest) {
+    const q = request.url.indexOf('?');
+    this.method = request.method;
+    this.path = q === -1 ? request.url : request.url.slice(0, q);
+    this.query = q === -1 ? '' : request.url.slice(q + 1);
+    this.headers = request.headers;
+    this.clientIp = request.clientIp;
+    this.route = { service: '', method: request.method, path: this.path };
+    this.state = (request.state ?? {}) as never;
+    this.uri = request.url;
+    this.#scope = request.scope;
+  }
+
+  get(key: PropertyKey): never {
+    return this.#scope.get(key) as never;
+  }
+
+  set(key: PropertyKey, value: unknown): void {
+    this.#scope.set(key, value);
+  }
+}
+
+/** How a hook run on its own ended: go on, or answer with this response. */
+export type StandaloneResult = { readonly next: true } | { readonly next: false; readonly response: GatewayResponse; readonly error: GatewayError | undefined };
+
+/**
+ * Runs one hook (an auth check, a request id, ...) outside any gateway, as plain framework
+ * middleware does: adapters call it and either go on or send the response. A GatewayError is
+ * rendered with `renderer` (text by default).
+ */
+export const runHook = async (hook: Hook, request: StandaloneRequest, renderer: RendererOption = 'text'): Promise<StandaloneResult> => {
+  const context = new StandaloneContext(request);
+  let error: GatewayError;
+  try {
+    const result = await hook(context as RequestContext);
+    if (result === undefined) return { next: true };
+    if (isGatewayResponse(result)) return { next: false, response: result, error: undefined };
+    error = isGatewayError(result) ? result : new GatewayError('internal', { details: { reason: 'a hook returned a value that is neither a response nor a GatewayError' } });
+  } catch (thrown) {
+    error = toGatewayError(thrown);
+  }
+  return { next: false, response: renderError(error, { method: context.method, path: context.path }, resolveRenderer(renderer)), error };
+};

@@ -1,0 +1,91 @@
+import { runHook, type Gateway, type Hook } from '@apigate/core';
+import type { RendererOption } from '@apigate/errors';
+import { fetchHandler, toWebResponse, FetchTransport, type FetchRequestContext } from '@apigate/proxy';
+import type { Context, MiddlewareHandler } from 'hono';
+
+/** Which address is the client's; by default Cloudflare's `cf-connecting-ip` on workerd, else none. */
+export type ClientIpOf = (c: Context) => string | undefined;
+
+const onWorkerd = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
+const defaultClientIp: ClientIpOf = (c) => (onWorkerd ? c.req.header('cf-connecting-ip') : undefined);
+
+export interface HonoGatewayOptions {
+  /** The fetch transport; by default one is made from the gateway's upstream config. */
+  transport?: FetchTransport;
+  clientIp?: ClientIpOf;
+}
+
+type BodyCache = { arrayBuffer?: Promise<ArrayBuffer>; text?: Promise<string>; json?: Promise<unknown>; parsedBody?: Promise<unknown> };
+
+/**
+ * What an earlier handler made of the body (c.req.json(), c.req.text(), c.req.parseBody()), when
+ * it read it: the raw bytes or text if Hono kept them, else the parsed value.
+ */
+export const parsedBodyOf = async (c: Context): Promise<FetchRequestContext['parsedBody']> => {
+  if (!c.req.raw.bodyUsed) return undefined;
+  const cache = (c.req as unknown as { bodyCache: BodyCache }).bodyCache;
+  if (cache.arrayBuffer) return { value: new Uint8Array(await cache.arrayBuffer) };
+  if (cache.text) return { value: await cache.text };
+  if (cache.json) return { value: await cache.json };
+  if (cache.parsedBody) return { value: await cache.parsedBody };
+  return undefined;
+};
+
+/**
+ * Hono middleware serving the gateway's routes beside the app's own, through the fetch transport
+ * (edge runtimes: Cloudflare Workers, Deno, Bun). On Node with @hono/node-server, use
+ * `@apigate/hono/node`, which streams the raw Node request instead.
+ * @example
+ * const app = new Hono()
+ * app.use(honoGateway(gateway))
+ * app.get('/health', (c) => c.text('ok'))
+ */
+export const honoGateway = (gateway: Gateway, { transport, clientIp = defaultClientIp }: HonoGatewayOptions = {}): MiddlewareHandler => {
+  const handle = fetchHandler(gateway, transport ?? new FetchTransport(gateway.upstream));
+  return async function apigate(c, next) {
+    const response = await handle(c.req.raw, { clientIp: clientIp(c), parsedBody: await parsedBodyOf(c) });
+    if (response === undefined) return next();
+    return response;
+  };
+};
+
+export interface HonoMiddlewareOptions {
+  /** How a GatewayError the hook raises is rendered; text by default. */
+  renderer?: RendererOption;
+  /** `context.state` for the hook. */
+  state?: object;
+  clientIp?: ClientIpOf;
+}
+
+/** A Hono request's headers as the hook-facing view; edits change what later handlers see. */
+const headersOf = (c: Context) => ({
+  get: (name: string) => c.req.raw.headers.get(name) ?? undefined,
+  has: (name: string) => c.req.raw.headers.has(name),
+  set: (name: string, value: string) => c.req.raw.headers.set(name, value),
+  delete: (name: string) => c.req.raw.headers.delete(name),
+});
+
+/**
+ * One gateway hook (the neutral middleware contract) as plain Hono middleware, without a gateway:
+ * it goes on, or answers. Scope values live in `c.set()`/`c.get()`.
+ * @example app.use(honoMiddleware(requireApiKey))
+ */
+export const honoMiddleware = (hook: Hook, { renderer, state, clientIp = defaultClientIp }: HonoMiddlewareOptions = {}): MiddlewareHandler =>
+  async function apigateHook(c, next) {
+    const url = c.req.url;
+    const start = url.indexOf('/', url.indexOf('//') + 2);
+    const result = await runHook(
+      hook,
+      {
+        method: c.req.method,
+        url: start === -1 ? '/' : url.slice(start),
+        headers: headersOf(c),
+        clientIp: clientIp(c),
+        scope: { get: (key) => c.get(key as never), set: (key, value) => c.set(key as never, value as never) },
+        state,
+      },
+      renderer,
+    );
+    if (result.next) return next();
+    return toWebResponse(c.req.method, result.response);
+  };

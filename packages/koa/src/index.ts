@@ -1,0 +1,63 @@
+import { runHook, type Gateway, type Hook } from '@apigate/core';
+import type { RendererOption } from '@apigate/errors';
+import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, type NodeRequest, type NodeTransport } from '@apigate/proxy/node';
+import type { Middleware } from 'koa';
+
+export interface KoaGatewayOptions {
+  /** A transport to share between mounts; by default one is made from the gateway's upstream config. */
+  transport?: NodeTransport;
+}
+
+type ParsedRequest = { body?: unknown; rawBody?: unknown };
+
+/**
+ * Koa middleware serving the gateway's routes beside the app's own (@koa/router routes, other
+ * middleware): requests that match no gateway route go on with `next()`. A body that
+ * koa-bodyparser or @koa/bodyparser read first is handed over, as its raw text when kept.
+ * @example
+ * const app = new Koa()
+ * app.use(bodyParser())
+ * app.use(koaGateway(gateway))
+ * app.use(router.routes())
+ */
+export const koaGateway = (gateway: Gateway, { transport }: KoaGatewayOptions = {}): Middleware & { readonly transport: NodeTransport } => {
+  const handler = nodeHandler(gateway, transport);
+  const middleware: Middleware = function apigate(ctx, next) {
+    const req = ctx.req as NodeRequest;
+    const parsed = ctx.request as ParsedRequest;
+    if (req.body === undefined && req.readableEnded && parsed.body !== undefined) {
+      req.body = typeof parsed.rawBody === 'string' ? parsed.rawBody : parsed.body;
+    }
+    let passed = false;
+    handler(req, ctx.res, () => {
+      passed = true;
+    });
+    if (passed) return next();
+    // The bridge owns the response from here.
+    ctx.respond = false;
+    return Promise.resolve();
+  };
+  return Object.assign(middleware, { transport: handler.transport });
+};
+
+export interface KoaMiddlewareOptions {
+  /** How a GatewayError the hook raises is rendered; text by default. */
+  renderer?: RendererOption;
+  /** `context.state` for the hook (app state; Koa's own `ctx.state` holds the scope). */
+  state?: object;
+}
+
+/**
+ * One gateway hook (the neutral middleware contract) as plain Koa middleware, without a gateway:
+ * it goes on, or answers. Scope values live in `ctx.state`.
+ * @example app.use(koaMiddleware(requireApiKey))
+ */
+export const koaMiddleware = (hook: Hook, { renderer, state }: KoaMiddlewareOptions = {}): Middleware =>
+  async function apigateHook(ctx, next) {
+    const result = await runHook(hook, standaloneRequest(ctx.req, ctx.state as Record<PropertyKey, unknown>, state), renderer);
+    if (result.next) return next();
+    ctx.respond = false;
+    sendResponse(ctx.req, ctx.res, result.response);
+  };
+
+export { renderClientErrors };

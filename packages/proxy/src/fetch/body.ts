@@ -1,0 +1,82 @@
+import type { BodySource } from '@apigate/core';
+import { GatewayError } from '@apigate/errors';
+
+const tooLarge = (limit: number, details: Record<string, unknown>): GatewayError =>
+  new GatewayError('payload_too_large', { message: `The request body is larger than ${limit} bytes.`, details: { limit, ...details } });
+
+/**
+ * A Web Request's body for routes that read it: reads the stream up to a limit (cancelling it
+ * past the limit), or hands over what the host framework already parsed.
+ */
+export class WebBodySource implements BodySource {
+  readonly #request: Request;
+  readonly #parsed: { readonly value: unknown } | undefined;
+  #bytes: Uint8Array | undefined;
+  #reading: Promise<Uint8Array> | undefined;
+  /** True once the body was refused part-way; the rest was never read. */
+  cut = false;
+
+  constructor(request: Request, parsed: { readonly value: unknown } | undefined) {
+    this.#request = request;
+    this.#parsed = parsed;
+  }
+
+  get contentType(): string | undefined {
+    return this.#request.headers.get('content-type') ?? undefined;
+  }
+
+  get contentLength(): number | undefined {
+    const declared = this.#request.headers.get('content-length');
+    return declared === null ? undefined : Number(declared);
+  }
+
+  get parsed(): { readonly value: unknown } | undefined {
+    return this.#bytes === undefined && this.#request.bodyUsed ? (this.#parsed ?? { value: undefined }) : undefined;
+  }
+
+  /** The bytes read from the stream, once read. */
+  get bytes(): Uint8Array | undefined {
+    return this.#bytes;
+  }
+
+  read(limit: number): Promise<Uint8Array> {
+    this.#reading ??= this.#read(limit);
+    return this.#reading;
+  }
+
+  async #read(limit: number): Promise<Uint8Array> {
+    const declared = this.contentLength;
+    if (declared !== undefined && declared > limit) {
+      this.cut = true;
+      throw tooLarge(limit, { declared });
+    }
+    const stream = this.#request.body;
+    if (stream === null || this.#request.bodyUsed) return (this.#bytes = new Uint8Array(0));
+    const reader = stream.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > limit) {
+          this.cut = true;
+          await reader.cancel();
+          throw tooLarge(limit, { received: size });
+        }
+        chunks.push(value);
+      }
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      throw new GatewayError('client_closed', { cause: error, details: { reason: 'the request body stream failed' } });
+    }
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return (this.#bytes = bytes);
+  }
+}

@@ -1,0 +1,120 @@
+import type { Gateway, Plan, RequestHeaders, RequestIO } from '@apigate/core';
+import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
+import { serializeParsedBody } from '../parsed-body.ts';
+import { trustMatcher } from '../trust.ts';
+import { WebBodySource } from './body.ts';
+import { FetchTransport } from './transport.ts';
+
+/** What the host knows of a request besides the Request itself. */
+export interface FetchRequestContext {
+  /** The client's address, when the runtime tells it. */
+  readonly clientIp?: string | undefined;
+  /** The body the host framework already read and parsed, when the Request's body is used. */
+  readonly parsedBody?: { readonly value: unknown } | undefined;
+}
+
+/** Serves gateway routes from a Web Request; undefined means not a gateway route. */
+export type FetchHandler = (request: Request, context?: FetchRequestContext) => Promise<Response | undefined>;
+
+const bodyless = new Set(['GET', 'HEAD']);
+
+/** A gateway-made response (rendered error or a hook's own) as a Web Response. */
+export const toWebResponse = (method: string, response: GatewayResponse, close = false): Response => {
+  const headers = new Headers(response.headers);
+  if (close) headers.set('connection', 'close');
+  const body = method === 'HEAD' || response.status === 204 || response.status === 304 ? null : (response.body as BodyInit | null);
+  return new Response(body, { status: response.status, headers });
+};
+
+class WebHeaders implements RequestHeaders {
+  readonly #headers: Headers;
+  constructor(headers: Headers) {
+    this.#headers = headers;
+  }
+  get(name: string): string | undefined {
+    return this.#headers.get(name) ?? undefined;
+  }
+  has(name: string): boolean {
+    return this.#headers.has(name);
+  }
+  set(name: string, value: string): void {
+    this.#headers.set(name, value);
+  }
+  delete(name: string): void {
+    this.#headers.delete(name);
+  }
+}
+
+class WebIO implements RequestIO {
+  readonly headers: WebHeaders;
+  readonly clientIp: string | undefined;
+  readonly #request: Request;
+  readonly #parsed: { readonly value: unknown } | undefined;
+  source: WebBodySource | undefined;
+
+  constructor(request: Request, headers: Headers, context: FetchRequestContext) {
+    this.#request = request;
+    this.headers = new WebHeaders(headers);
+    this.clientIp = context.clientIp;
+    this.#parsed = context.parsedBody;
+  }
+
+  get body(): WebBodySource {
+    return (this.source ??= new WebBodySource(this.#request, this.#parsed));
+  }
+}
+
+/** The origin-form target of a Request's absolute URL. */
+const targetOf = (url: string): string => {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  return start === -1 ? '/' : url.slice(start);
+};
+
+/**
+ * Serves a gateway from Web `Request`s (edge runtimes, Hono, Deno, Bun): the fetch counterpart of
+ * the Node bridge, with the same pipeline, hygiene and error mapping.
+ */
+export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new FetchTransport(gateway.upstream)): FetchHandler => {
+  const isTrusted = trustMatcher(gateway.upstream.trustedProxies);
+  return async function apigate(request, context = {}) {
+    const target = targetOf(request.url);
+    const match = gateway.match(request.method, target);
+    if (match === undefined) return undefined;
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    const fail = (error: GatewayError): Response => toWebResponse(request.method, gateway.render(error, request.method, path));
+    const headers = new Headers(request.headers);
+    const io = new WebIO(request, headers, context);
+    let plan: Plan;
+    try {
+      plan = await gateway.handle(match, io);
+    } catch (error) {
+      return fail(toGatewayError(error));
+    }
+    if (plan.kind === 'respond') return toWebResponse(request.method, plan.response, io.source?.cut === true);
+    let body: BodyInit | null;
+    if (plan.body !== undefined) {
+      body = plan.body as BodyInit;
+      headers.set('content-type', plan.contentType ?? 'application/octet-stream');
+      headers.delete('content-encoding');
+    } else if (io.source?.bytes !== undefined) {
+      body = io.source.bytes as BodyInit;
+    } else if (request.bodyUsed) {
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = serializeParsedBody(context.parsedBody?.value, request.headers.get('content-type') ?? undefined);
+      } catch (cause) {
+        const error = cause instanceof RangeError ? new GatewayError('invalid_json', { message: 'The request body is nested too deeply to forward.', cause }) : toGatewayError(cause);
+        plan.settle({ error });
+        return fail(error);
+      }
+      body = (bytes ?? null) as BodyInit | null;
+      headers.delete('content-encoding');
+    } else {
+      body = bodyless.has(plan.method) ? null : request.body;
+    }
+    return new Promise<Response>((respond) => {
+      transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), fail, respond }, plan);
+    });
+  };
+};

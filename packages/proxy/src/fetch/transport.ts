@@ -1,0 +1,138 @@
+import type { ForwardPlan, Transport, UpstreamConfig } from '@apigate/core';
+import { upstreamDefaults } from '@apigate/core';
+import { GatewayError } from '@apigate/errors';
+import { connectionListed, forwardingHeaders, hopByHop } from '../headers.ts';
+
+/** One request for the fetch transport: the client's request, the headers and body to send. */
+export interface FetchExchange {
+  readonly request: Request;
+  /** The request headers as hooks left them; cleaned in place before sending. */
+  readonly headers: Headers;
+  /** What to send as the body; null for none. */
+  readonly body: BodyInit | null;
+  readonly clientIp: string | undefined;
+  readonly trusted: boolean;
+  /** Renders an error the client gets when the upstream failed before responding. */
+  readonly fail: (error: GatewayError) => Response;
+  /** Receives the transport's result. */
+  readonly respond: (response: Response) => void;
+}
+
+const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+const reset = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+
+const timeoutReason = Symbol('apigate.upstreamTimeout');
+const clientReason = Symbol('apigate.clientClosed');
+
+/**
+ * Maps a fetch failure to the gateway's code for it. Node's fetch names the cause (`ECONNREFUSED`);
+ * workerd says only "Network connection lost.", for a refused connection and a reset alike, and
+ * that reads as `upstream_unreachable`.
+ */
+export const fetchError = (error: unknown): GatewayError => {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  const code = cause?.code ?? (error as { code?: string }).code ?? '';
+  const details = { upstreamCode: code, reason: (error as Error)?.message };
+  if (unreachable.has(code) || /network connection lost/i.test(String((error as Error)?.message))) return new GatewayError('upstream_unreachable', { details, cause: error });
+  if (reset.has(code)) return new GatewayError('upstream_reset', { details, cause: error });
+  return new GatewayError('bad_gateway', { details, cause: error });
+};
+
+/** Hop-by-hop and Connection-listed headers out, in place. */
+const dropHopByHop = (headers: Headers): void => {
+  for (const name of connectionListed(headers.get('connection') ?? undefined)) headers.delete(name);
+  for (const name of hopByHop) headers.delete(name);
+};
+
+/**
+ * The fetch transport, for edge runtimes: streams the request body up and the response body back
+ * (no buffering), times out through an AbortSignal, passes the client's abort to the upstream,
+ * applies the same header hygiene and error mapping as the Node transport.
+ */
+export class FetchTransport implements Transport<FetchExchange> {
+  readonly #requestTimeout: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(config: UpstreamConfig = {}, fetchImpl: typeof fetch = (input, init) => fetch(input, init)) {
+    this.#requestTimeout = config.requestTimeout ?? upstreamDefaults.requestTimeout;
+    this.#fetch = fetchImpl;
+  }
+
+  forward(exchange: FetchExchange, plan: ForwardPlan): void {
+    this.#send(exchange, plan).then(exchange.respond, (error: unknown) => exchange.respond(exchange.fail(error instanceof GatewayError ? error : fetchError(error))));
+  }
+
+  async #send(exchange: FetchExchange, plan: ForwardPlan): Promise<Response> {
+    const { request, headers, body, clientIp, trusted } = exchange;
+    const url = new URL(request.url);
+    const host = headers.get('host') ?? url.host;
+    dropHopByHop(headers);
+    headers.delete('expect');
+    headers.delete('host');
+    const forwarding = forwardingHeaders({
+      clientIp,
+      trusted,
+      proto: url.protocol === 'https:' ? 'https' : 'http',
+      host,
+      xForwardedFor: headers.get('x-forwarded-for') ?? undefined,
+      xForwardedProto: headers.get('x-forwarded-proto') ?? undefined,
+      xForwardedHost: headers.get('x-forwarded-host') ?? undefined,
+      forwarded: headers.get('forwarded') ?? undefined,
+    });
+    headers.delete('x-forwarded-for');
+    headers.delete('x-forwarded-host');
+    for (const [name, value] of Object.entries(forwarding)) headers.set(name, value as string);
+    if (body !== request.body) headers.delete('content-length');
+
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(timeoutReason), this.#requestTimeout);
+    const onClientAbort = (): void => controller.abort(clientReason);
+    request.signal.addEventListener('abort', onClientAbort, { once: true });
+    let upstream: Response;
+    try {
+      const init: RequestInit & { duplex?: 'half' } = { method: plan.method, headers, body, redirect: 'manual', signal: controller.signal };
+      if (body !== null) init.duplex = 'half';
+      upstream = await this.#fetch(`${plan.backend.origin}${plan.uri}`, init);
+    } catch (error) {
+      clearTimeout(timer);
+      request.signal.removeEventListener('abort', onClientAbort);
+      const failure =
+        controller.signal.reason === timeoutReason
+          ? new GatewayError('upstream_timeout', { details: { reason: 'the upstream did not respond within requestTimeout' }, cause: error })
+          : controller.signal.reason === clientReason
+            ? new GatewayError('client_closed', { cause: error })
+            : fetchError(error);
+      plan.settle({ error: failure });
+      return exchange.fail(failure);
+    }
+    clearTimeout(timer);
+
+    const responseHeaders = new Headers(upstream.headers);
+    dropHopByHop(responseHeaders);
+    if (responseHeaders.has('content-encoding')) {
+      // fetch has already decoded the body: the encoding and length no longer describe it.
+      responseHeaders.delete('content-encoding');
+      responseHeaders.delete('content-length');
+    }
+    const status = upstream.status;
+    if (upstream.body === null) {
+      request.signal.removeEventListener('abort', onClientAbort);
+      plan.settle({ status });
+      return new Response(null, { status, statusText: upstream.statusText, headers: responseHeaders });
+    }
+    const done = (result: Parameters<ForwardPlan['settle']>[0]): void => {
+      request.signal.removeEventListener('abort', onClientAbort);
+      plan.settle(result);
+    };
+    const relay = new TransformStream<Uint8Array, Uint8Array>({
+      flush: () => done({ status }),
+    });
+    upstream.body.pipeTo(relay.writable).catch((error: unknown) => {
+      // The upstream failed mid-body (the client sees an aborted response), or the client left.
+      const clientLeft = request.signal.aborted || controller.signal.reason === clientReason;
+      done({ error: clientLeft ? new GatewayError('client_closed', { cause: error }) : new GatewayError('upstream_reset', { cause: error }) });
+      controller.abort(clientReason);
+    });
+    return new Response(relay.readable, { status, statusText: upstream.statusText, headers: responseHeaders });
+  }
+}
