@@ -188,8 +188,7 @@ export class Gateway<TState extends object = object> {
     params: Readonly<Record<string, string>>,
     replacement?: { readonly body: Uint8Array; readonly contentType: string },
   ): Plan {
-    const request: PolicyRequest = { route: route.info, method: match.method, path: match.path, headers: io.headers, clientIp: io.clientIp, params };
-    const backend = route.balancer.pick(request);
+    const backend = route.balancer.pick(new PolicyView(route.info, match, io, params));
     if (backend === undefined) return this.#fail(match, route, new GatewayError('no_backend_available', { details: { service: route.info.service } }), 'dispatch');
     const observer = this.observer;
     if (observer?.backendSelected) observer.backendSelected({ route: route.info, method: match.method, path: match.path, backend });
@@ -223,6 +222,31 @@ const originOf = (target: string): string | undefined => {
   const rest = target.slice(found[0].length);
   return rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest;
 };
+
+/** What a balancer sees; headers are read from the adapter only if a strategy asks for them. */
+class PolicyView implements PolicyRequest {
+  readonly route: RouteInfo;
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly #io: RequestIO;
+
+  constructor(route: RouteInfo, match: Match, io: RequestIO, params: Readonly<Record<string, string>>) {
+    this.route = route;
+    this.method = match.method;
+    this.path = match.path;
+    this.params = params;
+    this.#io = io;
+  }
+
+  get headers(): RequestHeaders {
+    return this.#io.headers;
+  }
+
+  get clientIp(): string | undefined {
+    return this.#io.clientIp;
+  }
+}
 
 const now = (): number => performance.now();
 
