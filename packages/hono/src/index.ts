@@ -57,13 +57,42 @@ export interface HonoMiddlewareOptions {
   clientIp?: ClientIpOf;
 }
 
-/** A Hono request's headers as the hook-facing view; edits change what later handlers see. */
-const headersOf = (c: Context) => ({
-  get: (name: string) => c.req.raw.headers.get(name) ?? undefined,
-  has: (name: string) => c.req.raw.headers.has(name),
-  set: (name: string, value: string) => c.req.raw.headers.set(name, value),
-  delete: (name: string) => c.req.raw.headers.delete(name),
-});
+type NodeBindings = { incoming?: { headers?: Record<string, string | string[] | undefined> } };
+
+/**
+ * Applies an edit to the request's headers. workerd hands the worker a Request whose headers are
+ * immutable: the edit then goes to a copy that replaces `c.req.raw` for the later handlers.
+ */
+const editHeaders = (c: Context, edit: (headers: Headers) => void): void => {
+  try {
+    edit(c.req.raw.headers);
+  } catch (error) {
+    if (!(error instanceof TypeError) || !/immutable/i.test(error.message)) throw error;
+    c.req.raw = new Request(c.req.raw);
+    edit(c.req.raw.headers);
+  }
+};
+
+/**
+ * A Hono request's headers as the hook-facing view; edits change what later handlers see. On
+ * @hono/node-server the Request's Headers are a copy of the Node request's, and the Node gateway
+ * (`@apigate/hono/node`) forwards the Node request's: edits go to both.
+ */
+const headersOf = (c: Context) => {
+  const node = (c.env as NodeBindings | undefined)?.incoming?.headers;
+  return {
+    get: (name: string) => c.req.raw.headers.get(name) ?? undefined,
+    has: (name: string) => c.req.raw.headers.has(name),
+    set: (name: string, value: string) => {
+      editHeaders(c, (headers) => headers.set(name, value));
+      if (node !== undefined) node[name.toLowerCase()] = value;
+    },
+    delete: (name: string) => {
+      editHeaders(c, (headers) => headers.delete(name));
+      if (node !== undefined) delete node[name.toLowerCase()];
+    },
+  };
+};
 
 /**
  * One gateway hook (the neutral middleware contract) as plain Hono middleware, without a gateway:

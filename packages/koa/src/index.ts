@@ -23,10 +23,14 @@ type ParsedRequest = { body?: unknown; rawBody?: unknown };
 export const koaGateway = (gateway: Gateway, { transport }: KoaGatewayOptions = {}): Middleware & { readonly transport: NodeTransport } => {
   const handler = nodeHandler(gateway, transport);
   const middleware: Middleware = function apigate(ctx, next) {
-    const req = ctx.req as NodeRequest;
-    const parsed = ctx.request as ParsedRequest;
-    if (req.body === undefined && req.readableEnded && parsed.body !== undefined) {
-      req.body = typeof parsed.rawBody === 'string' ? parsed.rawBody : parsed.body;
+    const req = ctx.req as NodeRequest & { rawBody?: unknown };
+    if (req.readableEnded) {
+      const parsed = ctx.request as ParsedRequest;
+      // The raw text wins over a parsed value, even one `patchNode` left in req.body: the upstream
+      // then gets the client's exact bytes rather than a re-serialization.
+      const raw = typeof parsed.rawBody === 'string' ? parsed.rawBody : typeof req.rawBody === 'string' ? req.rawBody : undefined;
+      if (raw !== undefined) req.body = raw;
+      else if (req.body === undefined && parsed.body !== undefined) req.body = parsed.body;
     }
     let passed = false;
     handler(req, ctx.res, () => {

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '@apigate/core';
-import { nodeHandler, type NodeRequest, type NodeTransport } from '@apigate/proxy/node';
+import { nodeHandler, peerAddress, renderClientErrors, type NodeRequest, type NodeTransport } from '@apigate/proxy/node';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { MiddlewareHandler } from 'hono';
-import { honoGateway as fetchGateway, parsedBodyOf, type HonoGatewayOptions } from '../index.ts';
+import { honoGateway as fetchGateway, parsedBodyOf, type ClientIpOf, type HonoGatewayOptions } from '../index.ts';
 
 export interface NodeHonoGatewayOptions extends Omit<HonoGatewayOptions, 'transport'> {
   /** A Node transport to share between mounts; by default one is made from the gateway's upstream config. */
@@ -12,10 +12,31 @@ export interface NodeHonoGatewayOptions extends Omit<HonoGatewayOptions, 'transp
 
 type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse };
 
+/** The peer address of the Node request, for requests that go by fetch after all. */
+const nodePeer: ClientIpOf = (c) => {
+  const incoming = (c.env as NodeBindings | undefined)?.incoming;
+  return incoming === undefined ? undefined : peerAddress(incoming);
+};
+
+const symbolNamed = (value: object, name: string): boolean => Object.getOwnPropertySymbols(value).some((symbol) => symbol.description === name);
+
+/**
+ * Whether something besides the gateway read, or may already be reading, the Node request's body:
+ * its stream ended or flows, or @hono/node-server's lightweight Request was replaced or made a
+ * real Request (its `requestCache`), whose body stream pulls from the Node request once it exists.
+ * The symbols are @hono/node-server internals; test/node.test.ts fails if they change.
+ */
+const tapped = (raw: Request, incoming: IncomingMessage): boolean => {
+  if (incoming.readableEnded || incoming.readableFlowing === true || incoming.readableDidRead) return true;
+  if (raw.method === 'GET' || raw.method === 'HEAD') return false;
+  return !symbolNamed(raw, 'incomingKey') || symbolNamed(raw, 'requestCache');
+};
+
 /**
  * Hono middleware for @hono/node-server: gateway routes are served from the raw Node request and
  * response (`c.env.incoming`/`outgoing`) by the Node transport, with no Web Request or Response
- * made for them. Without those bindings (e.g. `app.request()` in a test) it uses the fetch transport.
+ * made for them. Without those bindings (e.g. `app.request()` in a test), or when an earlier handler
+ * made a Web Request that reads the body (hono/body-limit), it uses the fetch transport.
  * @example
  * const app = new Hono<{ Bindings: HttpBindings }>()
  * app.use(honoGateway(gateway))
@@ -23,12 +44,21 @@ type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse };
  */
 export const honoGateway = (gateway: Gateway, { transport, ...options }: NodeHonoGatewayOptions = {}): MiddlewareHandler & { readonly transport: NodeTransport } => {
   const handler = nodeHandler(gateway, transport);
-  const fallback = fetchGateway(gateway, options);
+  const fallback = fetchGateway(gateway, { ...options, clientIp: options.clientIp ?? nodePeer });
   const middleware: MiddlewareHandler = async function apigate(c, next) {
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
-    if (incoming === undefined || outgoing === undefined) return fallback(c, next);
+    // Hono answers HEAD by running GET and re-wrapping the response, which @hono/node-server then
+    // writes itself (it does not see RESPONSE_ALREADY_SENT through the wrapper): HEAD goes by fetch.
+    if (incoming === undefined || outgoing === undefined || incoming.method === 'HEAD') return fallback(c, next);
     const req = incoming as NodeRequest;
-    if (req.body === undefined && c.req.raw.bodyUsed) req.body = (await parsedBodyOf(c))?.value;
+    if (c.req.raw.bodyUsed) {
+      if (req.body === undefined) req.body = (await parsedBodyOf(c))?.value;
+    } else if (req.body === undefined && tapped(c.req.raw, req)) {
+      // An earlier handler made a Web Request whose body stream reads the Node request (hono/body-limit
+      // looks at c.req.raw.body, and may replace c.req.raw): bytes it took are only in that stream, so
+      // the body goes upstream from c.req.raw, by fetch.
+      return fallback(c, next);
+    }
     let passed = false;
     handler(req, outgoing, () => {
       passed = true;
@@ -39,3 +69,5 @@ export const honoGateway = (gateway: Gateway, { transport, ...options }: NodeHon
   };
   return Object.assign(middleware, { transport: handler.transport });
 };
+
+export { renderClientErrors };

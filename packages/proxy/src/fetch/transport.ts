@@ -85,15 +85,41 @@ export class FetchTransport implements Transport<FetchExchange> {
     if (body !== request.body) headers.delete('content-length');
 
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(timeoutReason), this.#requestTimeout);
+    // requestTimeout bounds the upstream's silence, as the Node transport's socket timeout does:
+    // every chunk of the response, and of an upload of unknown length, starts it over. An upload
+    // with a Content-Length is sent as it is: workerd sends a piped-through stream chunked, even
+    // with the header set, so that one stays timed from the start until the response headers.
+    const timeout = this.#requestTimeout;
+    const expire = (): void => controller.abort(timeoutReason);
+    let timer = setTimeout(expire, timeout);
+    let settled = false;
+    const touch = (): void => {
+      clearTimeout(timer);
+      // An upload still going after the response ended arms no new timer.
+      if (!settled) timer = setTimeout(expire, timeout);
+    };
     const onClientAbort = (): void => controller.abort(clientReason);
-    request.signal.addEventListener('abort', onClientAbort, { once: true });
+    // A client that left while hooks ran has an aborted signal that fires no more events.
+    if (request.signal.aborted) onClientAbort();
+    else request.signal.addEventListener('abort', onClientAbort, { once: true });
     let upstream: Response;
     try {
-      const init: RequestInit & { duplex?: 'half' } = { method: plan.method, headers, body, redirect: 'manual', signal: controller.signal };
+      const sent =
+        body instanceof ReadableStream && !headers.has('content-length')
+          ? body.pipeThrough(
+              new TransformStream<Uint8Array, Uint8Array>({
+                transform(chunk, stream) {
+                  touch();
+                  stream.enqueue(chunk);
+                },
+              }),
+            )
+          : body;
+      const init: RequestInit & { duplex?: 'half' } = { method: plan.method, headers, body: sent, redirect: 'manual', signal: controller.signal };
       if (body !== null) init.duplex = 'half';
       upstream = await this.#fetch(`${plan.backend.origin}${plan.uri}`, init);
     } catch (error) {
+      settled = true;
       clearTimeout(timer);
       request.signal.removeEventListener('abort', onClientAbort);
       const failure =
@@ -105,7 +131,7 @@ export class FetchTransport implements Transport<FetchExchange> {
       plan.settle({ error: failure });
       return exchange.fail(failure);
     }
-    clearTimeout(timer);
+    touch();
 
     const responseHeaders = new Headers(upstream.headers);
     dropHopByHop(responseHeaders);
@@ -116,23 +142,51 @@ export class FetchTransport implements Transport<FetchExchange> {
     }
     const status = upstream.status;
     if (upstream.body === null) {
+      settled = true;
+      clearTimeout(timer);
       request.signal.removeEventListener('abort', onClientAbort);
       plan.settle({ status });
       return new Response(null, { status, statusText: upstream.statusText, headers: responseHeaders });
     }
     const done = (result: Parameters<ForwardPlan['settle']>[0]): void => {
+      settled = true;
+      clearTimeout(timer);
       request.signal.removeEventListener('abort', onClientAbort);
       plan.settle(result);
     };
     const relay = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, stream) {
+        touch();
+        stream.enqueue(chunk);
+      },
       flush: () => done({ status }),
     });
-    upstream.body.pipeTo(relay.writable).catch((error: unknown) => {
-      // The upstream failed mid-body (the client sees an aborted response), or the client left.
-      const clientLeft = request.signal.aborted || controller.signal.reason === clientReason;
-      done({ error: clientLeft ? new GatewayError('client_closed', { cause: error }) : new GatewayError('upstream_reset', { cause: error }) });
+    // The relay is aborted here rather than by pipeTo, so that the client's body stream fails with
+    // the GatewayError, not with fetch's abort reason (a private symbol on a timeout).
+    upstream.body.pipeTo(relay.writable, { preventAbort: true }).catch((error: unknown) => {
+      // The upstream failed or went silent mid-body (the client sees an aborted response), or the client left.
+      const timedOut = controller.signal.reason === timeoutReason;
+      const clientLeft = !timedOut && (request.signal.aborted || controller.signal.reason === clientReason);
+      const code = timedOut ? 'upstream_timeout' : clientLeft ? 'client_closed' : 'upstream_reset';
+      const failure = new GatewayError(code, { cause: error });
+      done({ error: failure });
       controller.abort(clientReason);
+      relay.writable.abort(failure).catch(() => undefined);
     });
-    return new Response(relay.readable, { status, statusText: upstream.statusText, headers: responseHeaders });
+    return new Response(withDeclaredLength(relay.readable, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
   }
 }
+
+type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
+
+/**
+ * Workers send a streamed body chunked whatever Content-Length says, unless it flows through their
+ * FixedLengthStream, which also errors on a short body: the client keeps the length, and can tell
+ * a truncated response from a whole one. Elsewhere the runtime honours the header as it is.
+ */
+const withDeclaredLength = (body: ReadableStream<Uint8Array>, headers: Headers): ReadableStream<Uint8Array> => {
+  const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStreamClass }).FixedLengthStream;
+  const declared = headers.get('content-length');
+  if (FixedLengthStream === undefined || declared === null || !/^\d+$/.test(declared)) return body;
+  return body.pipeThrough(new FixedLengthStream(Number(declared)));
+};

@@ -1,0 +1,89 @@
+/**
+ * The one gateway every adapter serves in the conformance suite. Runtime-neutral (no Node import):
+ * the same module is bundled into the workerd worker (src/worker.ts) and imported by the Node
+ * harnesses, so the four adapters run exactly the same routes, policies, renderer and timeouts.
+ */
+import { createGateway, get, post, service, type Gateway } from '@apigate/core';
+import { unauthorized } from '@apigate/errors';
+import { headerSticky } from '@apigate/policies';
+import { get as vget, post as vpost } from '@apigate/validation';
+import { z } from 'zod';
+
+/** Where the gateway's upstreams listen; each an origin such as `http://127.0.0.1:41234`. */
+export interface Origins {
+  /** Echo upstreams; the first also serves every single-backend route. Two or more for stickiness. */
+  readonly echo: readonly string[];
+  /** Accepts requests and never answers. */
+  readonly slow: string;
+  /** A port nothing listens on. */
+  readonly refused: string;
+  /** Accepts the connection and resets it when the request arrives. */
+  readonly reset: string;
+}
+
+/** Short, so that the timeout case is quick; long enough for the streaming and abort cases. */
+export const requestTimeout = 1_000;
+
+/** The token the hook route accepts, and the header it sets upstream from it. */
+export const apiToken = 'Bearer conformance';
+export const userHeader = 'x-user-id';
+
+/** The orders JSON schema and map: the upstream gets `{ lines: [{ sku, quantity }] }`. */
+const order = z.object({ sku: z.string().min(1), qty: z.number().int().positive() });
+/** The search query schema and map: the upstream gets `?term=…&page=…`. */
+const search = z.object({ q: z.string().min(1), page: z.coerce.number().int().min(1).default(1) });
+
+const echo = service({ name: 'echo', prefix: '/echo' }, [
+  // Rewrites.
+  get('/ping'),
+  get('/public', { to: '/internal' }),
+  get('/search/{term}', { to: '/find/{term}?source=gateway' }),
+  get('/files/{name}', { to: '/raw/{name}' }),
+  post('/upload'),
+  post('/drip'),
+  vpost('/upload/limited', { to: '/upload', json: z.unknown() }),
+  // Streaming and header hygiene: the echo upstream answers these paths specially.
+  get('/big'),
+  get('/stream'),
+  get('/hop'),
+  get('/hold'),
+  get('/cookies'),
+  get('/gzip'),
+  get('/redirect'),
+  get('/no-content'),
+  get('/cut'),
+  get('/stall'),
+  get('/trickle'),
+  // A hook: no token is 401 rendered by the gateway; a good one sets a header upstream.
+  get('/private', {
+    to: '/private',
+    before: (ctx) => {
+      if (ctx.headers.get('authorization') !== apiToken) return unauthorized();
+      ctx.headers.set(userHeader, 'user-1');
+      ctx.headers.delete('authorization');
+    },
+  }),
+  // Validation and maps.
+  vpost('/orders', { json: order, map: (o) => ({ lines: [{ sku: o.sku, quantity: o.qty }] }) }),
+  vpost('/orders/raw', { to: '/orders', json: order }),
+  vget('/lookup', { query: search, map: (s) => ({ term: s.q, page: s.page }) }),
+]);
+
+const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
+const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
+const refused = service({ name: 'refused', prefix: '/refused' }, [get('/any')]);
+const reset = service({ name: 'reset', prefix: '/reset' }, [get('/any')]);
+
+/** Builds the conformance gateway over the given upstreams. */
+export const buildGateway = (origins: Origins): Gateway =>
+  createGateway({
+    renderer: 'json',
+    policies: { byUser: headerSticky('x-user') },
+    upstream: { requestTimeout },
+  })
+    .mount(echo, [origins.echo[0]!])
+    .mount(sticky, [...origins.echo])
+    .mount(slow, [origins.slow])
+    .mount(refused, [origins.refused])
+    .mount(reset, [origins.reset])
+    .build();

@@ -1,0 +1,37 @@
+/**
+ * The conformance gateway as a Cloudflare Worker: a Hono app with the fetch-transport adapter and
+ * an own route. The upstream origins come from the `ORIGINS` binding (Miniflare passes it), so
+ * the gateway is built on the first request, once per isolate.
+ */
+import type { Gateway } from '@apigate/core';
+import { honoGateway } from '@apigate/hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { buildGateway, type Origins } from './gateway.ts';
+
+export interface WorkerEnv {
+  readonly ORIGINS: Origins;
+  /** Parse JSON bodies before the gateway, as an app whose own routes use `c.req.json()` would. */
+  readonly PARSE_JSON?: boolean;
+}
+
+const app = new Hono<{ Bindings: WorkerEnv }>();
+
+// A body read before the gateway: the adapter hands Hono's parsed body over to the pipeline.
+app.use(async (c, next) => {
+  if (c.env.PARSE_JSON === true && c.req.header('content-type')?.startsWith('application/json') === true) await c.req.json();
+  await next();
+});
+
+let built: { gateway: Gateway; middleware: MiddlewareHandler } | undefined;
+app.use(async (c, next) => {
+  if (built === undefined) {
+    const gateway = buildGateway(c.env.ORIGINS);
+    built = { gateway, middleware: honoGateway(gateway) };
+  }
+  return built.middleware(c, next);
+});
+app.get('/own', (c) => c.text('own route'));
+
+export default {
+  fetch: (request: Request, env: WorkerEnv): Response | Promise<Response> => app.fetch(request, env),
+};

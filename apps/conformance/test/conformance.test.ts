@@ -1,0 +1,400 @@
+import { describe, expect, it } from '@jest/globals';
+import { gunzipSync } from 'node:zlib';
+import { apiToken, requestTimeout, userHeader } from '../src/gateway.ts';
+import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts';
+import { drip, ending, nextChunk, open, rest, send, sendPartial, type Reply } from './client.ts';
+import { conform, converges, observations } from './divergences.ts';
+import { bigBody, trickleChunks, type Echo } from './upstreams.ts';
+
+/** A rendered gateway error as the json renderer writes it. */
+type Rendered = { error: { code: string; message: string; status: number; issues?: { in: string; path: (string | number)[]; message: string }[] } };
+
+const isJson = (reply: Reply): boolean => String(reply.headers['content-type']).startsWith('application/json');
+
+/** Status and error code of a gateway-rendered error (`gateway: false` when the host app answered). */
+const failure = (reply: Reply): Record<string, unknown> => {
+  const rendered = isJson(reply) ? reply.json<Partial<Rendered>>().error : undefined;
+  return {
+    status: reply.status,
+    gateway: rendered !== undefined,
+    code: rendered?.code,
+    contentType: rendered === undefined ? undefined : reply.headers['content-type'],
+    bodyStatus: rendered?.status,
+  };
+};
+
+const rendered = (status: number, code: string) => ({ status, gateway: true, code, contentType: 'application/json; charset=utf-8', bodyStatus: status });
+
+/** What the echo upstream saw, trimmed to what a case compares. */
+const seen = (reply: Reply): Echo => {
+  expect(reply.status).toBe(200);
+  return reply.json<Echo>();
+};
+
+const json = { 'content-type': 'application/json' };
+
+describeAdapters(adapterNames, (f, adapter) => {
+  const get = (path: string, headers: Record<string, string> = {}) => send(f.target.base, path, { headers });
+  /** Runs a request and says, besides its reply, how many requests reached the echo upstream. */
+  const counting = async (request: () => Promise<Reply>): Promise<{ reply: Reply; upstreamRequests: number }> => {
+    const before = f.upstreams.echo[0]!.requests();
+    const reply = await request();
+    return { reply, upstreamRequests: f.upstreams.echo[0]!.requests() - before };
+  };
+  /** A refusal: the rendered failure, and whether the upstream was spared. */
+  const refusal = async (request: () => Promise<Reply>): Promise<Record<string, unknown>> => {
+    const { reply, upstreamRequests } = await counting(request);
+    return { ...failure(reply), upstreamRequests };
+  };
+
+  describe('rewrites', () => {
+    it('forwards a passthrough route with its path and query as sent', async () => {
+      const echo = seen(await get('/echo/ping?x=1&y=a%20b&y=%2F'));
+      conform('passthrough', adapter, { name: echo.name, method: echo.method, url: echo.url }, { name: 'a', method: 'GET', url: '/ping?x=1&y=a%20b&y=%2F' });
+    });
+
+    it('rewrites to a static path and keeps the query', async () => {
+      const echo = seen(await get('/echo/public?a=1'));
+      conform('static rewrite', adapter, { url: echo.url }, { url: '/internal?a=1' });
+    });
+
+    it("substitutes a template parameter and puts the template's query before the client's", async () => {
+      const echo = seen(await get('/echo/search/shoes?page=2'));
+      conform('template rewrite with query', adapter, { url: echo.url }, { url: '/find/shoes?source=gateway&page=2' });
+    });
+
+    it('re-encodes a percent-encoded parameter per segment', async () => {
+      const echo = seen(await get('/echo/files/a%20b%3F%23.txt'));
+      conform('percent-encoded parameter', adapter, { url: echo.url }, { url: '/raw/a%20b%3F%23.txt' });
+    });
+
+    it('forwards query characters that URL parsers would percent-encode as the client sent them', async () => {
+      const echo = seen(await get(`/echo/ping?q="x"<y>'z'`));
+      conform('query sent as is', adapter, { url: echo.url }, { url: `/ping?q="x"<y>'z'` });
+    });
+
+    it('matches the path as sent: a `.` segment is not resolved, so no gateway route matches', async () => {
+      conform('dot segment', adapter, failure(await get('/echo/./ping')), { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined });
+    });
+
+    it('forwards an absolute-form request target to the chosen backend, never to the host it names', async () => {
+      const reply = await get('http://evil.example/echo/ping');
+      const echo = reply.status === 200 ? reply.json<Echo>() : undefined;
+      conform('absolute-form target', adapter, { status: reply.status, name: echo?.name, url: echo?.url }, { status: 200, name: 'a', url: '/ping' });
+    });
+
+    it('refuses an encoded slash in a parameter with 400 invalid_path', async () => {
+      conform('refuses an encoded slash', adapter, failure(await get('/echo/files/a%2Fb')), rendered(400, 'invalid_path'));
+    });
+
+    it('refuses a `..` parameter with 400 invalid_path', async () => {
+      conform('refuses a `..` parameter', adapter, failure(await get('/echo/files/..')), rendered(400, 'invalid_path'));
+    });
+
+    it('refuses a `%2e%2e` parameter with 400 invalid_path', async () => {
+      conform('refuses a `%2e%2e` parameter', adapter, failure(await get('/echo/files/%2e%2e')), rendered(400, 'invalid_path'));
+    });
+  });
+
+  describe('hooks', () => {
+    it('answers 401 rendered by the gateway when the hook refuses, without calling the upstream', async () => {
+      conform('hook refuses', adapter, await refusal(() => get('/echo/private')), { ...rendered(401, 'unauthorized'), upstreamRequests: 0 });
+    });
+
+    it('forwards the headers the hook set and not the ones it removed', async () => {
+      const echo = seen(await get('/echo/private', { authorization: apiToken }));
+      conform('hook sets a header', adapter, { url: echo.url, user: echo.headers[userHeader], authorization: echo.headers.authorization }, { url: '/private', user: 'user-1', authorization: undefined });
+    });
+  });
+
+  describe('validation and maps', () => {
+    it('sends the mapped JSON body with its own Content-Length', async () => {
+      const reply = await send(f.target.base, '/echo/orders', { method: 'POST', headers: json, body: '{"sku":"A-1","qty":2}' });
+      const echo = seen(reply);
+      const body = '{"lines":[{"sku":"A-1","quantity":2}]}';
+      conform(
+        'json map',
+        adapter,
+        { method: echo.method, url: echo.url, body: echo.body, contentType: echo.headers['content-type'], contentLength: echo.headers['content-length'] },
+        { method: 'POST', url: '/orders', body, contentType: 'application/json', contentLength: String(body.length) },
+      );
+    });
+
+    it('sends the bytes the client sent when the route validates without a map', async () => {
+      const body = '{ "sku" : "A-1",\n  "qty": 2 }';
+      const echo = seen(await send(f.target.base, '/echo/orders/raw', { method: 'POST', headers: json, body }));
+      conform('json without map', adapter, { body: echo.body, contentLength: echo.headers['content-length'] }, { body, contentLength: String(body.length) });
+    });
+
+    it('replaces the query with the mapped query', async () => {
+      const echo = seen(await get('/echo/lookup?q=shoes&page=3&extra=1'));
+      conform('query map', adapter, { url: echo.url }, { url: '/lookup?term=shoes&page=3' });
+    });
+
+    it('answers 422 validation_failed with the issues of a JSON body, without calling the upstream', async () => {
+      const { reply, upstreamRequests } = await counting(() => send(f.target.base, '/echo/orders', { method: 'POST', headers: json, body: '{"sku":"","qty":0}' }));
+      const issues = isJson(reply) ? reply.json<Rendered>().error.issues?.map((issue) => ({ in: issue.in, path: issue.path })) : undefined;
+      conform('422 json issues', adapter, { ...failure(reply), issues, upstreamRequests }, { ...rendered(422, 'validation_failed'), issues: [{ in: 'json', path: ['sku'] }, { in: 'json', path: ['qty'] }], upstreamRequests: 0 });
+    });
+
+    it('answers 422 validation_failed with the issues of a query', async () => {
+      const reply = await get('/echo/lookup?page=0');
+      const issues = isJson(reply) ? reply.json<Rendered>().error.issues?.map((issue) => ({ in: issue.in, path: issue.path })) : undefined;
+      conform('422 query issues', adapter, { ...failure(reply), issues }, { ...rendered(422, 'validation_failed'), issues: [{ in: 'query', path: ['q'] }, { in: 'query', path: ['page'] }] });
+    });
+
+    it('answers 400 invalid_json to a body that is not JSON, without calling the upstream', async () => {
+      conform('400 invalid_json', adapter, await refusal(() => send(f.target.base, '/echo/orders', { method: 'POST', headers: json, body: '{"sku":' })), { ...rendered(400, 'invalid_json'), upstreamRequests: 0 });
+    });
+
+    it('answers 415 unsupported_media_type to a body that is not declared JSON, without calling the upstream', async () => {
+      const observed = await refusal(() => send(f.target.base, '/echo/orders', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"sku":"A-1","qty":2}' }));
+      conform('415', adapter, observed, { ...rendered(415, 'unsupported_media_type'), upstreamRequests: 0 });
+    });
+  });
+
+  describe('error rendering', () => {
+    it('answers 405 method_not_allowed with Allow on a gateway path', async () => {
+      const reply = await send(f.target.base, '/echo/ping', { method: 'DELETE' });
+      conform('405', adapter, { ...failure(reply), allow: reply.headers.allow }, { ...rendered(405, 'method_not_allowed'), allow: 'GET, HEAD, OPTIONS' });
+    });
+
+    it('answers an automatic OPTIONS with 204 and Allow', async () => {
+      const reply = await send(f.target.base, '/echo/ping', { method: 'OPTIONS' });
+      conform('automatic OPTIONS', adapter, { status: reply.status, allow: reply.headers.allow, body: reply.text }, { status: 204, allow: 'GET, HEAD, OPTIONS', body: '' });
+    });
+
+    it('answers HEAD on a gateway route with the status and headers of the upstream, no body', async () => {
+      const reply = await send(f.target.base, '/echo/ping', { method: 'HEAD' });
+      conform('HEAD passthrough', adapter, { status: reply.status, contentType: reply.headers['content-type'], upstream: reply.headers['x-upstream'], body: reply.text }, { status: 200, contentType: 'application/json', upstream: 'a', body: '' });
+    });
+
+    it('answers HEAD with the status of a gateway error (hook refusal, upstream fault), no body', async () => {
+      const refused = await send(f.target.base, '/echo/private', { method: 'HEAD' });
+      const unreachable = await send(f.target.base, '/refused/any', { method: 'HEAD' });
+      conform(
+        'HEAD errors',
+        adapter,
+        { hook: refused.status, hookType: refused.headers['content-type'], fault: unreachable.status, faultType: unreachable.headers['content-type'], body: refused.text + unreachable.text },
+        { hook: 401, hookType: 'application/json; charset=utf-8', fault: 502, faultType: 'application/json; charset=utf-8', body: '' },
+      );
+    });
+
+    it('answers 413 payload_too_large to a declared Content-Length over the body limit, without reading it', async () => {
+      const size = 3 * 1024 * 1024;
+      const observed = await refusal(() => sendPartial(f.target.base, '/echo/upload/limited', { 'content-type': 'application/json', 'content-length': String(size) }, Buffer.alloc(64 * 1024, 32)));
+      conform('413 declared', adapter, observed, { ...rendered(413, 'payload_too_large'), upstreamRequests: 0 });
+    });
+
+    it('renders the error body with code, message and status', async () => {
+      const reply = await get('/echo/private');
+      conform('rendered body', adapter, { body: reply.json() }, { body: { error: { code: 'unauthorized', message: 'Authentication is required.', status: 401 } } });
+    });
+  });
+
+  describe('header hygiene', () => {
+    it('drops hop-by-hop and Connection-listed request headers', async () => {
+      const echo = seen(
+        await get('/echo/ping', {
+          connection: 'close, x-secret',
+          'x-secret': 'hidden',
+          'keep-alive': 'timeout=5',
+          'proxy-authorization': 'Basic eDp5',
+          te: 'trailers',
+          'x-kept': 'kept',
+        }),
+      );
+      const h = echo.headers;
+      conform(
+        'request hop-by-hop',
+        adapter,
+        { secret: h['x-secret'], keepAlive: h['keep-alive'], proxyAuthorization: h['proxy-authorization'], te: h.te, kept: h['x-kept'] },
+        { secret: undefined, keepAlive: undefined, proxyAuthorization: undefined, te: undefined, kept: 'kept' },
+      );
+    });
+
+    it('drops hop-by-hop and Connection-listed response headers', async () => {
+      const reply = await get('/echo/hop');
+      const h = reply.headers;
+      conform('response hop-by-hop', adapter, { status: reply.status, secret: h['x-upstream-secret'], keepAlive: h['keep-alive'], shown: h['x-upstream-public'] }, { status: 200, secret: undefined, keepAlive: undefined, shown: 'shown' });
+    });
+
+    it('passes repeated response headers (Set-Cookie) on one by one', async () => {
+      const reply = await get('/echo/cookies');
+      conform('repeated response headers', adapter, { setCookie: reply.headers['set-cookie'], multi: reply.headers['x-multi'], body: reply.text }, { setCookie: ['a=1; Path=/', 'b=2; Path=/; HttpOnly'], multi: 'one, two', body: 'cookies' });
+    });
+
+    it('passes an encoded response on so that the client decodes the same body', async () => {
+      const reply = await get('/echo/gzip', { 'accept-encoding': 'gzip' });
+      const encoding = reply.headers['content-encoding'];
+      const decoded = encoding === 'gzip' ? gunzipSync(reply.body).toString() : reply.text;
+      conform('encoded response', adapter, { status: reply.status, decoded }, { status: 200, decoded: '{"compressed":true}' });
+    });
+
+    it('passes redirects and 204s on without following them', async () => {
+      const redirect = await get('/echo/redirect');
+      const empty = await get('/echo/no-content');
+      conform('redirect and 204', adapter, { redirect: redirect.status, reason: redirect.statusText, location: redirect.headers.location, empty: empty.status, upstream: empty.headers['x-upstream'], body: empty.text }, { redirect: 302, reason: 'Found Elsewhere', location: '/elsewhere', empty: 204, upstream: 'a', body: '' });
+    });
+
+    it('replaces spoofed X-Forwarded-For, -Host, -Proto and Forwarded with what it saw', async () => {
+      const echo = seen(await get('/echo/ping', { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'for=6.6.6.6;host=evil.example' }));
+      const h = echo.headers;
+      const host = new URL(f.target.base).host;
+      conform(
+        'spoofed forwarding headers',
+        adapter,
+        { xForwardedFor: h['x-forwarded-for'], xForwardedHost: h['x-forwarded-host'], xForwardedProto: h['x-forwarded-proto'], forwarded: h.forwarded },
+        { xForwardedFor: '127.0.0.1', xForwardedHost: host, xForwardedProto: 'http', forwarded: `for=127.0.0.1;proto=http;host="${host}"` },
+      );
+    });
+
+    it('ignores a client-sent CF-Connecting-IP', async () => {
+      const echo = seen(await get('/echo/ping', { 'cf-connecting-ip': '6.6.6.6' }));
+      const forwarded = String(echo.headers.forwarded);
+      conform('ignores a client-sent CF-Connecting-IP', adapter, { xForwardedFor: echo.headers['x-forwarded-for'], forwardedFor: forwarded.slice(0, forwarded.indexOf(';')) }, { xForwardedFor: '127.0.0.1', forwardedFor: 'for=127.0.0.1' });
+    });
+
+    it('sends the backend host upstream', async () => {
+      const echo = seen(await get('/echo/ping'));
+      conform('upstream Host', adapter, { host: echo.headers.host }, { host: new URL(f.upstreams.origins.echo[0]!).host });
+    });
+  });
+
+  describe('streaming', () => {
+    it('delivers a large response whole', async () => {
+      const reply = await get('/echo/big');
+      conform('large response', adapter, { status: reply.status, length: reply.body.byteLength, same: reply.body.equals(bigBody) }, { status: 200, length: bigBody.byteLength, same: true });
+    });
+
+    it('passes the upstream Content-Length on', async () => {
+      const reply = await get('/echo/big');
+      conform(
+        'passes the upstream Content-Length on',
+        adapter,
+        { contentLength: reply.headers['content-length'], chunked: reply.headers['transfer-encoding'] === 'chunked' },
+        { contentLength: String(bigBody.byteLength), chunked: false },
+      );
+    });
+
+    it('delivers the first chunk before the upstream has finished', async () => {
+      const gate = f.upstreams.echo[0]!.nextStream();
+      const { res } = await open(f.target.base, '/echo/stream');
+      const first = (await nextChunk(res)).toString();
+      // Only now may the upstream finish: the first chunk cannot have waited for the end.
+      gate.release();
+      const tail = (await rest(res)).toString();
+      conform('first chunk early', adapter, { status: res.statusCode, first, whole: first + tail }, { status: 200, first: 'first\n', whole: 'first\nlast\n' });
+    });
+
+    it('never cuts a response that keeps streaming for longer than requestTimeout in total', async () => {
+      const result = await ending(f.target.base, '/echo/trickle');
+      conform('requestTimeout is inactivity, not a deadline', adapter, { ...result }, { status: 200, bytes: trickleChunks * 'tick\n'.length, end: 'clean' });
+    });
+
+    it('streams a request body to a passthrough route', async () => {
+      const body = 'x'.repeat(256 * 1024);
+      const echo = seen(await send(f.target.base, '/echo/upload', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body }));
+      conform('request body', adapter, { url: echo.url, length: echo.body.length, contentLength: echo.headers['content-length'] }, { url: '/upload', length: body.length, contentLength: String(body.length) });
+    });
+  });
+
+  describe('failures after the response started', () => {
+    it('aborts the client connection when the upstream dies mid-body', async () => {
+      const result = await ending(f.target.base, '/echo/cut');
+      conform('aborts the client when the upstream dies mid-body', adapter, { ...result }, { status: 200, bytes: 8, end: 'aborted' });
+    });
+
+    it('aborts the client connection when the upstream goes silent mid-body past requestTimeout', async () => {
+      const result = await ending(f.target.base, '/echo/stall', 5 * requestTimeout);
+      conform('aborts the client when the upstream goes silent mid-body', adapter, { ...result }, { status: 200, bytes: 8, end: 'aborted' });
+    });
+  });
+
+  describe('upstream faults', () => {
+    it('answers 502 upstream_unreachable when the upstream refuses the connection', async () => {
+      conform('refused', adapter, failure(await get('/refused/any')), rendered(502, 'upstream_unreachable'));
+    });
+
+    it('answers 504 upstream_timeout when the upstream stays silent past requestTimeout', async () => {
+      conform('timeout', adapter, failure(await get('/slow/wait')), rendered(504, 'upstream_timeout'));
+    });
+
+    it('answers 502 upstream_reset when the upstream resets before responding', async () => {
+      conform('answers 502 upstream_reset when the upstream resets before responding', adapter, failure(await get('/reset/any')), rendered(502, 'upstream_reset'));
+    });
+  });
+
+  describe('client aborts', () => {
+    it('closes the upstream request when the client leaves mid-response', async () => {
+      const hold = f.upstreams.echo[0]!.nextHold();
+      const { res, abort } = await open(f.target.base, '/echo/hold');
+      await hold.started;
+      await nextChunk(res);
+      abort();
+      conform('client abort', adapter, { closedEarly: await hold.closed }, { closedEarly: true });
+    });
+
+    it('closes the upstream request when the client leaves mid-upload, before any response', async () => {
+      const exchange = f.upstreams.echo[0]!.nextDrip();
+      const upload = drip(f.target.base, '/echo/drip');
+      await exchange.started;
+      upload.abort();
+      conform('client abort mid-upload', adapter, { closedEarly: await exchange.closed, response: await upload.response }, { closedEarly: true, response: undefined });
+    });
+  });
+
+  describe('sticky policies', () => {
+    const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+
+    it('sends the same header value to the same upstream every time', async () => {
+      const picks: Record<string, string> = {};
+      for (const user of users) {
+        const names = new Set<string>();
+        for (let i = 0; i < 4; i++) names.add(seen(await get('/sticky/who', { 'x-user': user })).name);
+        expect(names.size).toBe(1);
+        picks[user] = [...names][0]!;
+      }
+      // The header spreads users over the backends; the assignment itself is compared across adapters.
+      expect(new Set(Object.values(picks)).size).toBeGreaterThan(1);
+      conform('sticky assignment', adapter, picks, observations.get('sticky assignment')?.get('express') ?? picks);
+    });
+  });
+
+  describe('fall-through', () => {
+    it("leaves the app's own route to the app", async () => {
+      const reply = await get('/own');
+      conform('own route', adapter, { status: reply.status, body: reply.text }, { status: 200, body: 'own route' });
+    });
+
+    it("leaves an unknown path to the app's 404", async () => {
+      conform('unknown path', adapter, failure(await get('/nope')), { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined });
+    });
+
+    it('leaves a path under a prefix that no route declares to the app', async () => {
+      conform('unknown path under a prefix', adapter, failure(await get('/echo/undeclared')), { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined });
+    });
+  });
+});
+
+describe('across adapters', () => {
+  it('every adapter observed the same thing on every case, except the known divergences', () => {
+    const reference: AdapterName = 'express';
+    const differing: string[] = [];
+    for (const [caseName, byAdapter] of observations) {
+      const base = byAdapter.get(reference);
+      for (const [adapter, observed] of byAdapter) {
+        if (adapter === reference || !converges(caseName, adapter)) continue;
+        // The proxy's own address and port differ per app; everything else must agree.
+        if (caseName === 'spoofed forwarding headers') continue;
+        try {
+          expect(observed).toEqual(base);
+        } catch {
+          differing.push(`${caseName}: ${adapter} ${JSON.stringify(observed)} vs ${reference} ${JSON.stringify(base)}`);
+        }
+      }
+      expect(byAdapter.size).toBe(adapterNames.length);
+    }
+    expect(differing).toEqual([]);
+  });
+});

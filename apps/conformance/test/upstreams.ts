@@ -1,0 +1,284 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import type { Origins } from '../src/gateway.ts';
+
+/** What the echo upstream reports of a request (its JSON body). */
+export interface Echo {
+  readonly name: string;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** A response body big enough to span many chunks and TCP windows; deterministic, to compare. */
+export const bigBody = Buffer.alloc(3 * 1024 * 1024, 'apigate conformance/');
+
+/** `/trickle` sends this many chunks, 100 ms apart: about 1.5 times the gateway's requestTimeout. */
+export const trickleChunks = 15;
+
+/** An event the test waits for; resolves at most once. */
+class Signal<T = void> {
+  readonly promise: Promise<T>;
+  fired = false;
+  #resolve!: (value: T) => void;
+  constructor() {
+    this.promise = new Promise((resolve) => (this.#resolve = resolve));
+  }
+  fire(value: T): void {
+    if (this.fired) return;
+    this.fired = true;
+    this.#resolve(value);
+  }
+}
+
+/** One streaming exchange on the echo upstream: the test decides when it may finish. */
+export interface StreamGate {
+  readonly release: () => void;
+}
+
+/** One `/hold` exchange: a response that keeps streaming until the client goes away. */
+export interface Hold {
+  readonly started: Promise<void>;
+  /** Resolves true when the upstream request closed before the upstream ended the response. */
+  readonly closed: Promise<boolean>;
+}
+
+export interface EchoUpstream {
+  readonly name: string;
+  readonly origin: string;
+  /** How many requests this upstream has received. */
+  requests(): number;
+  /** Registers the next `/stream` exchange: it ends only when released. */
+  nextStream(): StreamGate;
+  /** Registers the next `/hold` exchange. */
+  nextHold(): Hold;
+  /** Registers the next `/drip` exchange: an upload the upstream reads without answering. */
+  nextDrip(): Hold;
+  close(): Promise<void>;
+}
+
+export interface Upstreams {
+  readonly echo: readonly EchoUpstream[];
+  readonly origins: Origins;
+  /** How many requests the slow and reset upstreams received. */
+  readonly slowRequests: () => number;
+  readonly resetConnections: () => number;
+  close(): Promise<void>;
+}
+
+const listen = async (server: Server | TcpServer): Promise<string> => {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
+
+const closeHttp = (server: Server): Promise<void> =>
+  new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+
+const readBody = async (req: IncomingMessage): Promise<string> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+};
+
+/** An echo upstream named `name`: answers JSON describing the request, with a few special paths. */
+const startEcho = async (name: string): Promise<EchoUpstream> => {
+  const streams: Signal[] = [];
+  const holds: { started: Signal; closed: Signal<boolean> }[] = [];
+  const drips: { started: Signal; closed: Signal<boolean> }[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+
+  let requests = 0;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    requests++;
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/big') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bigBody.byteLength, 'x-upstream': name });
+      res.end(bigBody);
+      return;
+    }
+    if (path === '/stream') {
+      const gate = streams.shift() ?? new Signal();
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
+      res.write('first\n');
+      void gate.promise.then(() => res.end('last\n'));
+      return;
+    }
+    if (path === '/trickle') {
+      // Longer in total than requestTimeout, never silent for long: must not be cut.
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
+      let sent = 0;
+      const tick = setInterval(() => {
+        res.write('tick\n');
+        if (++sent < trickleChunks) return;
+        clearInterval(tick);
+        timers.delete(tick);
+        res.end();
+      }, 100);
+      timers.add(tick);
+      res.on('close', () => {
+        clearInterval(tick);
+        timers.delete(tick);
+      });
+      return;
+    }
+    if (path === '/drip') {
+      const drip = drips.shift() ?? { started: new Signal(), closed: new Signal<boolean>() };
+      req.once('data', () => drip.started.fire());
+      req.resume();
+      // Never answers: only the client leaving (or the gateway giving up) closes the exchange.
+      req.on('close', () => drip.closed.fire(!req.complete));
+      res.on('close', () => drip.closed.fire(!req.complete));
+      return;
+    }
+    if (path === '/cookies') {
+      res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; Path=/; HttpOnly']);
+      res.setHeader('x-multi', ['one', 'two']);
+      res.setHeader('x-upstream', name);
+      res.end('cookies');
+      return;
+    }
+    if (path === '/gzip') {
+      const body = gzipSync(Buffer.from(JSON.stringify({ compressed: true })));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.byteLength });
+      res.end(body);
+      return;
+    }
+    if (path === '/redirect') {
+      res.writeHead(302, 'Found Elsewhere', { location: '/elsewhere', 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (path === '/no-content') {
+      res.writeHead(204, { 'x-upstream': name });
+      res.end();
+      return;
+    }
+    if (path === '/cut' || path === '/stall') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+      res.write('partial\n');
+      // `/cut` dies mid-body; `/stall` goes silent until the gateway's requestTimeout.
+      if (path === '/cut') setImmediate(() => res.socket?.resetAndDestroy());
+      return;
+    }
+    if (path === '/hold') {
+      const hold = holds.shift() ?? { started: new Signal(), closed: new Signal<boolean>() };
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
+      res.write('beat\n');
+      hold.started.fire();
+      // Heartbeats keep the gateway's inactivity timeout from firing: only the client leaving
+      // can close this exchange early.
+      const beat = setInterval(() => res.write('beat\n'), 100);
+      timers.add(beat);
+      let beats = 0;
+      const stopAfter = setInterval(() => {
+        if (++beats < 200) return;
+        clearInterval(stopAfter);
+        timers.delete(stopAfter);
+        res.end();
+      }, 100);
+      timers.add(stopAfter);
+      res.on('close', () => {
+        clearInterval(beat);
+        clearInterval(stopAfter);
+        timers.delete(beat);
+        timers.delete(stopAfter);
+        hold.closed.fire(!res.writableFinished);
+      });
+      return;
+    }
+    readBody(req).then(
+      (body) => {
+        const echo: Echo = { name, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+        const payload = JSON.stringify(echo);
+        const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-upstream': name };
+        if (path === '/hop') {
+          // Hop-by-hop response headers, and one the upstream's Connection names.
+          headers.connection = 'keep-alive, x-upstream-secret';
+          headers['x-upstream-secret'] = 'hidden';
+          headers['keep-alive'] = 'timeout=5';
+          headers['x-upstream-public'] = 'shown';
+        }
+        res.writeHead(200, headers);
+        res.end(payload);
+      },
+      () => res.destroy(),
+    );
+  };
+
+  const server = createServer(handle);
+  const origin = await listen(server);
+  return {
+    name,
+    origin,
+    requests: () => requests,
+    nextStream() {
+      const signal = new Signal();
+      streams.push(signal);
+      return { release: () => signal.fire() };
+    },
+    nextHold() {
+      const hold = { started: new Signal(), closed: new Signal<boolean>() };
+      holds.push(hold);
+      return { started: hold.started.promise, closed: hold.closed.promise };
+    },
+    nextDrip() {
+      const drip = { started: new Signal(), closed: new Signal<boolean>() };
+      drips.push(drip);
+      return { started: drip.started.promise, closed: drip.closed.promise };
+    },
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      for (const gate of streams) gate.fire();
+      await closeHttp(server);
+    },
+  };
+};
+
+/** Starts the echo upstreams `a`, `b`, `c`, the slow and reset upstreams, and finds a closed port. */
+export const startUpstreams = async (): Promise<Upstreams> => {
+  const echo = await Promise.all(['a', 'b', 'c'].map(startEcho));
+
+  let slowCount = 0;
+  const slow = createServer(() => {
+    // Never answers: the gateway's requestTimeout must fire.
+    slowCount++;
+  });
+  const slowOrigin = await listen(slow);
+
+  let resetCount = 0;
+  const sockets = new Set<Socket>();
+  const reset = createTcpServer((socket) => {
+    resetCount++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    // A reset (RST) as soon as the request arrives: no response byte is ever sent.
+    socket.once('data', () => socket.resetAndDestroy());
+  });
+  const resetOrigin = await listen(reset);
+
+  const closed = createServer();
+  const refusedOrigin = await listen(closed);
+  await closeHttp(closed);
+
+  return {
+    echo,
+    origins: { echo: echo.map((e) => e.origin), slow: slowOrigin, refused: refusedOrigin, reset: resetOrigin },
+    slowRequests: () => slowCount,
+    resetConnections: () => resetCount,
+    async close() {
+      await Promise.all(echo.map((e) => e.close()));
+      await closeHttp(slow);
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => reset.close(() => resolve()));
+    },
+  };
+};

@@ -1,0 +1,43 @@
+import { createGateway, get, post, service, type Hook } from '@apigate/core';
+import { honoGateway, honoMiddleware } from '@apigate/hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+
+// A Hono worker for Cloudflare Workers (workerd), with routes of its own and gateway routes
+// beside them. `@apigate/hono` forwards through the fetch transport. The upstream's origin is the
+// UPSTREAM binding (a var in wrangler.toml; Miniflare's `bindings` in src/dev.ts).
+
+type Bindings = { UPSTREAM: string };
+
+/** A hook (core's neutral middleware contract): gives the request an id, upstream and in scope. */
+const requestId: Hook = (ctx) => {
+  const id = ctx.headers.get('x-request-id') ?? crypto.randomUUID();
+  ctx.headers.set('x-request-id', id);
+  ctx.set('requestId', id);
+};
+
+const api = service({ name: 'api', prefix: '/api' }, [
+  get('/hello'), //                                           passthrough: /api/hello -> /hello
+  get('/users/{id}', { to: '/v1/users/{id}' }), //            template rewrite
+  post('/notes'), //                                          the body is streamed upstream
+  get('/traced', { before: requestId }), //                   a hook runs first
+]);
+
+// A module worker gets its bindings with each request, not at import time: the gateway is built
+// on the first request and kept for the isolate's life (rebuilt only if UPSTREAM changed).
+let mounted: { upstream: string; middleware: MiddlewareHandler } | undefined;
+const gatewayFor = (upstream: string): MiddlewareHandler => {
+  if (mounted?.upstream !== upstream) {
+    const gateway = createGateway({ renderer: 'json' }).mount(api, [upstream]).build();
+    mounted = { upstream, middleware: honoGateway(gateway) };
+  }
+  return mounted.middleware;
+};
+
+const app = new Hono<{ Bindings: Bindings; Variables: { requestId: string } }>();
+app.use((c, next) => gatewayFor(c.env.UPSTREAM)(c, next)); // every other request goes on with next()
+app.get('/', (c) => c.json({ app: 'a Hono route of its own, beside the gateway' }));
+// The same hook as plain Hono middleware: its scope values are c.get() variables.
+app.get('/whoami', honoMiddleware(requestId), (c) => c.json({ requestId: c.get('requestId') }));
+app.post('/feedback', async (c) => c.json({ received: await c.req.json<unknown>() }));
+
+export default { fetch: app.fetch };

@@ -1,0 +1,393 @@
+import { request, type ServerResponse } from 'node:http';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { createGateway, get, post, service, type Gateway, type GatewayOptions } from '@apigate/core';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { honoMiddleware } from '../src/index.ts';
+import { honoGateway } from '../src/node/index.ts';
+import {
+  busySockets,
+  checkedJson,
+  connectionsOf,
+  eventually,
+  freePort,
+  parseHead,
+  rawRequest,
+  send,
+  serveHono,
+  startUpstream,
+  streamUpload,
+  tcpHandles,
+  type Echo,
+  type HonoServer,
+  type Upstream,
+  type UpstreamHandler,
+} from './helpers.ts';
+
+type Outcome = { status: number } | { error: string };
+
+const salesGateway = (origin: string, outcomes: Outcome[] = [], options: GatewayOptions<Record<string, never>> = {}): Gateway<Record<string, never>> =>
+  createGateway({
+    ...options,
+    observer: {
+      upstreamSucceeded: (event) => outcomes.push({ status: event.status }),
+      upstreamFailed: (event) => outcomes.push({ error: event.error.code }),
+    },
+  })
+    .mount(
+      service({ name: 'sales', prefix: '/sales' }, [
+        get('/ping'),
+        get('/item/{id}/review', { to: '/api/v2/reviews/{id}' }),
+        post('/orders'),
+        post('/upload'),
+        { ...post('/checked'), input: checkedJson((value) => typeof (value as { sku?: unknown }).sku === 'string') },
+      ]),
+      [origin],
+    )
+    .build();
+
+/** Whether @hono/node-server made a real Web Request behind its lightweight one. */
+const madeWebRequest = (raw: Request): boolean => Object.getOwnPropertySymbols(raw).some((symbol) => symbol.description === 'requestCache');
+
+interface Probe {
+  readonly path: string;
+  /** Right after the handlers returned. */
+  readonly afterHandlers: boolean;
+  /** Once the response was completely written. */
+  readonly afterFinish: boolean;
+  readonly alreadySent: boolean;
+}
+
+interface HonoNodeApp extends HonoServer {
+  readonly middleware: ReturnType<typeof honoGateway>;
+  readonly probes: Probe[];
+}
+
+/**
+ * A Hono app on @hono/node-server: an outer probe middleware, optional middleware, the gateway,
+ * then app routes (one that reads `c.req.raw.body`: the control for the probe).
+ */
+const startHonoNode = async (gateway: Gateway, before: ((app: Hono<{ Bindings: HttpBindings }>) => void) | undefined = undefined): Promise<HonoNodeApp> => {
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const probes: Probe[] = [];
+  app.use(async (c, next) => {
+    await next();
+    const afterHandlers = madeWebRequest(c.req.raw);
+    const alreadySent = c.res === RESPONSE_ALREADY_SENT;
+    const outgoing: ServerResponse = c.env.outgoing;
+    const record = (): void => {
+      probes.push({ path: c.req.path, afterHandlers, afterFinish: madeWebRequest(c.req.raw), alreadySent });
+    };
+    if (outgoing.writableFinished || outgoing.destroyed) record();
+    else outgoing.once('close', record);
+  });
+  before?.(app);
+  const middleware = honoGateway(gateway);
+  app.use(middleware);
+  app.get('/own', (c) => c.text('own route'));
+  app.post('/own/read-body', async (c) => {
+    const reader = c.req.raw.body?.getReader();
+    let bytes = 0;
+    for (;;) {
+      const chunk = await reader?.read();
+      if (chunk === undefined || chunk.done) break;
+      bytes += chunk.value.byteLength;
+    }
+    return c.json({ bytes });
+  });
+  const server = await serveHono(app.fetch as never, () => middleware.transport.close());
+  return { ...server, middleware, probes };
+};
+
+describe('honoGateway (node) beside the app', () => {
+  let upstream: Upstream;
+  let app: HonoNodeApp;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    app = await startHonoNode(salesGateway(upstream.origin));
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await upstream.close();
+  });
+
+  beforeEach(() => {
+    app.probes.length = 0;
+  });
+
+  it('serves gateway routes and leaves the app its own routes', async () => {
+    expect((await send(app.port, '/sales/ping?x=1')).json<Echo>().url).toBe('/ping?x=1');
+    expect((await send(app.port, '/sales/item/7/review')).json<Echo>().url).toBe('/api/v2/reviews/7');
+    expect((await send(app.port, '/own')).text).toBe('own route');
+    expect((await send(app.port, '/nope')).status).toBe(404);
+    const refused = await send(app.port, '/sales/ping', { method: 'DELETE' });
+    expect(refused.status).toBe(405);
+    expect(refused.headers.allow).toBe('GET, HEAD, OPTIONS');
+  });
+
+  it('makes no Web Request and no Response for a passthrough route (and the probe sees one when a route reads c.req.raw.body)', async () => {
+    await send(app.port, '/sales/ping');
+    const body = 'x'.repeat(100_000);
+    expect((await send(app.port, '/sales/orders', { method: 'POST', headers: { 'content-type': 'text/plain' }, body })).json<Echo>().bytes).toBe(100_000);
+    expect((await send(app.port, '/own/read-body', { method: 'POST', body })).json()).toEqual({ bytes: 100_000 });
+    await eventually('every probe recorded', () => app.probes.length === 3);
+    expect(app.probes).toEqual([
+      { path: '/sales/ping', afterHandlers: false, afterFinish: false, alreadySent: true },
+      { path: '/sales/orders', afterHandlers: false, afterFinish: false, alreadySent: true },
+      { path: '/own/read-body', afterHandlers: true, afterFinish: true, alreadySent: false },
+    ]);
+  });
+
+  it('answers HEAD on a GET route with the upstream status and headers and no body, without crashing', async () => {
+    const reply = await send(app.port, '/sales/ping', { method: 'HEAD' });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe('application/json');
+    expect(reply.text).toBe("");
+    expect((await send(app.port, '/sales/ping')).status).toBe(200);
+  });
+
+  it('streams a passthrough upload to the upstream', async () => {
+    const total = 16 * 1024 * 1024 + 5;
+    const reply = await streamUpload(app.port, '/sales/upload', total);
+    expect(reply.json<Echo>().bytes).toBe(total);
+  });
+
+  it('reads the body of a checked route from the Node stream and forwards the same bytes', async () => {
+    const body = '{"sku": "Ä"}';
+    const reply = await send(app.port, '/sales/checked', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(reply.json<Echo>()).toMatchObject({ body, headers: { 'content-length': String(Buffer.byteLength(body)) } });
+    expect((await send(app.port, '/sales/checked', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(422);
+  });
+});
+
+describe('honoGateway (node) after a handler that read the body', () => {
+  let upstream: Upstream;
+  let app: HonoNodeApp;
+  const parsed: unknown[] = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    app = await startHonoNode(salesGateway(upstream.origin), (hono) => {
+      hono.use('/sales/orders', async (c, next) => {
+        const type = c.req.header('content-type') ?? '';
+        if (type.startsWith('application/json')) parsed.push(await c.req.json());
+        else if (type.startsWith('text/')) parsed.push(await c.req.text());
+        else if (type.startsWith('application/x-www-form-urlencoded')) parsed.push(await c.req.parseBody());
+        await next();
+      });
+    });
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await upstream.close();
+  });
+
+  it('forwards a body read with c.req.json() re-serialized, with a matching Content-Length', async () => {
+    const reply = await send(app.port, '/sales/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{ "sku": "Ä-1", "qty": [1, 2] }' });
+    const seen = reply.json<Echo>();
+    expect(parsed.at(-1)).toEqual({ sku: 'Ä-1', qty: [1, 2] });
+    expect(JSON.parse(seen.body)).toEqual({ sku: 'Ä-1', qty: [1, 2] });
+    expect(seen.headers['content-length']).toBe(String(Buffer.byteLength(seen.body)));
+  });
+
+  it('forwards a body read with c.req.text() byte for byte', async () => {
+    const body = 'plain text ✓ with  spaces';
+    const seen = (await send(app.port, '/sales/orders', { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, body })).json<Echo>();
+    expect(seen.body).toBe(body);
+    expect(seen.headers['content-length']).toBe(String(Buffer.byteLength(body)));
+  });
+
+  it('forwards a form read with c.req.parseBody()', async () => {
+    const seen = (await send(app.port, '/sales/orders', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&b=%C3%A4' })).json<Echo>();
+    expect(new URLSearchParams(seen.body).get('b')).toBe('ä');
+    expect(seen.headers['content-length']).toBe(String(Buffer.byteLength(seen.body)));
+  });
+});
+
+describe('honoGateway (node): upstream faults', () => {
+  let baseline = 0;
+  let opened: { close: () => Promise<void> }[] = [];
+  let outcomes: Outcome[] = [];
+
+  beforeEach(() => {
+    baseline = tcpHandles();
+    opened = [];
+    outcomes = [];
+  });
+
+  afterEach(async () => {
+    for (const resource of opened.reverse()) await resource.close();
+  });
+
+  const upstreamWith = async (handler: UpstreamHandler): Promise<Upstream> => {
+    const upstream = await startUpstream(handler);
+    opened.push(upstream);
+    return upstream;
+  };
+
+  const gatewayTo = async (origin: string, options: GatewayOptions<Record<string, never>> = {}): Promise<HonoNodeApp> => {
+    const app = await startHonoNode(salesGateway(origin, outcomes, options));
+    opened.push(app);
+    return app;
+  };
+
+  const expectNothingLeaked = async (app: HonoNodeApp, upstream?: Upstream): Promise<void> => {
+    const agent = app.middleware.transport.httpAgent;
+    await eventually('no upstream socket left in use', () => busySockets(agent) === 0);
+    const idle = Object.values(agent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0);
+    if (upstream) await eventually('the upstream holds only pooled connections', async () => (await connectionsOf(upstream.server)) === idle);
+    await eventually('the gateway holds no client connection', async () => (await connectionsOf(app.server)) === 0);
+    expect((await send(app.port, '/own')).text).toBe('own route');
+    for (const resource of opened.reverse()) await resource.close();
+    opened = [];
+    await eventually('no TCP handle left over', () => tcpHandles() <= baseline);
+  };
+
+  it('answers 502 upstream_unreachable when the upstream refuses the connection', async () => {
+    const app = await gatewayTo(`http://127.0.0.1:${await freePort()}`);
+    const reply = await send(app.port, '/sales/ping');
+    expect(reply.status).toBe(502);
+    expect(reply.text).toBe('upstream_unreachable: The upstream could not be reached.\n');
+    expect(outcomes).toEqual([{ error: 'upstream_unreachable' }]);
+    await expectNothingLeaked(app);
+  });
+
+  it('answers HEAD with 502 when the upstream refuses the connection', async () => {
+    const app = await gatewayTo(`http://127.0.0.1:${await freePort()}`);
+    const reply = await send(app.port, '/sales/ping', { method: 'HEAD' });
+    expect(reply.status).toBe(502);
+    expect(reply.text).toBe("");
+  });
+
+  it('answers 504 upstream_timeout past requestTimeout', async () => {
+    const upstream = await upstreamWith((req) => req.resume());
+    const app = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 200 } });
+    const reply = await send(app.port, '/sales/ping');
+    expect(reply.status).toBe(504);
+    expect(reply.text).toBe('upstream_timeout: The upstream did not respond in time.\n');
+    await expectNothingLeaked(app, upstream);
+  });
+
+  it('answers 502 upstream_reset when the upstream closes the connection before responding', async () => {
+    const upstream = await upstreamWith((req) => req.socket.destroy());
+    const app = await gatewayTo(upstream.origin);
+    const reply = await send(app.port, '/sales/ping');
+    expect(reply.status).toBe(502);
+    expect(reply.text).toBe('upstream_reset: The upstream closed the connection before responding.\n');
+    await expectNothingLeaked(app, upstream);
+  });
+
+  it('aborts the client connection, without a second response, when the upstream dies mid-body', async () => {
+    let cut!: () => void;
+    const upstream = await upstreamWith((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+      res.write('x'.repeat(100));
+      cut = () => req.socket.destroy();
+    });
+    const app = await gatewayTo(upstream.origin);
+    const raw = await rawRequest(app.port, 'GET /sales/ping HTTP/1.1\r\nHost: gateway.test\r\n\r\n', (received) => {
+      if (received.includes('x'.repeat(100))) cut();
+    });
+    const { status, body } = parseHead(raw);
+    expect(status).toBe(200);
+    expect(body).toBe('x'.repeat(100));
+    expect(raw.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
+    await eventually('the request settled', () => outcomes.length === 1);
+    expect(outcomes).toEqual([{ error: 'upstream_reset' }]);
+    await expectNothingLeaked(app, upstream);
+  });
+
+  it('aborts the upstream request when the client hangs up before the response', async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let upstreamAborted!: (finished: boolean) => void;
+    const aborted = new Promise<boolean>((resolve) => (upstreamAborted = resolve));
+    const upstream = await upstreamWith((req, res) => {
+      req.resume();
+      res.on('close', () => upstreamAborted(res.writableFinished));
+      arrived();
+    });
+    const app = await gatewayTo(upstream.origin);
+    const client = request({ host: '127.0.0.1', port: app.port, path: '/sales/ping', agent: false });
+    client.on('error', () => undefined);
+    client.end();
+    await arrival;
+    client.destroy();
+    expect(await aborted).toBe(false);
+    await eventually('the request settled', () => outcomes.length === 1);
+    expect(outcomes).toEqual([{ error: 'client_closed' }]);
+    await expectNothingLeaked(app, upstream);
+  });
+
+  it('aborts the upstream request when the client hangs up while streaming its body', async () => {
+    let received!: () => void;
+    const someBytes = new Promise<void>((resolve) => (received = resolve));
+    let upstreamClosed!: (complete: boolean) => void;
+    const closed = new Promise<boolean>((resolve) => (upstreamClosed = resolve));
+    const upstream = await upstreamWith((req) => {
+      req.once('data', () => received());
+      req.on('close', () => upstreamClosed(req.complete));
+      req.resume();
+    });
+    const app = await gatewayTo(upstream.origin);
+    const client = request({ host: '127.0.0.1', port: app.port, path: '/sales/upload', method: 'POST', agent: false, headers: { 'content-length': 1_000_000 } });
+    client.on('error', () => undefined);
+    client.write(Buffer.alloc(1000));
+    await someBytes;
+    client.destroy();
+    expect(await closed).toBe(false);
+    await expectNothingLeaked(app, upstream);
+  });
+});
+
+describe('honoGateway (node) after honoMiddleware', () => {
+  it('forwards the headers a hook set or removed as plain Hono middleware', async () => {
+    const upstream = await startUpstream();
+    const app = await startHonoNode(salesGateway(upstream.origin), (hono) => {
+      hono.use(
+        honoMiddleware((context) => {
+          context.headers.set('x-request-id', 'req-1');
+          context.headers.delete('x-internal-token');
+          return undefined;
+        }),
+      );
+    });
+    try {
+      const seen = (await send(app.port, '/sales/ping', { headers: { 'x-internal-token': 'secret' } })).json<Echo>();
+      expect(seen.headers['x-request-id']).toBe('req-1');
+      expect(seen.headers['x-internal-token']).toBeUndefined();
+      await eventually('probe recorded', () => app.probes.length === 1);
+      expect(app.probes[0]?.afterFinish).toBe(false);
+    } finally {
+      await app.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe('honoGateway (node) behind hono/body-limit', () => {
+  it('forwards a passthrough body intact after bodyLimit() made a Web Request of it (by fetch)', async () => {
+    const upstream = await startUpstream();
+    const app = await startHonoNode(salesGateway(upstream.origin), (hono) => {
+      hono.use(bodyLimit({ maxSize: 8 * 1024 * 1024 }));
+    });
+    try {
+      const sized = (await send(app.port, '/sales/orders', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a'.repeat(300_000) })).json<Echo>();
+      expect(sized.bytes).toBe(300_000);
+      expect(sized.headers['x-forwarded-for']).toBe('127.0.0.1');
+      const chunked = (await send(app.port, '/sales/orders', { method: 'POST', headers: { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' }, body: 'b'.repeat(300_000) })).json<Echo>();
+      expect(chunked.bytes).toBe(300_000);
+      const refused = await send(app.port, '/sales/orders', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'c'.repeat(9 * 1024 * 1024) });
+      expect(refused.status).toBe(413);
+    } finally {
+      await app.close();
+      await upstream.close();
+    }
+  });
+});

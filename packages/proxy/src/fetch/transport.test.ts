@@ -1,0 +1,226 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createGateway, get, post, service, type Gateway, type GatewayOptions } from '@apigate/core';
+import { fetchHandler } from './handler.ts';
+import { FetchTransport, fetchError } from './transport.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Outcome = { status: number } | { error: string };
+
+const servers: Server[] = [];
+
+const startUpstream = async (handler: Handler): Promise<{ origin: string; server: Server }> => {
+  const server = createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+};
+
+/** A port nothing listens on. */
+const freePort = async (): Promise<number> => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+};
+
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+const gatewayTo = (origin: string, outcomes: Outcome[], options: GatewayOptions<Record<string, never>> = {}): Gateway<Record<string, never>> =>
+  createGateway({
+    ...options,
+    observer: {
+      upstreamSucceeded: (event) => outcomes.push({ status: event.status }),
+      upstreamFailed: (event) => outcomes.push({ error: event.error.code }),
+    },
+  })
+    .mount(service({ name: 'up', prefix: '/up' }, [get('/{path}'), post('/{path}')]), [origin])
+    .build();
+
+/** The error a real fetch to `url` fails with. */
+const fetchFailure = async (url: string): Promise<unknown> => {
+  try {
+    await (await fetch(url)).arrayBuffer();
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`fetch ${url} did not fail`);
+};
+
+describe('fetchError', () => {
+  it('maps a refused connection (Node fetch: cause ECONNREFUSED) to upstream_unreachable', async () => {
+    const error = fetchError(await fetchFailure(`http://127.0.0.1:${await freePort()}/`));
+    expect(error.code).toBe('upstream_unreachable');
+    expect(error.status).toBe(502);
+    expect(error.details).toMatchObject({ upstreamCode: 'ECONNREFUSED' });
+  });
+
+  it('maps a connection the upstream resets before responding to upstream_reset', async () => {
+    const { origin } = await startUpstream((req) => req.socket.destroy());
+    const error = fetchError(await fetchFailure(`${origin}/`));
+    expect(error.code).toBe('upstream_reset');
+    expect(error.status).toBe(502);
+  });
+
+  it("maps workerd's \"Network connection lost.\" to upstream_unreachable", () => {
+    const error = fetchError(new Error('Network connection lost.'));
+    expect(error.code).toBe('upstream_unreachable');
+    expect(error.details).toMatchObject({ reason: 'Network connection lost.' });
+  });
+
+  it('maps anything else to bad_gateway, keeping the cause', () => {
+    const cause = new TypeError('fetch failed');
+    const error = fetchError(cause);
+    expect(error.code).toBe('bad_gateway');
+    expect(error.cause).toBe(cause);
+  });
+});
+
+describe('FetchTransport through fetchHandler', () => {
+  it('hands over a decoded compressed body without Content-Encoding and Content-Length', async () => {
+    const text = 'compressible '.repeat(1000);
+    const zipped = gzipSync(text);
+    const { origin } = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': zipped.byteLength, etag: '"v1"' });
+      res.end(zipped);
+    });
+    const outcomes: Outcome[] = [];
+    const response = await fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/text'));
+    expect(response?.status).toBe(200);
+    expect(response?.headers.get('content-encoding')).toBeNull();
+    expect(response?.headers.get('content-length')).toBeNull();
+    expect(response?.headers.get('etag')).toBe('"v1"');
+    expect(await response?.text()).toBe(text);
+    expect(outcomes).toEqual([{ status: 200 }]);
+  });
+
+  it('passes a redirect through to the client instead of following it', async () => {
+    const paths: string[] = [];
+    const { origin } = await startUpstream((req, res) => {
+      paths.push(req.url ?? '');
+      res.writeHead(302, { location: '/elsewhere', 'content-length': 0 });
+      res.end();
+    });
+    const outcomes: Outcome[] = [];
+    const response = await fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/old'));
+    expect(response?.status).toBe(302);
+    expect(response?.headers.get('location')).toBe('/elsewhere');
+    await response?.arrayBuffer();
+    expect(paths).toEqual(['/old']);
+    expect(outcomes).toEqual([{ status: 302 }]);
+  });
+
+  it('answers a HEAD and a 204 without a body and settles them', async () => {
+    const { origin } = await startUpstream((req, res) => {
+      res.writeHead(req.method === 'HEAD' ? 200 : 204, { 'x-seen': req.method ?? '' });
+      res.end();
+    });
+    const outcomes: Outcome[] = [];
+    const handle = fetchHandler(gatewayTo(origin, outcomes));
+    const head = await handle(new Request('http://gateway.test/up/x', { method: 'HEAD' }));
+    expect(head?.status).toBe(200);
+    expect(head?.headers.get('x-seen')).toBe('HEAD');
+    const empty = await handle(new Request('http://gateway.test/up/x', { method: 'POST', body: '' }));
+    expect(empty?.status).toBe(204);
+    expect(outcomes).toEqual([{ status: 200 }, { status: 204 }]);
+  });
+
+  it('returns undefined for a request that is not a gateway route', async () => {
+    const outcomes: Outcome[] = [];
+    expect(await fetchHandler(gatewayTo('http://127.0.0.1:1', outcomes))(new Request('http://gateway.test/other'))).toBeUndefined();
+  });
+
+  it('answers 504 upstream_timeout for a silent upstream, and the upstream sees the request aborted', async () => {
+    let closed!: () => void;
+    const upstreamClosed = new Promise<void>((resolve) => (closed = resolve));
+    const { origin } = await startUpstream((req, res) => {
+      req.resume();
+      res.on('close', closed);
+    });
+    const outcomes: Outcome[] = [];
+    const gateway = gatewayTo(origin, outcomes, { upstream: { requestTimeout: 150 } });
+    const response = await fetchHandler(gateway, new FetchTransport(gateway.upstream))(new Request('http://gateway.test/up/slow'));
+    expect(response?.status).toBe(504);
+    expect(await response?.text()).toBe('upstream_timeout: The upstream did not respond in time.\n');
+    await upstreamClosed;
+    expect(outcomes).toEqual([{ error: 'upstream_timeout' }]);
+  });
+
+  it('errors the response body, settles upstream_timeout and aborts the upstream, when the upstream goes silent mid-body', async () => {
+    let closed!: () => void;
+    const upstreamClosed = new Promise<void>((resolve) => (closed = resolve));
+    const { origin } = await startUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-length': 1000 });
+      res.write('x'.repeat(100));
+      res.on('close', closed);
+    });
+    const outcomes: Outcome[] = [];
+    const response = await fetchHandler(gatewayTo(origin, outcomes, { upstream: { requestTimeout: 150 } }))(new Request('http://gateway.test/up/stall'));
+    expect(response?.status).toBe(200);
+    await expect(response?.text()).rejects.toMatchObject({ code: 'upstream_timeout' });
+    await upstreamClosed;
+    while (outcomes.length === 0) await sleep(5);
+    expect(outcomes).toEqual([{ error: 'upstream_timeout' }]);
+  });
+
+  it("passes the client's abort to the upstream and settles client_closed", async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let closed!: (finished: boolean) => void;
+    const upstreamClosed = new Promise<boolean>((resolve) => (closed = resolve));
+    const { origin } = await startUpstream((req, res) => {
+      req.resume();
+      res.on('close', () => closed(res.writableFinished));
+      arrived();
+    });
+    const outcomes: Outcome[] = [];
+    const client = new AbortController();
+    const pending = fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/wait', { signal: client.signal }));
+    await arrival;
+    client.abort();
+    const response = await pending;
+    expect(response?.status).toBe(499);
+    expect(await upstreamClosed).toBe(false);
+    expect(outcomes).toEqual([{ error: 'client_closed' }]);
+  });
+
+  it('does not send a request whose client already left (a hook ran long), and settles client_closed', async () => {
+    const paths: string[] = [];
+    const { origin } = await startUpstream((req, res) => {
+      paths.push(req.url ?? '');
+      res.end('late');
+    });
+    const outcomes: Outcome[] = [];
+    const client = new AbortController();
+    client.abort();
+    const response = await fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/gone', { signal: client.signal }));
+    expect(response?.status).toBe(499);
+    expect(outcomes).toEqual([{ error: 'client_closed' }]);
+    expect(paths).toEqual([]);
+  });
+
+  it('errors the response body, and settles upstream_reset, when the upstream dies mid-body', async () => {
+    const { origin } = await startUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-length': 1000 });
+      res.write('x'.repeat(100), () => setImmediate(() => req.socket.destroy()));
+    });
+    const outcomes: Outcome[] = [];
+    const response = await fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/cut'));
+    expect(response?.status).toBe(200);
+    await expect(response?.text()).rejects.toMatchObject({ code: 'upstream_reset' });
+    // The relay settles in its pipe's rejection handler, which may run just after the reader's.
+    while (outcomes.length === 0) await sleep(5);
+    expect(outcomes).toEqual([{ error: 'upstream_reset' }]);
+  });
+});
