@@ -1,0 +1,123 @@
+import type { RequestSpec } from './load.ts';
+
+/** A process under test: the origin itself, a second nginx, or one Node entry in src/contestants/. */
+export interface Contestant {
+  id: string;
+  label: string;
+  kind: 'origin' | 'nginx' | 'node';
+  entry?: string;
+}
+
+const node = (id: string, label: string): Contestant => ({ id, label, kind: 'node', entry: `contestants/${id}.ts` });
+
+export const contestants: readonly Contestant[] = [
+  { id: 'direct', label: 'origin direct (nginx)', kind: 'origin' },
+  { id: 'nginx', label: 'nginx reverse proxy', kind: 'nginx' },
+  node('http-proxy-3', 'bare http-proxy-3 (keep-alive agent)'),
+  node('express-http-proxy-3', 'express 5 + bare http-proxy-3'),
+  node('koa-http-proxy-3', 'koa 3 + bare http-proxy-3'),
+  node('hono-http-proxy-3', 'hono-node + bare http-proxy-3'),
+  node('express-hpm', 'express 5 + http-proxy-middleware'),
+  node('fast-gateway', 'fast-gateway 3'),
+  node('hono-proxy', 'hono-node + hono/proxy'),
+  node('fastify-http-proxy', 'fastify 5 + @fastify/http-proxy'),
+  node('apigate-express', 'apigate express'),
+  node('apigate-express-fast-lane', 'apigate express fast lane'),
+  node('apigate-koa', 'apigate koa'),
+  node('apigate-hono-node', 'apigate hono-node'),
+  node('apigate-hono-fetch', 'apigate hono (fetch transport)'),
+  node('apigate-express-routes', 'apigate express, working routes'),
+  node('express-zod-hpm', 'express + zod + http-proxy-middleware'),
+];
+
+export type WorkloadId = 'tiny' | 'json' | '64k' | 'post1m';
+
+export interface Workload {
+  id: WorkloadId;
+  title: string;
+  request: RequestSpec;
+}
+
+const orderJson = JSON.stringify({ sku: 'sku-12345', qty: 3, note: 'leave at the door' });
+
+export const workloads: readonly Workload[] = [
+  { id: 'tiny', title: 'GET tiny JSON', request: { method: 'GET', path: '/api/tiny', connections: 50 } },
+  { id: 'json', title: `POST ${orderJson.length}-byte JSON order`, request: { method: 'POST', path: '/api/orders', body: { text: orderJson }, contentType: 'application/json', connections: 50 } },
+  { id: '64k', title: 'GET 64 KiB body', request: { method: 'GET', path: '/api/64k', connections: 50 } },
+  { id: 'post1m', title: 'POST 1 MiB body', request: { method: 'POST', path: '/api/upload', body: { bytes: 1024 * 1024 }, contentType: 'application/octet-stream', connections: 16 } },
+];
+
+/** One row of a table: a contestant process serving one workload on one path. */
+export interface Case {
+  id: string;
+  label: string;
+  contestant: string;
+  workload: WorkloadId;
+  path: string;
+  tenants?: boolean;
+}
+
+/** The passthrough contestants: one process each, the same three origin paths under /api. */
+export const passthrough = contestants.filter((c) => c.id !== 'apigate-express-routes' && c.id !== 'express-zod-hpm').map((c) => c.id);
+
+/** In --quick, the 64 KiB and 1 MiB workloads run only these. */
+const quickBodies = ['direct', 'http-proxy-3', 'apigate-express', 'apigate-express-fast-lane'];
+
+const labelOf = (id: string): string => contestants.find((c) => c.id === id)!.label;
+
+export const casesFor = (quick: boolean): Case[] => {
+  const cases: Case[] = [];
+  const plain = (workload: WorkloadId, id: string, path: string): void => {
+    cases.push({ id, label: labelOf(id), contestant: id, workload, path: id === 'direct' ? path.replace(/^\/api/, '') : path });
+  };
+  for (const id of passthrough) plain('tiny', id, '/api/tiny');
+  cases.push({ id: 'apigate-routes-passthrough', label: 'apigate express, passthrough route (in the working-routes process)', contestant: 'apigate-express-routes', workload: 'tiny', path: '/api/tiny' });
+  cases.push({ id: 'apigate-express-hook', label: 'apigate express, route with a hook (sets a header)', contestant: 'apigate-express-routes', workload: 'tiny', path: '/api/tiny-hook' });
+  cases.push({ id: 'apigate-express-sticky', label: 'apigate express, headerSticky over 2 origins', contestant: 'apigate-express-routes', workload: 'tiny', path: '/sticky/tiny', tenants: true });
+  plain('json', 'direct', '/api/orders');
+  plain('json', 'apigate-express', '/api/orders');
+  cases.push({ id: 'apigate-routes-passthrough', label: 'apigate express, passthrough route (in the working-routes process)', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders-raw' });
+  cases.push({ id: 'apigate-express-json', label: 'apigate express, JSON-validated route (zod)', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders' });
+  cases.push({ id: 'apigate-express-map', label: 'apigate express, JSON-validated route with a map', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders-mapped' });
+  plain('json', 'express-zod-hpm', '/api/orders');
+  for (const workload of ['64k', 'post1m'] as const) {
+    for (const id of passthrough) if (!quick || quickBodies.includes(id)) plain(workload, id, workload === '64k' ? '/api/64k' : '/api/upload');
+  }
+  return cases;
+};
+
+/** A ratio between two cases of one workload; `target` makes it one of the issue's targets. */
+export interface Comparison {
+  a: string;
+  b: string;
+  workload: WorkloadId;
+  target?: number;
+  note: string;
+}
+
+export const comparisons: readonly Comparison[] = [
+  { a: 'apigate-express', b: 'express-http-proxy-3', workload: 'tiny', target: 0.9, note: 'apigate passthrough on express ≥ 0.9 × express + bare http-proxy-3' },
+  { a: 'apigate-koa', b: 'koa-http-proxy-3', workload: 'tiny', target: 0.9, note: 'apigate passthrough on koa ≥ 0.9 × koa + bare http-proxy-3' },
+  { a: 'apigate-hono-node', b: 'hono-http-proxy-3', workload: 'tiny', target: 0.9, note: 'apigate passthrough on hono-node ≥ 0.9 × hono-node + bare http-proxy-3' },
+  { a: 'apigate-express-fast-lane', b: 'http-proxy-3', workload: 'tiny', target: 0.9, note: 'fast lane ≥ 0.9 × bare http-proxy-3' },
+  { a: 'apigate-koa', b: 'fast-gateway', workload: 'tiny', target: 1.1, note: 'apigate koa ≥ 1.1 × fast-gateway' },
+  { a: 'apigate-hono-node', b: 'fast-gateway', workload: 'tiny', target: 1.1, note: 'apigate hono-node ≥ 1.1 × fast-gateway' },
+  { a: 'apigate-hono-node', b: 'hono-proxy', workload: 'tiny', target: 3, note: 'apigate hono-node ≥ 3 × hono/proxy' },
+  { a: 'apigate-express-json', b: 'express-zod-hpm', workload: 'json', target: 1.5, note: 'JSON-validated route ≥ 1.5 × express + zod + http-proxy-middleware' },
+  { a: 'apigate-express', b: 'express-hpm', workload: 'tiny', note: 'apigate express vs express + http-proxy-middleware' },
+  { a: 'apigate-hono-fetch', b: 'hono-proxy', workload: 'tiny', note: 'apigate hono (fetch transport) vs hono/proxy' },
+  { a: 'apigate-express-map', b: 'express-zod-hpm', workload: 'json', note: 'validated route with a map vs express + zod + http-proxy-middleware' },
+  { a: 'apigate-express-hook', b: 'apigate-routes-passthrough', workload: 'tiny', note: 'route with a hook vs a passthrough route of the same process' },
+  { a: 'apigate-express-sticky', b: 'apigate-routes-passthrough', workload: 'tiny', note: 'headerSticky route vs a passthrough route of the same process' },
+  { a: 'apigate-express-json', b: 'apigate-routes-passthrough', workload: 'json', note: 'JSON-validated route vs passthrough of the same POST in the same process' },
+  { a: 'apigate-express-map', b: 'apigate-routes-passthrough', workload: 'json', note: 'validated route with a map vs passthrough of the same POST in the same process' },
+  { a: 'apigate-express', b: 'express-http-proxy-3', workload: '64k', note: 'apigate express vs express + bare, 64 KiB' },
+  { a: 'apigate-express', b: 'express-http-proxy-3', workload: 'post1m', note: 'apigate express vs express + bare, 1 MiB POST' },
+  { a: 'apigate-express-fast-lane', b: 'http-proxy-3', workload: '64k', note: 'fast lane vs bare http-proxy-3, 64 KiB' },
+  { a: 'apigate-express-fast-lane', b: 'http-proxy-3', workload: 'post1m', note: 'fast lane vs bare http-proxy-3, 1 MiB POST' },
+  { a: 'apigate-express', b: 'nginx', workload: 'tiny', note: 'apigate express vs nginx reverse proxy' },
+];
+
+/** Contestants measured at a fixed 2 000 req/s. */
+export const rateContestants = (quick: boolean): string[] =>
+  quick ? ['direct', 'nginx', 'apigate-express'] : ['direct', 'nginx', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node'];

@@ -1,0 +1,98 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cores, run, startNode, startPinned } from './processes.ts';
+
+/** What one request of a workload looks like. */
+export interface RequestSpec {
+  method: 'GET' | 'POST';
+  /** Path on the contestant; the direct contestant gets it without the /api prefix. */
+  path: string;
+  body?: { bytes: number } | { text: string };
+  contentType?: string;
+  /** Cycle an x-tenant header over 16 values (sticky routing). */
+  tenants?: boolean;
+  connections: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+const luaString = (text: string): string => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+// wrk prints its summary in done(); errors.status counts responses with a status above 399.
+const doneLua = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('BENCH {"requests":%d,"us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50":%d,"p99":%d}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+`;
+
+const scripts = new Map<string, string>();
+
+/** A wrk Lua script for the spec, written once into dir. */
+const wrkScript = (dir: string, spec: RequestSpec): string => {
+  const key = JSON.stringify({ ...spec, path: '', connections: 0 });
+  const known = scripts.get(key);
+  if (known !== undefined) return known;
+  const lines = [`wrk.method = "${spec.method}"`];
+  if (spec.body !== undefined) lines.push('text' in spec.body ? `wrk.body = ${luaString(spec.body.text)}` : `wrk.body = string.rep("a", ${spec.body.bytes})`);
+  if (spec.contentType !== undefined) lines.push(`wrk.headers["Content-Type"] = "${spec.contentType}"`);
+  if (spec.tenants === true) {
+    lines.push(
+      'local reqs = {}',
+      'local n = 0',
+      'init = function(args) for i = 1, 16 do reqs[i] = wrk.format(nil, nil, { ["x-tenant"] = "tenant-" .. i, ["Host"] = wrk.headers["Host"] }) end end',
+      'request = function() n = n % 16 + 1 return reqs[n] end',
+    );
+  }
+  const file = join(dir, `wrk-${scripts.size}.lua`);
+  writeFileSync(file, `${lines.join('\n')}\n${doneLua}`);
+  scripts.set(key, file);
+  return file;
+};
+
+/** One wrk run (1 thread, pinned to the load core). */
+export const runWrk = async (dir: string, url: string, spec: RequestSpec, seconds: number): Promise<LoadResult> => {
+  const script = wrkScript(dir, spec);
+  const child = startPinned(cores.load, 'wrk', ['-t1', `-c${spec.connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url]);
+  const { code, stdout, stderr } = await run(child);
+  const line = stdout.split('\n').find((text) => text.startsWith('BENCH '));
+  if (line === undefined) throw new Error(`wrk failed (${code}) on ${url}: ${stdout}\n${stderr}`);
+  const raw = JSON.parse(line.slice(6)) as Record<string, number>;
+  const secs = raw.us! / 1e6;
+  return {
+    requests: raw.requests!,
+    seconds: secs,
+    rps: raw.requests! / secs,
+    p50ms: raw.p50! / 1000,
+    p99ms: raw.p99! / 1000,
+    errors: raw.connect! + raw.read! + raw.write! + raw.timeout!,
+    non2xx: raw.status!,
+  };
+};
+
+/** One autocannon run from a child pinned to the load core; `rate` fixes the request rate. */
+export const runAutocannon = async (url: string, spec: RequestSpec, seconds: number, rate?: number): Promise<LoadResult> => {
+  const load = {
+    url,
+    seconds,
+    connections: spec.connections,
+    method: spec.method,
+    ...(spec.body === undefined ? {} : { body: spec.body }),
+    headers: { ...(spec.contentType === undefined ? {} : { 'content-type': spec.contentType }), ...(spec.tenants === true ? { 'x-tenant': 'tenant-1' } : {}) },
+    ...(rate === undefined ? {} : { rate }),
+  };
+  const { code, stdout, stderr } = await run(startNode(cores.load, 'tools/autocannon-client.ts', [JSON.stringify(load)]));
+  const line = stdout.trim().split('\n').pop();
+  if (code !== 0 || line === undefined || line === '') throw new Error(`autocannon failed (${code}) on ${url}: ${stdout}\n${stderr}`);
+  const raw = JSON.parse(line) as { requests: number; seconds: number; p50: number; p99: number; errors: number; non2xx: number };
+  return { requests: raw.requests, seconds: raw.seconds, rps: raw.requests / raw.seconds, p50ms: raw.p50, p99ms: raw.p99, errors: raw.errors, non2xx: raw.non2xx };
+};

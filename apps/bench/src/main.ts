@@ -1,0 +1,372 @@
+// pnpm bench [--quick]: apigate against the upstream reached directly and against what users would
+// pick instead. Prints a markdown report and writes it to docs/benchmarks.md.
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { casesFor, comparisons, contestants, rateContestants, workloads, type Case, type Workload } from './cases.ts';
+import { runAutocannon, runWrk, type LoadResult, type RequestSpec } from './load.ts';
+import { nginxBinary, nginxVersion, originConfig, proxyConfig } from './nginx.ts';
+import { childPids, coreBusyTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
+import { summarizeProfiles } from './profile.ts';
+import { render, sampleKey, type RateSample, type Sample, type UploadResult } from './report.ts';
+import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(
+    [
+      'usage: pnpm bench [--quick]                      run the benchmarks, write docs/benchmarks.md',
+      '       pnpm bench --profile <case> [--seconds N]  CPU-profile one case under load (e.g. apigate-express, apigate-express-json) and print its top self-time functions',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+const quick = args.includes('--quick');
+const optionValue = (name: string): string | undefined => {
+  const index = args.indexOf(name);
+  return index === -1 ? undefined : args[index + 1];
+};
+const profileCase = optionValue('--profile');
+const settings = quick
+  ? { rounds: 2, warmSeconds: 1, seconds: 2, rateSeconds: 3, uploadMiB: 512, noiseRetryPct: 30 }
+  : { rounds: 3, warmSeconds: 1, seconds: 3, rateSeconds: 5, uploadMiB: 512, noiseRetryPct: 30 };
+const rate = { rps: 2000, connections: 20 };
+const uploadLimitMiB = 64;
+
+const benchDir = resolve(srcDir, '..');
+const repoDir = resolve(benchDir, '../..');
+const docsFile = join(repoDir, 'docs/benchmarks.md');
+const log = (message: string): void => {
+  process.stderr.write(`bench: ${message}\n`);
+};
+
+// ---- tools ---------------------------------------------------------------------------------
+
+let nginx = nginxBinary();
+let useWrk = hasCommand('wrk');
+if (nginx === undefined || !useWrk) {
+  const missing = [...(nginx === undefined ? ['nginx'] : []), ...(useWrk ? [] : ['wrk'])];
+  if (installTools(missing)) {
+    nginx = nginxBinary();
+    useWrk = hasCommand('wrk');
+  }
+}
+if (nginx === undefined) {
+  console.error(
+    'bench: nginx is needed (it is the origin and a contestant) and was not found. Install it (Debian/Ubuntu: `sudo apt-get install -y nginx wrk`) and re-run; run as root with apt-get available and the harness installs it itself.',
+  );
+  process.exit(1);
+}
+const loadTool = useWrk ? `wrk (${output('wrk', ['-v'])?.split('\n')[0] ?? 'unknown version'})` : 'autocannon 8 (wrk not found; install wrk for lower load-generator overhead)';
+if (!useWrk) log('wrk not found: using autocannon for the throughput runs');
+if (!pinning) log('taskset not found: processes are NOT pinned to cores; numbers will be noisier');
+
+// ---- cleanup on every way out ----------------------------------------------------------------
+
+const dir = mkdtempSync(join(tmpdir(), 'apigate-bench-'));
+// nginx workers run as an unprivileged user when started as root: they must read the 64 KiB file.
+chmodSync(dir, 0o755);
+const extraPids = new Set<number>();
+let cleaned = false;
+const cleanup = async (): Promise<void> => {
+  if (cleaned) return;
+  cleaned = true;
+  await stopAll();
+  for (const pid of extraPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+};
+process.on('exit', () => {
+  killAllNow();
+  if (!cleaned) rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping every child process`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ---- processes -------------------------------------------------------------------------------
+
+interface Running {
+  url: string;
+  /** The processes whose CPU and memory count: a Node process, or nginx's workers. */
+  pids: number[];
+  child: ChildProcess;
+}
+
+const waitForHttp = async (url: string, what: string, child: ChildProcess): Promise<void> => {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}): ${stderrOf(child)}`);
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      return;
+    } catch {
+      await sleep(50);
+    }
+  }
+  throw new Error(`${what} did not answer on ${url}: ${stderrOf(child)}`);
+};
+
+const startNginx = async (name: string, core: string, config: string, probe: string): Promise<ChildProcess> => {
+  const file = join(dir, `${name}.conf`);
+  writeFileSync(file, config);
+  const child = startPinned(core, nginx, ['-p', dir, '-c', file, '-e', join(dir, `${name}-error.log`)]);
+  await waitForHttp(probe, `nginx (${name})`, child);
+  for (const pid of childPids(child.pid!)) extraPids.add(pid);
+  return child;
+};
+
+const startContestant = async (entry: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): Promise<Running> => {
+  const child = startNode(cores.contestant, entry, [], env, nodeFlags);
+  const { port } = await firstJsonLine<{ port: number }>(child, entry);
+  return { url: `http://127.0.0.1:${port}`, pids: [child.pid!], child };
+};
+
+const fraction = (ticks: number, seconds: number): number => (ticks / clockTicks() / seconds) * 100;
+
+const load = (url: string, request: RequestSpec, seconds: number): Promise<LoadResult> => (useWrk ? runWrk(dir, url, request, seconds) : runAutocannon(url, request, seconds));
+
+const started = Date.now();
+
+const requestOf = (c: Case): RequestSpec => {
+  const base = workloads.find((w) => w.id === c.workload)!.request;
+  return { ...base, path: c.path, ...(c.tenants === true ? { tenants: true } : {}) };
+};
+
+/** --profile: one case under load with `node --cpu-prof`; prints the top self-time functions. */
+const profile = async (caseId: string, cases: readonly Case[], env: NodeJS.ProcessEnv): Promise<void> => {
+  const c = cases.find((candidate) => candidate.id === caseId);
+  const entry = contestants.find((candidate) => candidate.id === c?.contestant)?.entry;
+  if (c === undefined || entry === undefined) throw new Error(`--profile takes the id of a Node case: ${cases.filter((x) => x.contestant !== 'direct' && x.contestant !== 'nginx').map((x) => x.id).join(', ')}`);
+  const seconds = Number(optionValue('--seconds') ?? 10);
+  // Outside the run's temp dir, so the .cpuprofile files survive for DevTools.
+  const profileDir = mkdtempSync(join(tmpdir(), `apigate-profile-${caseId}-`));
+  const target = await startContestant(entry, env, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+  const url = `${target.url}${c.path}`;
+  await load(url, requestOf(c), 2);
+  const result = await load(url, requestOf(c), seconds);
+  await stop(target.child, 15_000);
+  process.stdout.write(
+    `# CPU profile: ${c.label}, ${c.workload}, ${seconds} s of load (plus 2 s warm-up in the profile)\n\n${Math.round(result.rps)} req/s, p99 ${result.p99ms.toFixed(2)} ms, errors ${result.errors}, non-2xx ${result.non2xx}\n\n${summarizeProfiles(profileDir)}\n\nProfiles (open in Chrome DevTools): ${profileDir}\n`,
+  );
+};
+
+const main = async (): Promise<void> => {
+  const info = machine();
+  const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const cases = casesFor(quick);
+  const needed = new Set(cases.map((c) => c.contestant));
+
+  // The origin: nginx, one worker, on the load core.
+  const originPorts = [await freePort(), await freePort()] as const;
+  const origin = `http://127.0.0.1:${originPorts[0]}`;
+  const originB = `http://127.0.0.1:${originPorts[1]}`;
+  const originChild = await startNginx('origin', cores.load, originConfig(dir, originPorts), `${origin}/tiny`);
+  if (profileCase !== undefined) return profile(profileCase, cases, { ORIGIN: origin, ORIGIN_B: originB, NODE_ENV: 'production' });
+  const running = new Map<string, Running>();
+  running.set('direct', { url: origin, pids: childPids(originChild.pid!), child: originChild });
+  log(`origin nginx on ${origin} and ${originB}`);
+
+  if (needed.has('nginx')) {
+    const port = await freePort();
+    const child = await startNginx('proxy', cores.contestant, proxyConfig(dir, port, originPorts[0]), `http://127.0.0.1:${port}/api/tiny`);
+    running.set('nginx', { url: `http://127.0.0.1:${port}`, pids: childPids(child.pid!), child });
+  }
+  const nodeContestants = contestants.filter((c) => c.kind === 'node' && needed.has(c.id));
+  const env = { ORIGIN: origin, ORIGIN_B: originB, NODE_ENV: 'production' };
+  const launched = await Promise.all(nodeContestants.map(async (c) => [c.id, await startContestant(c.entry!, env)] as const));
+  for (const [id, contestant] of launched) running.set(id, contestant);
+  log(`${running.size} contestants running`);
+
+
+  // One request per case first: a wrong route shows up here, not as a table of 404s.
+  for (const c of cases) {
+    const request = requestOf(c);
+    const body = request.body === undefined ? undefined : 'text' in request.body ? request.body.text : Buffer.alloc(request.body.bytes, 'a');
+    try {
+      const response = await fetch(`${running.get(c.contestant)!.url}${c.path}`, {
+        method: request.method,
+        ...(body === undefined ? {} : { body }),
+        headers: { ...(request.contentType === undefined ? {} : { 'content-type': request.contentType }), 'x-tenant': 'tenant-1' },
+      });
+      const text = await response.text();
+      if (!response.ok) log(`check: ${c.id} (${c.workload}) answered ${response.status}: ${text.slice(0, 200)}`);
+    } catch (error) {
+      log(`check: ${c.id} (${c.workload}) failed: ${(error as Error).message}`);
+    }
+  }
+
+  // Interleaved rounds: every case once per round, always in the same order.
+  const samples = new Map<string, Sample[]>();
+  const perRound = cases.length * (settings.warmSeconds + settings.seconds);
+  log(`${cases.length} cases × ${settings.rounds} rounds ≈ ${Math.round((perRound * settings.rounds) / 60)} min`);
+  let retries = 0;
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const c of cases) {
+      const target = running.get(c.contestant)!;
+      const url = `${target.url}${c.path}`;
+      const request = requestOf(c);
+      const measure = async (): Promise<Sample> => {
+        try {
+          if (target.child.exitCode !== null || target.child.signalCode !== null) throw new Error('process exited');
+          await load(url, request, settings.warmSeconds);
+          const before = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+          const core0Before = coreBusyTicks(cores.contestant);
+          const t0 = performance.now();
+          const result = await load(url, request, settings.seconds);
+          const seconds = (performance.now() - t0) / 1000;
+          const after = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+          // What else ran on the contestant's core meanwhile (other users of the machine, stray work).
+          const core0Busy = coreBusyTicks(cores.contestant) - core0Before;
+          const noisePct = c.contestant === 'direct' ? Number.NaN : fraction(Math.max(0, core0Busy - (after - before)), seconds);
+          const rssMiB = target.pids.reduce((sum, pid) => sum + statusKiB(pid, 'VmRSS'), 0) / 1024;
+          if (result.requests === 0) throw new Error('no request completed');
+          return { rps: result.rps, p50ms: result.p50ms, p99ms: result.p99ms, cpuPct: fraction(after - before, seconds), noisePct, rssMiB, errors: result.errors, non2xx: result.non2xx };
+        } catch (error) {
+          const message = (error as Error).message.split('\n')[0]!;
+          return { rps: Number.NaN, p50ms: Number.NaN, p99ms: Number.NaN, cpuPct: Number.NaN, noisePct: Number.NaN, rssMiB: Number.NaN, errors: 0, non2xx: 0, failure: message };
+        }
+      };
+      let sample = await measure();
+      // Other work on the machine took much of the contestant's core: measure once more, keep the calmer run.
+      if (sample.noisePct > settings.noiseRetryPct) {
+        const again = await measure();
+        retries++;
+        if (!(again.noisePct >= sample.noisePct)) sample = again;
+      }
+      const key = sampleKey(c.id, c.workload);
+      samples.set(key, [...(samples.get(key) ?? []), sample]);
+      log(
+        `round ${round + 1}/${settings.rounds} ${c.workload.padEnd(6)} ${c.id.padEnd(28)} ${sample.failure ?? `${Math.round(sample.rps)} req/s p99 ${sample.p99ms.toFixed(2)} ms cpu ${sample.cpuPct.toFixed(0)}% other on core 0 ${sample.noisePct.toFixed(0)}% rss ${sample.rssMiB.toFixed(0)} MiB err ${sample.errors} non2xx ${sample.non2xx}`}`,
+      );
+    }
+  }
+
+  // p99 at a fixed moderate rate.
+  const rateSamples: RateSample[] = [];
+  const tiny = workloads.find((w) => w.id === 'tiny')!;
+  for (const id of rateContestants(quick)) {
+    const target = running.get(id);
+    const label = contestants.find((c) => c.id === id)!.label;
+    if (target === undefined) continue;
+    const path = id === 'direct' ? '/tiny' : '/api/tiny';
+    try {
+      const result = await runAutocannon(`${target.url}${path}`, { ...tiny.request, path, connections: rate.connections }, settings.rateSeconds, rate.rps);
+      rateSamples.push({ id, label, rps: result.rps, p50ms: result.p50ms, p99ms: result.p99ms, errors: result.errors, non2xx: result.non2xx });
+      log(`rate ${id}: ${Math.round(result.rps)} req/s p50 ${result.p50ms} ms p99 ${result.p99ms} ms`);
+    } catch (error) {
+      rateSamples.push({ id, label, rps: Number.NaN, p50ms: Number.NaN, p99ms: Number.NaN, errors: 0, non2xx: 0, failure: (error as Error).message.split('\n')[0]! });
+    }
+  }
+
+  // Stop the contestants (frees core 0), keep the origin for nothing more: the upload has its own.
+  for (const [id, contestant] of running) if (id !== 'direct') await stop(contestant.child);
+
+  const uploads: UploadResult[] = [];
+  for (const id of ['apigate-express', 'express-http-proxy-3']) {
+    const contestant = contestants.find((c) => c.id === id)!;
+    uploads.push(await uploadTest(settings.uploadMiB, contestant.entry!, contestant.label));
+    log(`upload ${id}: ${JSON.stringify(uploads.at(-1))}`);
+  }
+
+  const versions: Record<string, string> = {
+    node: process.version,
+    nginx: nginxVersion(nginx),
+    'load generator': loadTool,
+    ...packageVersions(),
+  };
+  const report = render({
+    command: quick ? 'pnpm bench --quick' : 'pnpm bench',
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    quick,
+    rounds: settings.rounds,
+    warmSeconds: settings.warmSeconds,
+    seconds: settings.seconds,
+    machine: info,
+    versions,
+    loadTool: useWrk ? 'wrk' : 'autocannon',
+    pinning,
+    workloads: workloads as Workload[],
+    cases,
+    samples,
+    comparisons,
+    rate: { rps: rate.rps, seconds: settings.rateSeconds, connections: rate.connections, samples: rateSamples },
+    uploads,
+    uploadLimitMiB,
+    durationSeconds: (Date.now() - started) / 1000,
+    loadAverage,
+    retries,
+    noiseRetryPct: settings.noiseRetryPct,
+  });
+  process.stdout.write(`${report}\n`);
+  writeFileSync(docsFile, report);
+  log(`wrote ${docsFile}`);
+};
+
+/** Peak memory of apigate express passthrough while one large chunked POST streams through it. */
+const uploadTest = async (mebibytes: number, entry: string, label: string): Promise<UploadResult> => {
+  const failed = (failure: string): UploadResult => ({ label, mebibytes, received: undefined, status: undefined, seconds: Number.NaN, rssBeforeMiB: Number.NaN, peakMiB: Number.NaN, growthMiB: Number.NaN, peakReset: false, failure });
+  const sink = startNode(cores.load, 'tools/upload-sink.ts');
+  try {
+    const { port } = await firstJsonLine<{ port: number }>(sink, 'upload sink');
+    const gateway = await startContestant(entry, { ORIGIN: `http://127.0.0.1:${port}`, NODE_ENV: 'production' });
+    const url = `${gateway.url}/api/upload`;
+    const send = async (size: number): Promise<{ status?: number; body?: string; seconds?: number; error?: string }> => {
+      const { stdout } = await run(startNode(cores.load, 'tools/upload-client.ts', [url, String(size)]));
+      return JSON.parse(stdout.trim().split('\n').pop() || '{"error":"no output"}') as { status?: number; body?: string; seconds?: number; error?: string };
+    };
+    const warm = await send(8);
+    if (warm.error !== undefined) return failed(warm.error);
+    await sleep(500);
+    const pid = gateway.pids[0]!;
+    const rssBefore = statusKiB(pid, 'VmRSS') / 1024;
+    const peakReset = resetPeak(pid);
+    const result = await send(mebibytes);
+    const peak = statusKiB(pid, 'VmHWM') / 1024;
+    await stop(gateway.child);
+    if (result.error !== undefined) return failed(result.error);
+    const received = (JSON.parse(result.body ?? '{}') as { bytes?: number }).bytes;
+    return { label, mebibytes, received, status: result.status, seconds: result.seconds ?? Number.NaN, rssBeforeMiB: rssBefore, peakMiB: peak, growthMiB: peak - rssBefore, peakReset };
+  } catch (error) {
+    return failed((error as Error).message.split('\n')[0]!);
+  } finally {
+    await stop(sink);
+  }
+};
+
+const packageVersions = (): Record<string, string> => {
+  const versionOf = (name: string): string => {
+    try {
+      return (JSON.parse(readFileSync(join(benchDir, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  const commit = output('git', ['-C', repoDir, 'rev-parse', '--short', 'HEAD']) ?? 'unknown';
+  const dirty = (output('git', ['-C', repoDir, 'status', '--porcelain', '--', 'packages']) ?? '') !== '';
+  const names = ['http-proxy-3', 'express', 'koa', 'hono', '@hono/node-server', 'http-proxy-middleware', 'fast-gateway', 'fastify', '@fastify/http-proxy', 'autocannon', 'zod'];
+  return {
+    '@apigate/* (workspace sources)': `${versionOf('@apigate/core')} at git ${commit}${dirty ? ' + uncommitted changes in packages/' : ''}`,
+    ...Object.fromEntries(names.map((name) => [name, versionOf(name)])),
+  };
+};
+
+try {
+  await main();
+  await cleanup();
+} catch (error) {
+  console.error(`bench: ${(error as Error).stack ?? String(error)}`);
+  await cleanup();
+  process.exitCode = 1;
+}

@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasCommand } from './system.ts';
+
+/** apps/bench/src */
+export const srcDir = dirname(fileURLToPath(import.meta.url));
+
+/** Core 0 runs the contestant, core 1 the load generator (and the origin). */
+export const cores = { contestant: '0', load: '1' } as const;
+
+export const pinning = hasCommand('taskset');
+
+const children = new Set<ChildProcess>();
+
+/** Starts a command pinned to a core (when taskset exists); tracked so that stopAll() ends it. */
+export const startPinned = (core: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess => {
+  const [file, argv] = pinning ? ['taskset', ['-c', core, command, ...args]] : [command, [...args]];
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  Object.defineProperty(child, 'stderrTail', { get: () => stderr });
+  return child;
+};
+
+/** The last lines a child wrote to stderr, for error messages. */
+export const stderrOf = (child: ChildProcess): string => (child as ChildProcess & { stderrTail?: string }).stderrTail ?? '';
+
+/** A Node process running one of our TypeScript entries with the workspace's source condition. */
+export const startNode = (core: string, entry: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}, nodeFlags: readonly string[] = []): ChildProcess =>
+  startPinned(core, process.execPath, ['--conditions=@apigate/source', ...nodeFlags, join(srcDir, entry), ...args], env);
+
+/** Resolves with the first stdout line parsed as JSON; rejects if the child exits or times out first. */
+export const firstJsonLine = <T>(child: ChildProcess, what: string, timeoutMs = 20_000): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => fail(new Error(`${what}: no answer within ${timeoutMs} ms\n${stderrOf(child)}`)), timeoutMs);
+    const onExit = (code: number | null): void => fail(new Error(`${what} exited (${code}) before answering\n${stderrOf(child)}`));
+    function fail(error: Error): void {
+      clearTimeout(timer);
+      lines.close();
+      child.off('exit', onExit);
+      reject(error);
+    }
+    child.once('exit', onExit);
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      lines.close();
+      try {
+        resolve(JSON.parse(line) as T);
+      } catch {
+        reject(new Error(`${what}: unexpected output ${JSON.stringify(line)}\n${stderrOf(child)}`));
+      }
+    });
+  });
+
+/** Runs a command to completion, collecting stdout. */
+export const run = (child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+  new Promise((resolve, reject) => {
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr: stderrOf(child) }));
+  });
+
+/** Ends one child and waits for it (SIGTERM, then SIGKILL after `graceMs`). */
+export const stop = (child: ChildProcess, graceMs = 1000): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+
+/** Ends every child still running. */
+export const stopAll = async (): Promise<void> => {
+  await Promise.all([...children].map((child) => stop(child)));
+};
+
+/** Synchronous last resort on process exit: SIGKILL to every child still tracked. */
+export const killAllNow = (): void => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+};
+
+// ---- /proc ---------------------------------------------------------------------------------
+
+/** utime + stime of a process, in clock ticks. */
+export const cpuTicks = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  return Number(fields[11]) + Number(fields[12]);
+};
+
+/** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM). */
+export const statusKiB = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? 0 : Number(match[1]);
+};
+
+/** Resets VmHWM to the current RSS (Linux: write 5 to clear_refs); false if not allowed. */
+export const resetPeak = (pid: number): boolean => {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Busy clock ticks of one CPU (everything but idle and iowait), from /proc/stat. */
+export const coreBusyTicks = (core: string): number => {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((text) => text.startsWith(`cpu${core} `));
+  if (line === undefined) return 0;
+  const values = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = values.slice(0, 8).reduce((sum, value) => sum + value, 0);
+  return total - values[3]! - values[4]!;
+};
+
+/** Children of a process (nginx workers of a master). */
+export const childPids = (pid: number): number[] => {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+};

@@ -1,0 +1,250 @@
+import type { Case, Comparison, Workload } from './cases.ts';
+import { tinyJson } from './nginx.ts';
+import { fixed, median, thousands } from './stats.ts';
+
+/** One measured run of one case in one round. */
+export interface Sample {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  cpuPct: number;
+  /** Busy time of the contestant's core not spent by the contestant, % of one core. */
+  noisePct: number;
+  rssMiB: number;
+  errors: number;
+  non2xx: number;
+  /** Why the run could not be measured at all. */
+  failure?: string;
+}
+
+export interface RateSample {
+  id: string;
+  label: string;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+  non2xx: number;
+  failure?: string;
+}
+
+export interface UploadResult {
+  label: string;
+  mebibytes: number;
+  received: number | undefined;
+  status: number | undefined;
+  seconds: number;
+  rssBeforeMiB: number;
+  peakMiB: number;
+  growthMiB: number;
+  peakReset: boolean;
+  failure?: string;
+}
+
+export interface ReportInput {
+  command: string;
+  date: string;
+  quick: boolean;
+  rounds: number;
+  warmSeconds: number;
+  seconds: number;
+  machine: { cpu: string; cores: number; memoryGiB: number; kernel: string };
+  versions: Record<string, string>;
+  loadTool: string;
+  pinning: boolean;
+  workloads: readonly Workload[];
+  cases: readonly Case[];
+  samples: ReadonlyMap<string, Sample[]>;
+  comparisons: readonly Comparison[];
+  rate: { rps: number; seconds: number; connections: number; samples: readonly RateSample[] };
+  /** apigate express first (the target), then references. */
+  uploads: readonly UploadResult[];
+  uploadLimitMiB: number;
+  durationSeconds: number;
+  /** /proc/loadavg's first three fields when the run started. */
+  loadAverage: string;
+  /** Runs measured a second time because other work took more than noiseRetryPct of core 0. */
+  retries: number;
+  noiseRetryPct: number;
+}
+
+const key = (caseId: string, workload: string): string => `${workload}:${caseId}`;
+export const sampleKey = key;
+
+/** Whether a case had any error, non-2xx answer or failed run. */
+const flagged = (samples: readonly Sample[]): boolean => samples.some((s) => s.failure !== undefined || s.errors > 0 || s.non2xx > 0);
+
+/** Per-round ratios of a to b (same round), as a median. */
+const ratio = (input: ReportInput, a: string, b: string, workload: string): number => {
+  const as = input.samples.get(key(a, workload));
+  const bs = input.samples.get(key(b, workload));
+  if (as === undefined || bs === undefined) return Number.NaN;
+  return median(as.map((s, round) => (s.failure === undefined && bs[round]?.failure === undefined ? s.rps / bs[round]!.rps : Number.NaN)));
+};
+
+/** A markdown table; columns whose every cell is a number are right-aligned. */
+/** Per-round ratios of requests per CPU-second of the contestant: robust to other load on the machine. */
+const cpuRatio = (input: ReportInput, a: string, b: string, workload: string): number => {
+  const as = input.samples.get(key(a, workload));
+  const bs = input.samples.get(key(b, workload));
+  if (as === undefined || bs === undefined) return Number.NaN;
+  return median(as.map((s, round) => (s.failure === undefined && bs[round]?.failure === undefined ? s.rps / s.cpuPct / (bs[round]!.rps / bs[round]!.cpuPct) : Number.NaN)));
+};
+
+const table = (header: readonly string[], rows: readonly (readonly string[])[]): string => {
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((row) => /^[\d\s.–-]+( MiB)?$/.test(row[i] ?? '')));
+  return [`| ${header.join(' | ')} |`, `| ${numeric.map((n) => (n ? '---:' : '---')).join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+};
+
+const workloadTable = (input: ReportInput, workload: Workload): string => {
+  const rows = input.cases
+    .filter((c) => c.workload === workload.id)
+    .map((c) => {
+      const samples = input.samples.get(key(c.id, c.workload)) ?? [];
+      const ok = samples.filter((s) => s.failure === undefined);
+      return {
+        c,
+        bad: flagged(samples),
+        failure: samples.find((s) => s.failure !== undefined)?.failure,
+        ratio: c.contestant === 'direct' ? 1 : ratio(input, c.id, 'direct', c.workload),
+        rps: median(ok.map((s) => s.rps)),
+        p50: median(ok.map((s) => s.p50ms)),
+        p99: median(ok.map((s) => s.p99ms)),
+        cpu: median(ok.map((s) => s.cpuPct)),
+        perCpu: median(ok.map((s) => s.rps / (s.cpuPct / 100))),
+        noise: median(ok.map((s) => s.noisePct)),
+        rss: median(ok.map((s) => s.rssMiB)),
+        errors: samples.reduce((sum, s) => sum + s.errors, 0),
+        non2xx: samples.reduce((sum, s) => sum + s.non2xx, 0),
+      };
+    });
+  const ranked = rows.filter((r) => !r.bad).sort((x, y) => y.ratio - x.ratio);
+  const unranked = rows.filter((r) => r.bad);
+  const line = (r: (typeof rows)[number], rank: string): string[] => [
+    rank,
+    r.bad ? `⚠ ${r.c.label}${r.failure === undefined ? '' : ` (${r.failure})`}` : r.c.label,
+    thousands(r.rps),
+    fixed(r.ratio, r.ratio < 0.1 ? 3 : 2),
+    fixed(r.p50, 2),
+    fixed(r.p99, 2),
+    fixed(r.cpu, 0),
+    thousands(r.perCpu),
+    fixed(r.noise, 0),
+    fixed(r.rss, 0),
+    String(r.errors),
+    String(r.non2xx),
+  ];
+  return table(
+    ['#', 'contestant', 'req/s', '× direct', 'p50 ms', 'p99 ms', 'CPU %', 'req per CPU-s', 'other on core 0 %', 'RSS MiB', 'errors', 'non-2xx'],
+    [...ranked.map((r, i) => line(r, String(i + 1))), ...unranked.map((r) => line(r, '–'))],
+  );
+};
+
+const verdict = (value: number, target: number | undefined, bad: boolean): string => {
+  if (target === undefined) return '';
+  if (bad) return 'n/a (errors)';
+  if (!Number.isFinite(value)) return 'n/a (not run)';
+  return value >= target ? `**pass** (≥ ${target})` : `**FAIL** (< ${target})`;
+};
+
+export const render = (input: ReportInput): string => {
+  const out: string[] = [];
+  const labelOf = (id: string): string => input.cases.find((c) => c.id === id)?.label ?? id;
+  out.push('# Benchmarks', '');
+  out.push(
+    `Generated by \`${input.command}\` (apps/bench) on ${input.date}, in ${Math.round(input.durationSeconds)} s. Every number below was printed by that run; re-run the command to reproduce (\`pnpm bench --quick\` for a shorter, noisier pass; \`pnpm bench --profile <case>\`, e.g. \`apigate-express\`, CPU-profiles one case under load and prints its top self-time functions).`,
+    '',
+  );
+  out.push('## Setup', '');
+  out.push(`- Machine: ${input.machine.cpu}, ${input.machine.cores} cores, ${input.machine.memoryGiB} GiB RAM, ${input.machine.kernel}; loopback only.`);
+  out.push(
+    input.pinning
+      ? '- Pinning (`taskset -c`): the contestant (proxy) on core 0; the load generator and the origin nginx (1 worker) on core 1.'
+      : '- **`taskset` not found: nothing is pinned**; contestant, load generator and origin share the cores, so the numbers are less stable.',
+  );
+  out.push(`- Load: ${input.loadTool}, 1 thread; ${input.workloads.map((w) => `${w.title} with ${w.request.connections} connections`).join('; ')}.`);
+  out.push(
+    `- Rounds: ${input.rounds}, interleaved (every case once per round, in the same order); each run is ${input.warmSeconds} s of warm-up (discarded) then ${input.seconds} s measured.${input.quick ? ' Quick mode: fewer body-size cases, shorter runs.' : ''}`,
+  );
+  out.push(
+    `- Origin: nginx with one worker on a generated config: \`/tiny\` (a ${Buffer.byteLength(tinyJson)}-byte JSON answer from memory), \`/64k\` (a static 64 KiB file), \`/orders\` (POST, a small JSON answer at once), \`/upload\` (POST: nginx reads the whole body into memory before answering, through a body-less proxy hop to itself). The sticky route has two backends: the same origin on two ports.`,
+  );
+  out.push(
+    '- Each contestant is one process: nginx with one worker and a keep-alive upstream pool, or one Node entry in `apps/bench/src/contestants/` run with `node --conditions=@apigate/source` (the workspace TypeScript sources, type-stripped). Proxies serve `/api/*` and strip `/api`.',
+  );
+  out.push(
+    '- Columns: req/s and `× direct` are medians over rounds (the ratio is taken within each round against the origin reached directly in that round); p50/p99 latency are medians of each run’s percentiles; CPU is the contestant’s utime+stime over the measured run (from `/proc/<pid>/stat`) in % of one core; RSS is VmRSS at the end of the run. A contestant with any socket error, timeout or non-2xx answer is marked ⚠ and not ranked.',
+    '- `req per CPU-s` is req/s divided by the contestant’s CPU (in cores): the work per request, whatever else the machine did.',
+    '- `other on core 0 %` is the busy time of core 0 during the measured run that was not the contestant’s (from `/proc/stat`): other processes on the machine. High values mean that run was disturbed.',
+    '- The origin reached directly shares core 1 with the load generator, so `× direct` is the fraction of what one load core can get from nginx without a proxy.',
+  );
+  const noise = [...input.samples.values()].flat().filter((s) => s.failure === undefined && Number.isFinite(s.noisePct)).map((s) => s.noisePct);
+  out.push(
+    `- Disturbance: during the measured runs, other work took a median ${fixed(median(noise), 0)} % (max ${fixed(Math.max(...noise), 0)} %) of core 0; load average at the start ${input.loadAverage}. ${input.retries} run(s) where other work took more than ${input.noiseRetryPct} % of core 0 were measured a second time, keeping the calmer one.`,
+  );
+  out.push('', '### Versions', '');
+  out.push(table(['component', 'version'], Object.entries(input.versions).map(([name, version]) => [name, version])));
+
+  out.push('', '## Targets', '');
+  const targetRows = input.comparisons
+    .filter((c) => c.target !== undefined)
+    .map((c) => {
+      const bad = flagged(input.samples.get(key(c.a, c.workload)) ?? []) || flagged(input.samples.get(key(c.b, c.workload)) ?? []);
+      const value = ratio(input, c.a, c.b, c.workload);
+      return [c.note, `${labelOf(c.a)} / ${labelOf(c.b)}`, fixed(value, 2), verdict(value, c.target, bad), fixed(cpuRatio(input, c.a, c.b, c.workload), 2)];
+    });
+  const upload = input.uploads[0]!;
+  targetRows.push([
+    `RSS growth during a ${upload.mebibytes} MiB streamed upload through apigate express < ${input.uploadLimitMiB} MiB`,
+    'peak VmHWM − VmRSS before',
+    upload.failure === undefined ? `${fixed(upload.growthMiB, 1)} MiB` : '–',
+    upload.failure !== undefined ? `n/a (${upload.failure})` : upload.growthMiB < input.uploadLimitMiB ? `**pass** (< ${input.uploadLimitMiB} MiB)` : `**FAIL** (≥ ${input.uploadLimitMiB} MiB)`,
+    '',
+  ]);
+  out.push(table(['target', 'ratio of', 'req/s ratio (median)', 'verdict', 'req per CPU-s ratio (median)'], targetRows));
+  out.push(
+    '',
+    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (the JSON one for validation), ratios taken within each round. The verdict is on req/s; the last column divides each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
+  );
+
+  for (const workload of input.workloads) {
+    if (!input.cases.some((c) => c.workload === workload.id)) continue;
+    out.push('', `## ${workload.title}`, '', workloadTable(input, workload));
+  }
+
+  out.push('', '## Other ratios', '');
+  out.push(
+    table(
+      ['comparison', 'workload', 'req/s ratio (median)', 'req per CPU-s ratio (median)'],
+      input.comparisons
+        .filter((c) => c.target === undefined && input.samples.has(key(c.a, c.workload)) && input.samples.has(key(c.b, c.workload)))
+        .map((c) => [c.note, c.workload, fixed(ratio(input, c.a, c.b, c.workload), 2), fixed(cpuRatio(input, c.a, c.b, c.workload), 2)]),
+    ),
+  );
+
+  out.push('', `## Latency at a fixed ${thousands(input.rate.rps)} req/s`, '');
+  out.push(
+    `autocannon with \`overallRate\` (from a child process pinned to the load core), ${input.rate.connections} connections, ${input.rate.seconds} s, GET tiny JSON; once per contestant after the throughput rounds. autocannon records latency in whole milliseconds.`,
+    '',
+  );
+  out.push(
+    table(
+      ['contestant', 'achieved req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx'],
+      input.rate.samples.map((s) => [s.failure === undefined ? s.label : `⚠ ${s.label} (${s.failure})`, thousands(s.rps), fixed(s.p50ms, 0), fixed(s.p99ms, 0), String(s.errors), String(s.non2xx)]),
+    ),
+  );
+
+  out.push('', `## Memory during a ${upload.mebibytes} MiB streamed upload`, '');
+  out.push(
+    `A fresh contestant process (core 0) forwards one chunked ${upload.mebibytes} MiB POST (64 KiB writes with backpressure) to a Node origin that counts the bytes. Growth is the peak VmHWM during the upload minus VmRSS before it${upload.peakReset ? ' (the peak was reset through /proc/<pid>/clear_refs first)' : ' (VmHWM could not be reset, so the peak includes start-up)'}. express 5 + bare http-proxy-3 is measured the same way as a reference for what Node's own streaming costs.`,
+    '',
+  );
+  out.push(
+    table(
+      ['contestant', 'status', 'bytes the origin received', 'seconds', 'RSS before MiB', 'peak MiB', 'growth MiB'],
+      input.uploads.map((u) => [u.label, u.failure ?? String(u.status), u.received === undefined ? '–' : String(u.received), fixed(u.seconds, 2), fixed(u.rssBeforeMiB, 1), fixed(u.peakMiB, 1), fixed(u.growthMiB, 1)]),
+    ),
+  );
+  out.push('');
+  return out.join('\n');
+};
