@@ -1,1 +1,0 @@
-export * from '@apigate/test-utils/printed';
