@@ -9,7 +9,10 @@ export interface Echo {
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
+  /** Raw header names and values in arrival order. */
+  readonly rawHeaders: readonly string[];
   readonly bytes: number;
+  /** The body as UTF-8 when it is small; '' for large bodies. */
   readonly body: string;
 }
 
@@ -17,8 +20,12 @@ export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, upstre
 
 export interface Upstream {
   readonly server: Server;
+  readonly port: number;
   readonly origin: string;
+  /** Every request the upstream received, in order. */
   readonly seen: Echo[];
+  /** How many TCP connections the upstream accepted. */
+  readonly connections: () => number;
   readonly close: () => Promise<void>;
 }
 
@@ -38,11 +45,11 @@ export const readBody = (req: IncomingMessage): Promise<{ bytes: number; body: s
 /** Answers 200 with a JSON echo of the request. */
 export const echo: UpstreamHandler = (req, res, upstream) => {
   readBody(req).then(({ bytes, body }) => {
-    const seen: Echo = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, bytes, body };
+    const seen: Echo = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bytes, body };
     upstream.seen.push(seen);
     const payload = JSON.stringify(seen);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
-    res.end(payload);
+    res.end(req.method === 'HEAD' ? undefined : payload);
   }, () => res.destroy());
 };
 
@@ -68,10 +75,12 @@ export const closeServer = (server: Server): Promise<void> =>
   });
 
 export const startUpstream = async (handler: UpstreamHandler = echo): Promise<Upstream> => {
+  let accepted = 0;
   const seen: Echo[] = [];
   const server = createServer();
+  server.on('connection', () => accepted++);
   const port = await listen(server);
-  const upstream: Upstream = { server, origin: `http://127.0.0.1:${port}`, seen, close: () => closeServer(server) };
+  const upstream: Upstream = { server, port, origin: `http://127.0.0.1:${port}`, seen, connections: () => accepted, close: () => closeServer(server) };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handler(req, res, upstream));
   return upstream;
 };
@@ -87,6 +96,7 @@ export const freePort = async (): Promise<number> => {
 export interface Reply {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
   readonly text: string;
   readonly json: <T = Record<string, unknown>>() => T;
 }
@@ -102,8 +112,9 @@ const collect = (res: IncomingMessage, resolve: (reply: Reply) => void, reject: 
   res.on('data', (chunk: Buffer) => chunks.push(chunk));
   res.on('error', reject);
   res.on('end', () => {
-    const text = Buffer.concat(chunks).toString('utf8');
-    resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T });
+    const body = Buffer.concat(chunks);
+    const text = body.toString('utf8');
+    resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: <T>() => JSON.parse(text) as T });
   });
 };
 
@@ -141,7 +152,7 @@ export const streamUpload = (port: number, path: string, total: number): Promise
   });
 
 /** Sends exact bytes on a fresh socket; resolves everything the server wrote until it closed. */
-export const rawRequest = (port: number, bytes: string, onData?: (received: string) => void): Promise<string> =>
+export const rawRequest = (port: number, bytes: string | Buffer, onData?: (received: string) => void): Promise<string> =>
   new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     let received = '';
