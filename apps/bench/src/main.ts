@@ -18,6 +18,8 @@ if (args.includes('--help') || args.includes('-h')) {
   console.log(
     [
       'usage: pnpm bench [--quick]                      run the benchmarks, write docs/benchmarks.md',
+      '       pnpm bench [--only <case,...>] [--workloads <tiny,json,64k,post1m>] [--rounds N] [--seconds N]',
+      '                                                 only those cases (ids as in --profile) and workloads, with the origin reached directly; prints the report, writes nothing',
       '       pnpm bench --profile <case> [--seconds N]  CPU-profile one case under load (e.g. apigate-express, apigate-express-json) and print its top self-time functions',
     ].join('\n'),
   );
@@ -29,9 +31,22 @@ const optionValue = (name: string): string | undefined => {
   return index === -1 ? undefined : args[index + 1];
 };
 const profileCase = optionValue('--profile');
+const only = optionValue('--only')?.split(',').filter((id) => id !== '');
+const onlyWorkloads = optionValue('--workloads')?.split(',').filter((id) => id !== '');
+const numberOption = (name: string): number | undefined => {
+  const value = optionValue(name);
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`${name} takes a positive number, not ${value}`);
+  return parsed;
+};
 const settings = quick
   ? { rounds: 2, warmSeconds: 1, seconds: 2, rateSeconds: 3, uploadMiB: 512, noiseRetryPct: 30 }
   : { rounds: 3, warmSeconds: 1, seconds: 3, rateSeconds: 5, uploadMiB: 512, noiseRetryPct: 30 };
+settings.rounds = numberOption('--rounds') ?? settings.rounds;
+settings.seconds = numberOption('--seconds') ?? settings.seconds;
+/** A fresh process runs its first seconds unoptimized: every case gets this much load, discarded, before round 1. */
+const firstWarmSeconds = 3;
 const rate = { rps: 2000, connections: 20 };
 const uploadLimitMiB = 64;
 
@@ -165,7 +180,12 @@ const profile = async (caseId: string, cases: readonly Case[], env: NodeJS.Proce
 const main = async (): Promise<void> => {
   const info = machine();
   const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  const cases = casesFor(quick);
+  const allCases = casesFor(quick);
+  const unknown = only?.filter((id) => !allCases.some((c) => c.id === id)) ?? [];
+  if (unknown.length > 0) throw new Error(`--only: no case ${unknown.join(', ')}; cases: ${[...new Set(allCases.map((c) => c.id))].join(', ')}`);
+  // --only keeps the origin reached directly in every workload it touches: ratios are taken against it.
+  const picked = (c: Case): boolean => (only === undefined || only.includes(c.id)) && (onlyWorkloads === undefined || onlyWorkloads.includes(c.workload));
+  const cases = only === undefined && onlyWorkloads === undefined ? allCases : allCases.filter((c) => picked(c) || (c.contestant === 'direct' && allCases.some((o) => o.workload === c.workload && picked(o))));
   const needed = new Set(cases.map((c) => c.contestant));
 
   // The origin: nginx, one worker, on the load core.
@@ -210,7 +230,16 @@ const main = async (): Promise<void> => {
   // Interleaved rounds: every case once per round, always in the same order.
   const samples = new Map<string, Sample[]>();
   const perRound = cases.length * (settings.warmSeconds + settings.seconds);
-  log(`${cases.length} cases × ${settings.rounds} rounds ≈ ${Math.round((perRound * settings.rounds) / 60)} min`);
+  log(`${cases.length} cases × ${settings.rounds} rounds ≈ ${Math.round((perRound * settings.rounds + cases.length * firstWarmSeconds) / 60)} min`);
+  // Round 0, discarded: every process gets its code optimized and its heap grown under this load
+  // before anything counts (a fresh process measured cold was 20-30 % slower in round 1).
+  for (const c of cases) {
+    try {
+      await load(`${running.get(c.contestant)!.url}${c.path}`, requestOf(c), firstWarmSeconds);
+    } catch (error) {
+      log(`warm-up: ${c.id} (${c.workload}) failed: ${(error as Error).message.split('\n')[0]!}`);
+    }
+  }
   let retries = 0;
   for (let round = 0; round < settings.rounds; round++) {
     for (const c of cases) {
@@ -253,6 +282,15 @@ const main = async (): Promise<void> => {
     }
   }
 
+  if (only !== undefined || onlyWorkloads !== undefined) {
+    // A partial run: the report of these cases only, printed, never written over docs/benchmarks.md.
+    for (const [id, contestant] of running) if (id !== 'direct') await stop(contestant.child);
+    process.stdout.write(
+      `${render({ ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries), samples, rate: { rps: rate.rps, seconds: settings.rateSeconds, connections: rate.connections, samples: [] }, uploads: [] })}\n`,
+    );
+    return;
+  }
+
   // p99 at a fixed moderate rate.
   const rateSamples: RateSample[] = [];
   const tiny = workloads.find((w) => w.id === 'tiny')!;
@@ -280,39 +318,39 @@ const main = async (): Promise<void> => {
     log(`upload ${id}: ${JSON.stringify(uploads.at(-1))}`);
   }
 
-  const versions: Record<string, string> = {
-    node: process.version,
-    nginx: nginxVersion(nginx),
-    'load generator': loadTool,
-    ...packageVersions(),
-  };
   const report = render({
-    command: quick ? 'pnpm bench --quick' : 'pnpm bench',
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    quick,
-    rounds: settings.rounds,
-    warmSeconds: settings.warmSeconds,
-    seconds: settings.seconds,
-    machine: info,
-    versions,
-    loadTool: useWrk ? 'wrk' : 'autocannon',
-    pinning,
-    workloads: workloads as Workload[],
-    cases,
+    ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries),
     samples,
-    comparisons,
     rate: { rps: rate.rps, seconds: settings.rateSeconds, connections: rate.connections, samples: rateSamples },
     uploads,
-    uploadLimitMiB,
-    durationSeconds: (Date.now() - started) / 1000,
-    loadAverage,
-    retries,
-    noiseRetryPct: settings.noiseRetryPct,
   });
   process.stdout.write(`${report}\n`);
   writeFileSync(docsFile, report);
   log(`wrote ${docsFile}`);
 };
+
+/** The parts of the report that are the same for a full and a partial run. */
+const reportBase = (command: string, info: ReturnType<typeof machine>, loadAverage: string, cases: readonly Case[], retries: number) => ({
+  command: `${command}${only === undefined ? '' : ` --only ${only.join(',')}`}${onlyWorkloads === undefined ? '' : ` --workloads ${onlyWorkloads.join(',')}`}`,
+  date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  quick,
+  rounds: settings.rounds,
+  warmSeconds: settings.warmSeconds,
+  firstWarmSeconds,
+  seconds: settings.seconds,
+  machine: info,
+  versions: { node: process.version, nginx: nginxVersion(nginx!), 'load generator': loadTool, ...packageVersions() },
+  loadTool: useWrk ? ('wrk' as const) : ('autocannon' as const),
+  pinning,
+  workloads: workloads as Workload[],
+  cases,
+  comparisons,
+  uploadLimitMiB,
+  durationSeconds: (Date.now() - started) / 1000,
+  loadAverage,
+  retries,
+  noiseRetryPct: settings.noiseRetryPct,
+});
 
 /** Peak memory of apigate express passthrough while one large chunked POST streams through it. */
 const uploadTest = async (mebibytes: number, entry: string, label: string): Promise<UploadResult> => {

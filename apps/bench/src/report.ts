@@ -47,6 +47,8 @@ export interface ReportInput {
   quick: boolean;
   rounds: number;
   warmSeconds: number;
+  /** Load per case before round 1, discarded. */
+  firstWarmSeconds: number;
   seconds: number;
   machine: { cpu: string; cores: number; memoryGiB: number; kernel: string };
   versions: Record<string, string>;
@@ -164,7 +166,7 @@ export const render = (input: ReportInput): string => {
   );
   out.push(`- Load: ${input.loadTool}, 1 thread; ${input.workloads.map((w) => `${w.title} with ${w.request.connections} connections`).join('; ')}.`);
   out.push(
-    `- Rounds: ${input.rounds}, interleaved (every case once per round, in the same order); each run is ${input.warmSeconds} s of warm-up (discarded) then ${input.seconds} s measured.${input.quick ? ' Quick mode: fewer body-size cases, shorter runs.' : ''}`,
+    `- Rounds: ${input.rounds}, interleaved (every case once per round, in the same order); before round 1 every case gets ${input.firstWarmSeconds} s of load, discarded, so that no process is measured cold; each run is then ${input.warmSeconds} s of warm-up (discarded) and ${input.seconds} s measured.${input.quick ? ' Quick mode: fewer body-size cases, shorter runs.' : ''}`,
   );
   out.push(
     `- Origin: nginx with one worker on a generated config: \`/tiny\` (a ${Buffer.byteLength(tinyJson)}-byte JSON answer from memory), \`/64k\` (a static 64 KiB file), \`/orders\` (POST, a small JSON answer at once), \`/upload\` (POST: nginx reads the whole body into memory before answering, through a body-less proxy hop to itself). The sticky route has two backends: the same origin on two ports.`,
@@ -186,21 +188,24 @@ export const render = (input: ReportInput): string => {
   out.push(table(['component', 'version'], Object.entries(input.versions).map(([name, version]) => [name, version])));
 
   out.push('', '## Targets', '');
+  const measured = (c: Comparison): boolean => input.samples.has(key(c.a, c.workload)) && input.samples.has(key(c.b, c.workload));
   const targetRows = input.comparisons
-    .filter((c) => c.target !== undefined)
+    .filter((c) => c.target !== undefined && measured(c))
     .map((c) => {
       const bad = flagged(input.samples.get(key(c.a, c.workload)) ?? []) || flagged(input.samples.get(key(c.b, c.workload)) ?? []);
       const value = ratio(input, c.a, c.b, c.workload);
       return [c.note, `${labelOf(c.a)} / ${labelOf(c.b)}`, fixed(value, 2), verdict(value, c.target, bad), fixed(cpuRatio(input, c.a, c.b, c.workload), 2)];
     });
-  const upload = input.uploads[0]!;
-  targetRows.push([
-    `RSS growth during a ${upload.mebibytes} MiB streamed upload through apigate express < ${input.uploadLimitMiB} MiB`,
-    'peak VmHWM − VmRSS before',
-    upload.failure === undefined ? `${fixed(upload.growthMiB, 1)} MiB` : '–',
-    upload.failure !== undefined ? `n/a (${upload.failure})` : upload.growthMiB < input.uploadLimitMiB ? `**pass** (< ${input.uploadLimitMiB} MiB)` : `**FAIL** (≥ ${input.uploadLimitMiB} MiB)`,
-    '',
-  ]);
+  const upload = input.uploads[0];
+  if (upload !== undefined) {
+    targetRows.push([
+      `RSS growth during a ${upload.mebibytes} MiB streamed upload through apigate express < ${input.uploadLimitMiB} MiB`,
+      'peak VmHWM − VmRSS before',
+      upload.failure === undefined ? `${fixed(upload.growthMiB, 1)} MiB` : '–',
+      upload.failure !== undefined ? `n/a (${upload.failure})` : upload.growthMiB < input.uploadLimitMiB ? `**pass** (< ${input.uploadLimitMiB} MiB)` : `**FAIL** (≥ ${input.uploadLimitMiB} MiB)`,
+      '',
+    ]);
+  }
   out.push(table(['target', 'ratio of', 'req/s ratio (median)', 'verdict', 'req per CPU-s ratio (median)'], targetRows));
   out.push(
     '',
@@ -217,34 +222,38 @@ export const render = (input: ReportInput): string => {
     table(
       ['comparison', 'workload', 'req/s ratio (median)', 'req per CPU-s ratio (median)'],
       input.comparisons
-        .filter((c) => c.target === undefined && input.samples.has(key(c.a, c.workload)) && input.samples.has(key(c.b, c.workload)))
+        .filter((c) => c.target === undefined && measured(c))
         .map((c) => [c.note, c.workload, fixed(ratio(input, c.a, c.b, c.workload), 2), fixed(cpuRatio(input, c.a, c.b, c.workload), 2)]),
     ),
   );
 
-  out.push('', `## Latency at a fixed ${thousands(input.rate.rps)} req/s`, '');
-  out.push(
-    `autocannon with \`overallRate\` (from a child process pinned to the load core), ${input.rate.connections} connections, ${input.rate.seconds} s, GET tiny JSON; once per contestant after the throughput rounds. autocannon records latency in whole milliseconds.`,
-    '',
-  );
-  out.push(
-    table(
-      ['contestant', 'achieved req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx'],
-      input.rate.samples.map((s) => [s.failure === undefined ? s.label : `⚠ ${s.label} (${s.failure})`, thousands(s.rps), fixed(s.p50ms, 0), fixed(s.p99ms, 0), String(s.errors), String(s.non2xx)]),
-    ),
-  );
+  if (input.rate.samples.length > 0) {
+    out.push('', `## Latency at a fixed ${thousands(input.rate.rps)} req/s`, '');
+    out.push(
+      `autocannon with \`overallRate\` (from a child process pinned to the load core), ${input.rate.connections} connections, ${input.rate.seconds} s, GET tiny JSON; once per contestant after the throughput rounds. autocannon records latency in whole milliseconds.`,
+      '',
+    );
+    out.push(
+      table(
+        ['contestant', 'achieved req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx'],
+        input.rate.samples.map((s) => [s.failure === undefined ? s.label : `⚠ ${s.label} (${s.failure})`, thousands(s.rps), fixed(s.p50ms, 0), fixed(s.p99ms, 0), String(s.errors), String(s.non2xx)]),
+      ),
+    );
+  }
 
-  out.push('', `## Memory during a ${upload.mebibytes} MiB streamed upload`, '');
-  out.push(
-    `A fresh contestant process (core 0) forwards one chunked ${upload.mebibytes} MiB POST (64 KiB writes with backpressure) to a Node origin that counts the bytes. Growth is the peak VmHWM during the upload minus VmRSS before it${upload.peakReset ? ' (the peak was reset through /proc/<pid>/clear_refs first)' : ' (VmHWM could not be reset, so the peak includes start-up)'}. express 5 + bare http-proxy-3 is measured the same way as a reference for what Node's own streaming costs.`,
-    '',
-  );
-  out.push(
-    table(
-      ['contestant', 'status', 'bytes the origin received', 'seconds', 'RSS before MiB', 'peak MiB', 'growth MiB'],
-      input.uploads.map((u) => [u.label, u.failure ?? String(u.status), u.received === undefined ? '–' : String(u.received), fixed(u.seconds, 2), fixed(u.rssBeforeMiB, 1), fixed(u.peakMiB, 1), fixed(u.growthMiB, 1)]),
-    ),
-  );
+  if (upload !== undefined) {
+    out.push('', `## Memory during a ${upload.mebibytes} MiB streamed upload`, '');
+    out.push(
+      `A fresh contestant process (core 0) forwards one chunked ${upload.mebibytes} MiB POST (64 KiB writes with backpressure) to a Node origin that counts the bytes. Growth is the peak VmHWM during the upload minus VmRSS before it${upload.peakReset ? ' (the peak was reset through /proc/<pid>/clear_refs first)' : ' (VmHWM could not be reset, so the peak includes start-up)'}. express 5 + bare http-proxy-3 is measured the same way as a reference for what Node's own streaming costs.`,
+      '',
+    );
+    out.push(
+      table(
+        ['contestant', 'status', 'bytes the origin received', 'seconds', 'RSS before MiB', 'peak MiB', 'growth MiB'],
+        input.uploads.map((u) => [u.label, u.failure ?? String(u.status), u.received === undefined ? '–' : String(u.received), fixed(u.seconds, 2), fixed(u.rssBeforeMiB, 1), fixed(u.peakMiB, 1), fixed(u.growthMiB, 1)]),
+      ),
+    );
+  }
   out.push('');
   return out.join('\n');
 };
