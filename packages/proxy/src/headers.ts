@@ -19,6 +19,8 @@ export const hopByHop: ReadonlySet<string> = new Set([
 /** The header names a `Connection` value lists, lower-cased; `close`/`keep-alive` included. */
 export const connectionListed = (value: string | readonly string[] | undefined): string[] => {
   if (value === undefined) return [];
+  // The values nearly every request and response carry, without splitting.
+  if (value === 'keep-alive' || value === 'close') return [value];
   const joined = typeof value === 'string' ? value : value.join(',');
   return joined
     .split(',')
@@ -48,7 +50,17 @@ export interface ForwardingHeaders {
 }
 
 const tokenChars = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const quote = (value: string): string => (tokenChars.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`);
+const quoteNow = (value: string): string => (tokenChars.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`);
+// A gateway sees the same few Host values over and over: the last one is remembered.
+let lastHost = '';
+let lastQuoted = quoteNow(lastHost);
+const quote = (value: string): string => {
+  if (value !== lastHost) {
+    lastQuoted = quoteNow(value);
+    lastHost = value;
+  }
+  return lastQuoted;
+};
 const forwardedNode = (ip: string | undefined): string => {
   if (ip === undefined) return 'unknown';
   return ip.includes(':') ? `"[${ip}]"` : ip;

@@ -40,7 +40,9 @@ export const cleanRequestHeaders = (req: IncomingMessage, clientIp: string | und
 
 /** The upstream response headers minus hop-by-hop and Connection-listed ones. */
 export const cleanResponseHeaders = (headers: IncomingHttpHeaders): OutgoingHttpHeaders => {
-  const listed = headers.connection === undefined ? undefined : new Set(connectionListed(headers.connection));
+  // Usually just `keep-alive` or `close`, which the hop-by-hop set already covers.
+  const named = connectionListed(headers.connection).filter((name) => !hopByHop.has(name));
+  const listed = named.length === 0 ? undefined : new Set(named);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     if (hopByHop.has(name) || listed?.has(name)) continue;
