@@ -27,6 +27,7 @@ export const contestants: readonly Contestant[] = [
   node('apigate-hono-node', 'apigate hono-node'),
   node('apigate-hono-fetch', 'apigate hono (fetch transport)'),
   node('apigate-express-routes', 'apigate express, working routes'),
+  node('apigate-fast-lane-routes', 'apigate express fast lane, working routes'),
   node('express-zod-hpm', 'express + zod + http-proxy-middleware'),
 ];
 
@@ -58,7 +59,7 @@ export interface Case {
 }
 
 /** The passthrough contestants: one process each, the same three origin paths under /api. */
-export const passthrough = contestants.filter((c) => c.id !== 'apigate-express-routes' && c.id !== 'express-zod-hpm').map((c) => c.id);
+export const passthrough = contestants.filter((c) => !['apigate-express-routes', 'apigate-fast-lane-routes', 'express-zod-hpm'].includes(c.id)).map((c) => c.id);
 
 /** In --quick, the 64 KiB and 1 MiB workloads run only these. */
 const quickBodies = ['direct', 'http-proxy-3', 'apigate-express', 'apigate-express-fast-lane'];
@@ -79,6 +80,7 @@ export const casesFor = (quick: boolean): Case[] => {
   cases.push({ id: 'apigate-routes-passthrough', label: 'apigate express, passthrough route (in the working-routes process)', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders-raw' });
   cases.push({ id: 'apigate-express-json', label: 'apigate express, JSON-validated route (zod)', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders' });
   cases.push({ id: 'apigate-express-map', label: 'apigate express, JSON-validated route with a map', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders-mapped' });
+  cases.push({ id: 'apigate-fast-lane-json', label: 'apigate express fast lane, JSON-validated route (zod)', contestant: 'apigate-fast-lane-routes', workload: 'json', path: '/api/orders' });
   plain('json', 'express-zod-hpm', '/api/orders');
   for (const workload of ['64k', 'post1m'] as const) {
     for (const id of passthrough) if (!quick || quickBodies.includes(id)) plain(workload, id, workload === '64k' ? '/api/64k' : '/api/upload');
@@ -107,6 +109,8 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-express', b: 'express-hpm', workload: 'tiny', note: 'apigate express vs express + http-proxy-middleware' },
   { a: 'apigate-hono-fetch', b: 'hono-proxy', workload: 'tiny', note: 'apigate hono (fetch transport) vs hono/proxy' },
   { a: 'apigate-express-map', b: 'express-zod-hpm', workload: 'json', note: 'validated route with a map vs express + zod + http-proxy-middleware' },
+  { a: 'apigate-fast-lane-json', b: 'express-zod-hpm', workload: 'json', note: 'JSON-validated route in the Express fast lane vs express + zod + http-proxy-middleware' },
+  { a: 'apigate-routes-passthrough', b: 'express-zod-hpm', workload: 'json', note: 'the same POST passed through unvalidated (apigate express) vs express + zod + http-proxy-middleware: the ceiling of the validated route' },
   { a: 'apigate-express-hook', b: 'apigate-routes-passthrough', workload: 'tiny', note: 'route with a hook vs a passthrough route of the same process' },
   { a: 'apigate-express-sticky', b: 'apigate-routes-passthrough', workload: 'tiny', note: 'headerSticky route vs a passthrough route of the same process' },
   { a: 'apigate-express-json', b: 'apigate-routes-passthrough', workload: 'json', note: 'JSON-validated route vs passthrough of the same POST in the same process' },
