@@ -30,8 +30,10 @@ const checkCharset = (type: MediaType, expected: string, raw: string | undefined
 
 export type BodyKind = 'json' | 'form' | 'multipart';
 
-/** Checks the Content-Type (and Content-Encoding) a route's body kind accepts; 415 otherwise. */
-export const checkMediaType = (kind: BodyKind, contentType: string | undefined, contentEncoding: string | undefined): void => {
+/** The Content-Type values nearly every JSON client sends, accepted without parsing. */
+const plainJson = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8', 'application/json; charset=UTF-8']);
+
+const checkType = (kind: BodyKind, contentType: string | undefined): void => {
   const type = parseMediaType(contentType);
   if (kind === 'json') {
     if (!type || !jsonEssence.test(type.essence)) throw unsupported('application/json (or a +json type)', contentType);
@@ -42,6 +44,11 @@ export const checkMediaType = (kind: BodyKind, contentType: string | undefined, 
   } else if (!type || type.essence !== 'multipart/form-data' || !type.params.get('boundary')) {
     throw unsupported('multipart/form-data with a boundary', contentType);
   }
+};
+
+/** Checks the Content-Type (and Content-Encoding) a route's body kind accepts; 415 otherwise. */
+export const checkMediaType = (kind: BodyKind, contentType: string | undefined, contentEncoding: string | undefined): void => {
+  if (kind !== 'json' || contentType === undefined || !plainJson.has(contentType)) checkType(kind, contentType);
   if (kind !== 'multipart' && contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity') {
     throw new GatewayError('unsupported_media_type', { message: 'A compressed request body (Content-Encoding) is not accepted here.', details: { contentEncoding } });
   }
