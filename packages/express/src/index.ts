@@ -28,8 +28,8 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  * The Express fast lane: a request listener that serves gateway routes before Express sees the
  * request, and hands every other request to the app. Gateway routes then skip Express entirely —
  * its request/response setup, its router and any app middleware (body parsers, CORS, logging,
- * error handlers) — while the gateway's own hooks, validation and policies still run. About twice
- * the throughput of `app.use(expressGateway(gateway))` for proxied traffic.
+ * error handlers) — while the gateway's own hooks, validation and policies still run. What that
+ * saves per proxied request is measured in docs/benchmarks.md.
  * @example http.createServer(expressFastLane(app, gateway)).listen(8080)
  */
 export const expressFastLane = (app: RequestListener, gateway: Gateway, { transport }: ExpressGatewayOptions = {}): RequestListener & Pick<NodeHandler, 'transport'> => {
