@@ -13,6 +13,7 @@ const node = (id: string, label: string): Contestant => ({ id, label, kind: 'nod
 export const contestants: readonly Contestant[] = [
   { id: 'direct', label: 'origin direct (nginx)', kind: 'origin' },
   { id: 'nginx', label: 'nginx reverse proxy', kind: 'nginx' },
+  node('node-http', 'plain node:http proxy (http.request + pipe, no library)'),
   node('http-proxy-3', 'bare http-proxy-3 (keep-alive agent)'),
   node('express-http-proxy-3', 'express 5 + bare http-proxy-3'),
   node('koa-http-proxy-3', 'koa 3 + bare http-proxy-3'),
@@ -120,6 +121,9 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3', workload: '64k', note: 'fast lane vs bare http-proxy-3, 64 KiB' },
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3', workload: 'post1m', note: 'fast lane vs bare http-proxy-3, 1 MiB POST' },
   { a: 'apigate-express', b: 'nginx', workload: 'tiny', note: 'apigate express vs nginx reverse proxy' },
+  { a: 'http-proxy-3', b: 'node-http', workload: 'tiny', note: 'bare http-proxy-3 vs plain node:http proxy (what http-proxy-3 itself costs)' },
+  { a: 'fast-gateway', b: 'node-http', workload: 'tiny', note: 'fast-gateway vs plain node:http proxy' },
+  { a: 'apigate-hono-node', b: 'node-http', workload: 'tiny', note: 'apigate hono-node vs plain node:http proxy' },
 ];
 
 /** Contestants measured at a fixed 2 000 req/s. */
