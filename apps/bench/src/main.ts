@@ -42,7 +42,7 @@ const numberOption = (name: string): number | undefined => {
 };
 const settings = quick
   ? { rounds: 2, warmSeconds: 1, seconds: 2, rateSeconds: 3, uploadMiB: 512, noiseRetryPct: 30 }
-  : { rounds: 3, warmSeconds: 1, seconds: 3, rateSeconds: 5, uploadMiB: 512, noiseRetryPct: 30 };
+  : { rounds: 5, warmSeconds: 1, seconds: 3, rateSeconds: 5, uploadMiB: 512, noiseRetryPct: 30 };
 settings.rounds = numberOption('--rounds') ?? settings.rounds;
 settings.seconds = numberOption('--seconds') ?? settings.seconds;
 /** A fresh process runs its first seconds unoptimized: every case gets this much load, discarded, before round 1. */
