@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Observer } from '@apigate/core';
 import express from 'express';
 import { expressGateway, renderClientErrors } from '../src/index.ts';
-import { closeServer, eventually, listen, parseHead, rawRequest, salesGateway, startGateway, startUpstream, type UpstreamHandler } from './helpers.ts';
+import { closeServer, eventually, listen, parseHead, rawRequest, salesGateway, send, startGateway, startUpstream, type UpstreamHandler } from './helpers.ts';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -40,6 +40,28 @@ describe('express adapter: request smuggling', () => {
     expect(upstream.seen.map((seen) => `${seen.method} ${seen.url}`)).toEqual(['DELETE /orders/7', 'GET /ping']);
     expect(upstream.seen[0]!.body).toBe(smuggled);
     expect(upstream.seen[0]!.headers['transfer-encoding']).toBe('chunked');
+  });
+
+  it('sends bodyless requests whole and without a body, so a pooled connection stays in step', async () => {
+    const upstream = await startUpstream();
+    closers.push(upstream.close);
+    const gateway = await startGateway(salesGateway(upstream.origin));
+    closers.push(gateway.close);
+    // One after another, so each goes out on the same pooled upstream connection.
+    const replies = [
+      await send(gateway.port, '/sales/ping', { headers: { 'content-length': '0' } }),
+      await send(gateway.port, '/sales/orders/8', { method: 'DELETE' }),
+      await send(gateway.port, '/sales/orders', { method: 'POST', headers: { 'content-length': '0' } }),
+      await send(gateway.port, '/sales/ping'),
+    ];
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200]);
+    expect(upstream.seen.map((seen) => [seen.method, seen.url, seen.bytes, seen.headers['content-length'], seen.headers['transfer-encoding']])).toEqual([
+      ['GET', '/ping', 0, '0', undefined],
+      ['DELETE', '/orders/8', 0, '0', undefined],
+      ['POST', '/orders', 0, '0', undefined],
+      ['GET', '/ping', 0, undefined, undefined],
+    ]);
+    expect(upstream.connections()).toBe(1);
   });
 });
 
