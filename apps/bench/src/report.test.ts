@@ -1,0 +1,130 @@
+import { describe, expect, it } from '@jest/globals';
+import { casesFor, comparisons, passthrough, workloads, type Case } from './cases.ts';
+import { render, sampleKey, type ReportInput, type Sample, type UploadResult } from './report.ts';
+import { median } from './stats.ts';
+
+const sample = (rps: number, extra: Partial<Sample> = {}): Sample => ({ rps, p50ms: 1, p99ms: 2, cpuPct: 100, noisePct: 0, rssMiB: 100, errors: 0, non2xx: 0, ...extra });
+
+const tiny = (id: string, contestant = id): Case => ({ id, label: `label of ${id}`, contestant, workload: 'tiny', path: '/api/tiny' });
+
+const upload: UploadResult = { label: 'apigate express', mebibytes: 512, received: 536870912, status: 200, seconds: 1.2, rssBeforeMiB: 100, peakMiB: 150, growthMiB: 50, peakReset: true };
+
+const input = (samples: Record<string, Sample[]>, overrides: Partial<ReportInput> = {}): ReportInput => ({
+  command: 'pnpm bench',
+  date: '2026-11-21T00:00:00Z',
+  quick: false,
+  rounds: 3,
+  warmSeconds: 1,
+  firstWarmSeconds: 3,
+  seconds: 3,
+  machine: { cpu: 'test cpu', cores: 2, memoryGiB: 4, kernel: 'Linux test' },
+  versions: { node: 'v24' },
+  loadTool: 'wrk',
+  pinning: true,
+  workloads,
+  cases: [tiny('direct'), tiny('express-http-proxy-3'), tiny('apigate-express')],
+  samples: new Map(Object.entries(samples).map(([id, list]) => [sampleKey(id, 'tiny'), list])),
+  comparisons,
+  rate: { rps: 2000, seconds: 5, connections: 20, samples: [] },
+  uploads: [upload],
+  uploadLimitMiB: 64,
+  durationSeconds: 10,
+  loadAverage: '0.1 0.1 0.1',
+  retries: 0,
+  noiseRetryPct: 30,
+  ...overrides,
+});
+
+/** The cells of the markdown table row whose first cell (or second, after a rank) starts with `start`. */
+const row = (report: string, start: string): string[] | undefined =>
+  report
+    .split('\n')
+    .map((line) => line.split('|').map((cell) => cell.trim()))
+    .find((cells) => cells[1]?.startsWith(start) === true || cells[2]?.startsWith(start) === true);
+
+describe('bench report', () => {
+  it('takes the median of per-round ratios, not the ratio of medians', () => {
+    // Round by round: 0.5, 1.0, 0.95 → median 0.95. The ratio of the req/s medians would be 1.
+    const report = render(
+      input({
+        direct: [sample(100_000), sample(100_000), sample(100_000)],
+        'express-http-proxy-3': [sample(2000), sample(1000), sample(1000)],
+        'apigate-express': [sample(1000), sample(1000), sample(950)],
+      }),
+    );
+    const target = row(report, 'apigate passthrough on express');
+    expect(target?.[3]).toBe('0.95');
+    expect(target?.[4]).toBe('**pass** (≥ 0.9)');
+    expect(median([1000, 1000, 950]) / median([2000, 1000, 1000])).toBe(1);
+  });
+
+  it('fails a target under its threshold', () => {
+    const report = render(
+      input({
+        direct: [sample(100_000)],
+        'express-http-proxy-3': [sample(1000)],
+        'apigate-express': [sample(800)],
+      }),
+    );
+    expect(row(report, 'apigate passthrough on express')?.[4]).toBe('**FAIL** (< 0.9)');
+  });
+
+  it('flags a contestant with errors or non-2xx answers and leaves it unranked, and its targets without a verdict', () => {
+    const report = render(
+      input({
+        direct: [sample(100_000)],
+        'express-http-proxy-3': [sample(1000)],
+        'apigate-express': [sample(5000, { non2xx: 12 })],
+      }),
+    );
+    const flagged = row(report, '⚠ label of apigate-express');
+    expect(flagged?.[1]).toBe('–');
+    expect(flagged?.at(-2)).toBe('12');
+    expect(row(report, 'apigate passthrough on express')?.[4]).toBe('n/a (errors)');
+    // The ranked rows are the others, fastest first.
+    expect(row(report, 'label of direct')?.[1]).toBe('1');
+    expect(row(report, 'label of express-http-proxy-3')?.[1]).toBe('2');
+  });
+
+  it('judges the upload against the limit, and leaves out what a partial run did not measure', () => {
+    const samples = { direct: [sample(100_000)], 'express-http-proxy-3': [sample(1000)], 'apigate-express': [sample(1000)] };
+    const full = render(input(samples));
+    expect(row(full, 'RSS growth during a 512 MiB')?.[4]).toBe('**pass** (< 64 MiB)');
+    expect(full).toContain('## Memory during a 512 MiB streamed upload');
+    expect(row(render(input(samples, { uploads: [{ ...upload, growthMiB: 64.3 }] })), 'RSS growth')?.[4]).toBe('**FAIL** (≥ 64 MiB)');
+
+    const partial = render(input(samples, { uploads: [] }));
+    expect(partial).not.toContain('RSS growth');
+    expect(partial).not.toContain('## Memory');
+    expect(partial).not.toContain('## Latency at a fixed');
+    // Only targets whose both sides ran.
+    expect(partial).not.toContain('apigate koa ≥ 1.1 × fast-gateway');
+  });
+});
+
+describe('bench cases', () => {
+  it('measures every workload against the origin reached directly, with case ids unique per workload', () => {
+    for (const quick of [false, true]) {
+      const cases = casesFor(quick);
+      for (const workload of workloads) {
+        const of = cases.filter((c) => c.workload === workload.id);
+        expect(of.some((c) => c.contestant === 'direct')).toBe(true);
+        expect(new Set(of.map((c) => c.id)).size).toBe(of.length);
+      }
+    }
+  });
+
+  it('runs every comparison it reports on cases that exist in a full run', () => {
+    const cases = casesFor(false);
+    for (const comparison of comparisons) {
+      for (const id of [comparison.a, comparison.b]) expect(cases.some((c) => c.id === id && c.workload === comparison.workload)).toBe(true);
+    }
+  });
+
+  it('runs every passthrough contestant on the tiny workload', () => {
+    const tinyIds = casesFor(true)
+      .filter((c) => c.workload === 'tiny')
+      .map((c) => c.contestant);
+    for (const id of passthrough) expect(tinyIds).toContain(id);
+  });
+});
