@@ -42,10 +42,13 @@ const numberOption = (name: string): number | undefined => {
 };
 const settings = quick
   ? { rounds: 2, warmSeconds: 1, seconds: 2, rateSeconds: 3, uploadMiB: 512, noiseRetryPct: 30 }
-  : { rounds: 5, warmSeconds: 1, seconds: 3, rateSeconds: 5, uploadMiB: 512, noiseRetryPct: 30 };
+  : { rounds: 5, warmSeconds: 2, seconds: 3, rateSeconds: 5, uploadMiB: 512, noiseRetryPct: 30 };
 settings.rounds = numberOption('--rounds') ?? settings.rounds;
 settings.seconds = numberOption('--seconds') ?? settings.seconds;
-/** A fresh process runs its first seconds unoptimized: every case gets this much load, discarded, before round 1. */
+/**
+ * A fresh process runs its first seconds unoptimized: the first case of each contestant in a round
+ * (every Node contestant is started afresh per round) gets this much warm-up instead of warmSeconds.
+ */
 const firstWarmSeconds = 3;
 const rate = { rps: 2000, connections: 20 };
 const uploadLimitMiB = 64;
@@ -205,8 +208,11 @@ const main = async (): Promise<void> => {
   }
   const nodeContestants = contestants.filter((c) => c.kind === 'node' && needed.has(c.id));
   const env = { ORIGIN: origin, ORIGIN_B: originB, NODE_ENV: 'production' };
-  const launched = await Promise.all(nodeContestants.map(async (c) => [c.id, await startContestant(c.entry!, env)] as const));
-  for (const [id, contestant] of launched) running.set(id, contestant);
+  const launch = async (): Promise<void> => {
+    const launched = await Promise.all(nodeContestants.map(async (c) => [c.id, await startContestant(c.entry!, env)] as const));
+    for (const [id, contestant] of launched) running.set(id, contestant);
+  };
+  await launch();
   log(`${running.size} contestants running`);
 
 
@@ -230,26 +236,26 @@ const main = async (): Promise<void> => {
   // Interleaved rounds: every case once per round, always in the same order.
   const samples = new Map<string, Sample[]>();
   const perRound = cases.length * (settings.warmSeconds + settings.seconds);
-  log(`${cases.length} cases × ${settings.rounds} rounds ≈ ${Math.round((perRound * settings.rounds + cases.length * firstWarmSeconds) / 60)} min`);
-  // Round 0, discarded: every process gets its code optimized and its heap grown under this load
-  // before anything counts (a fresh process measured cold was 20-30 % slower in round 1).
-  for (const c of cases) {
-    try {
-      await load(`${running.get(c.contestant)!.url}${c.path}`, requestOf(c), firstWarmSeconds);
-    } catch (error) {
-      log(`warm-up: ${c.id} (${c.workload}) failed: ${(error as Error).message.split('\n')[0]!}`);
-    }
-  }
+  log(`${cases.length} cases × ${settings.rounds} rounds ≈ ${Math.round(((perRound + (nodeContestants.length + 2) * (firstWarmSeconds - settings.warmSeconds)) * settings.rounds) / 60)} min`);
   let retries = 0;
   for (let round = 0; round < settings.rounds; round++) {
+    // Every Node contestant is a fresh process in every round: what one process drifts into (heap,
+    // optimization decisions) is one round's sample, not every round's.
+    if (round > 0) {
+      await Promise.all(nodeContestants.map((c) => stop(running.get(c.id)!.child)));
+      await launch();
+    }
+    const warmed = new Set<string>();
     for (const c of cases) {
       const target = running.get(c.contestant)!;
+      const warmSeconds = warmed.has(c.contestant) ? settings.warmSeconds : firstWarmSeconds;
+      warmed.add(c.contestant);
       const url = `${target.url}${c.path}`;
       const request = requestOf(c);
       const measure = async (): Promise<Sample> => {
         try {
           if (target.child.exitCode !== null || target.child.signalCode !== null) throw new Error('process exited');
-          await load(url, request, settings.warmSeconds);
+          await load(url, request, warmSeconds);
           const before = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
           const core0Before = coreBusyTicks(cores.contestant);
           const t0 = performance.now();

@@ -47,7 +47,7 @@ export interface ReportInput {
   quick: boolean;
   rounds: number;
   warmSeconds: number;
-  /** Load per case before round 1, discarded. */
+  /** Warm-up of a contestant's first case in a round (a fresh process), discarded. */
   firstWarmSeconds: number;
   seconds: number;
   machine: { cpu: string; cores: number; memoryGiB: number; kernel: string };
@@ -166,7 +166,7 @@ export const render = (input: ReportInput): string => {
   );
   out.push(`- Load: ${input.loadTool}, 1 thread; ${input.workloads.map((w) => `${w.title} with ${w.request.connections} connections`).join('; ')}.`);
   out.push(
-    `- Rounds: ${input.rounds}, interleaved (every case once per round, in the same order); before round 1 every case gets ${input.firstWarmSeconds} s of load, discarded, so that no process is measured cold; each run is then ${input.warmSeconds} s of warm-up (discarded) and ${input.seconds} s measured.${input.quick ? ' Quick mode: fewer body-size cases, shorter runs.' : ''}`,
+    `- Rounds: ${input.rounds}, interleaved (every case once per round, in the same order); every Node contestant is started afresh for each round, and its first case in a round gets ${input.firstWarmSeconds} s of warm-up (discarded), its later ones ${input.warmSeconds} s; each run then measures ${input.seconds} s.${input.quick ? ' Quick mode: fewer body-size cases, shorter runs.' : ''}`,
   );
   out.push(
     `- Origin: nginx with one worker on a generated config: \`/tiny\` (a ${Buffer.byteLength(tinyJson)}-byte JSON answer from memory), \`/64k\` (a static 64 KiB file), \`/orders\` (POST, a small JSON answer at once), \`/upload\` (POST: nginx reads the whole body into memory before answering, through a body-less proxy hop to itself). The sticky route has two backends: the same origin on two ports.`,
