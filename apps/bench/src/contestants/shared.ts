@@ -1,4 +1,4 @@
-import { Agent, type Server } from 'node:http';
+import { Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 // Every contestant is started by the harness with ORIGIN (and ORIGIN_B, a second port of the same
@@ -20,6 +20,20 @@ export const prefix = '/api';
 
 /** A keep-alive agent such as users are told to give http-proxy-3 (it pools nothing by default). */
 export const keepAliveAgent = (): Agent => new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+
+/** A request listener that answers 404 outside the prefix and hands the rest, prefix stripped, to `forward`. */
+export const underPrefix =
+  (forward: (req: IncomingMessage, res: ServerResponse) => void) =>
+  (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    if (!url.startsWith(`${prefix}/`)) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    req.url = url.slice(prefix.length);
+    forward(req, res);
+  };
 
 /** Tells the harness which port the server listens on. */
 export const announce = (port: number): void => {
