@@ -1,9 +1,10 @@
-import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Gateway } from '@apigate/core';
 import { expressGateway } from '@apigate/express';
+import { closeServer, listen } from '@apigate/test-utils/http';
 import express from 'express';
+
+export { closeServer, eventually, listen, tcpHandles } from '@apigate/test-utils/http';
 
 /** A named upstream: answers every request with `{ name, url }` after `delayMs`. */
 export interface Upstream {
@@ -23,28 +24,6 @@ export interface Answer {
   readonly name: string;
   readonly url: string;
 }
-
-/** Listens on 127.0.0.1, port 0; resolves the port. */
-export const listen = (server: Server): Promise<number> =>
-  new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-
-/** Closes a server and every connection it still holds. */
-export const closeServer = (server: Server): Promise<void> =>
-  new Promise((resolve) => {
-    if (!server.listening) {
-      server.closeAllConnections();
-      resolve();
-      return;
-    }
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 
 /** Starts an upstream that reports its name; `delayMs` later answers take that long. */
 export const startUpstream = async (name: string, delayMs = 0): Promise<Upstream> => {
@@ -165,18 +144,6 @@ export const sendMany = async (send: () => Promise<Reply>, total: number, concur
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return counts;
-};
-
-/** TCP handles (sockets and servers) alive in this process. */
-export const tcpHandles = (): number => process.getActiveResourcesInfo().filter((name) => name.startsWith('TCP')).length;
-
-/** Polls a condition until it holds; throws with the label if it never does. */
-export const eventually = async (label: string, check: () => boolean, attempts = 200): Promise<void> => {
-  for (let i = 0; i < attempts; i++) {
-    if (check()) return;
-    await sleep(10);
-  }
-  throw new Error(`never became true: ${label}`);
 };
 
 /** Closes what a test opened, last first. */

@@ -1,9 +1,11 @@
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import type { Gateway } from '@apigate/core';
 import { expressGateway } from '@apigate/express';
+import { closeServer, listen, send, type Reply } from '@apigate/test-utils/http';
 import express, { type RequestHandler } from 'express';
+
+export { closeServer, eventually, listen, parseHead, send, type Reply, type SendOptions } from '@apigate/test-utils/http';
 
 /** What the recording upstream saw of one request. */
 export interface Seen {
@@ -21,28 +23,6 @@ export interface Upstream {
   readonly last: () => Seen;
   readonly close: () => Promise<void>;
 }
-
-/** Listens on 127.0.0.1, port 0; resolves the port. */
-export const listen = (server: Server): Promise<number> =>
-  new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-
-/** Closes a server and every connection it still holds. */
-export const closeServer = (server: Server): Promise<void> =>
-  new Promise((resolve) => {
-    if (!server.listening) {
-      server.closeAllConnections();
-      resolve();
-      return;
-    }
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 
 /** An upstream that records each request (body bytes kept) and answers 200 `{"ok":true}`. */
 export const startUpstream = async (): Promise<Upstream> => {
@@ -91,37 +71,6 @@ export const startGateway = async (gateway: Gateway, before: readonly RequestHan
   };
 };
 
-export interface Reply {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly text: string;
-  readonly json: <T = Record<string, unknown>>() => T;
-}
-
-export interface SendOptions {
-  readonly method?: string;
-  readonly headers?: OutgoingHttpHeaders;
-  readonly body?: string | Buffer;
-}
-
-const collect = (res: IncomingMessage, resolve: (reply: Reply) => void, reject: (error: Error) => void): void => {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('error', reject);
-  res.on('end', () => {
-    const text = Buffer.concat(chunks).toString('utf8');
-    resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T });
-  });
-};
-
-/** One HTTP request on its own connection. */
-export const send = (port: number, path: string, { method = 'GET', headers = {}, body }: SendOptions = {}): Promise<Reply> =>
-  new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => collect(res, resolve, reject));
-    req.on('error', reject);
-    req.end(body);
-  });
-
 /** POSTs JSON text as-is. */
 export const postJson = (port: number, path: string, body: string | Buffer, contentType = 'application/json'): Promise<Reply> =>
   send(port, path, { method: 'POST', headers: { 'content-type': contentType }, body });
@@ -169,27 +118,6 @@ export const rawExchange = (port: number, head: string, { body, wait = 2000 }: {
     if (body !== undefined) socket.write(body);
     arm();
   });
-
-/** Parses the status, headers and body of a raw HTTP/1.1 response. */
-export const parseHead = (raw: string): { status: number; headers: Record<string, string>; body: string } => {
-  const end = raw.indexOf('\r\n\r\n');
-  const [statusLine = '', ...lines] = raw.slice(0, end === -1 ? raw.length : end).split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return { status: Number(statusLine.split(' ')[1]), headers, body: end === -1 ? '' : raw.slice(end + 4) };
-};
-
-/** Polls a condition until it holds; throws with the label if it never does. */
-export const eventually = async (label: string, check: () => boolean, attempts = 200): Promise<void> => {
-  for (let i = 0; i < attempts; i++) {
-    if (check()) return;
-    await sleep(10);
-  }
-  throw new Error(`never became true: ${label}`);
-};
 
 /** A multipart/form-data body with a text field and a binary file part. */
 export const multipartBody = (boundary: string, file: Buffer): Buffer =>
