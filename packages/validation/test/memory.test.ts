@@ -1,20 +1,13 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { createServer, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MiB, startGatewayProcess, type GatewayProcess } from '@apigate/test-utils/memory';
 import { closeServer, listen } from './helpers.ts';
 
-const MiB = 1024 * 1024;
+const fixture = fileURLToPath(new URL('./fixtures/gateway-process.ts', import.meta.url));
 const boundary = '----apigate-memory-boundary';
 const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
 const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-
-interface Memory {
-  /** Peak resident set size of the gateway process so far, in bytes. */
-  readonly maxRss: number;
-  readonly rss: number;
-}
 
 interface Received {
   readonly bytes: number;
@@ -23,38 +16,6 @@ interface Received {
   /** The last bytes of the body, to see that the closing boundary arrived. */
   readonly end: string;
 }
-
-/**
- * Starts the gateway in its own process so the RSS measured is the gateway's alone.
- * `--max-semi-space-size=1` keeps V8 from letting dead socket read buffers pile up in a large
- * young generation before a collection, which would measure V8's laziness, not what the gateway holds.
- */
-const startGatewayProcess = async (origin: string): Promise<{ port: number; memory: () => Promise<Memory>; stop: () => Promise<void> }> => {
-  const fixture = fileURLToPath(new URL('./fixtures/gateway-process.ts', import.meta.url));
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  const child: ChildProcess = fork(fixture, [origin], {
-    execPath: process.execPath,
-    execArgv: ['--conditions=@apigate/source', '--no-warnings', '--max-semi-space-size=1'],
-    env,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const [ready] = (await once(child, 'message')) as [{ port: number }];
-  return {
-    port: ready.port,
-    memory: async () => {
-      const answer = once(child, 'message') as Promise<[Memory]>;
-      child.send('memory');
-      return (await answer)[0];
-    },
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.send('exit');
-      await exited;
-    },
-  };
-};
 
 const fileChunk = Buffer.alloc(64 * 1024, 'apigate-');
 
@@ -113,11 +74,11 @@ describe('memory of a multipart upload through a validated route', () => {
       res.end(JSON.stringify(received));
     });
   });
-  let gateway: Awaited<ReturnType<typeof startGatewayProcess>>;
+  let gateway: GatewayProcess;
 
   beforeAll(async () => {
     const port = await listen(upstream);
-    gateway = await startGatewayProcess(`http://127.0.0.1:${port}`);
+    gateway = await startGatewayProcess(fixture, [`http://127.0.0.1:${port}`]);
   });
 
   afterAll(async () => {
