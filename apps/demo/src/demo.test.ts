@@ -1,59 +1,11 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { runCurl, shellWords, startPrinting, type Printed } from '@apigate/test-utils/printed';
 
 // Runs the demo as `pnpm start` does (node --conditions=@apigate/source src/main.ts), on a free
 // port, and runs every curl command it prints with the real curl, as printed.
 
 const demoDir = fileURLToPath(new URL('..', import.meta.url));
-const curlBinary = '/usr/bin/curl';
-
-/** Splits a printed command line into words as a POSIX shell would, up to an unquoted `#` comment. */
-const shellWords = (line: string): string[] => {
-  const words: string[] = [];
-  let word: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (c === "'" || c === '"') {
-      const close = line.indexOf(c, i + 1);
-      if (close === -1) throw new Error(`unbalanced quote in: ${line}`);
-      word = (word ?? '') + line.slice(i + 1, close);
-      i = close;
-    } else if (c === ' ' || c === '\t') {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else if (c === '#' && word === undefined) {
-      break;
-    } else {
-      word = (word ?? '') + c;
-    }
-  }
-  if (word !== undefined) words.push(word);
-  return words;
-};
-
-interface CurlResult {
-  readonly status: number;
-  readonly body: string;
-}
-
-/**
- * Runs curl with the printed arguments. `-q` (ignore ~/.curlrc) goes first and `-sS -w` adds the
- * status after the body; proxy variables are dropped so that loopback is reached directly.
- */
-const runCurl = (args: readonly string[]): Promise<CurlResult> => {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(https?|all|no)_proxy$/i.test(name)));
-  return new Promise((resolve, reject) => {
-    execFile(curlBinary, ['-q', '-sS', '-w', '\n%{http_code}', ...args], { env, timeout: 10_000 }, (error, stdout, stderr) => {
-      if (error) {
-        reject(new Error(`curl ${args.join(' ')} failed: ${error.message}\n${stderr}`));
-        return;
-      }
-      const cut = stdout.lastIndexOf('\n');
-      resolve({ status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) });
-    });
-  });
-};
 
 interface Echo {
   readonly upstream: string;
@@ -63,8 +15,7 @@ interface Echo {
   readonly headers: Record<string, string>;
 }
 
-let demo: ChildProcess | undefined;
-let lines: string[] = [];
+let demo: Printed | undefined;
 /** The printed commands by the path (and query) of their URL, e.g. `/sales/public?page=2`. */
 const commands = new Map<string, string[][]>();
 
@@ -73,52 +24,22 @@ const commandFor = (path: string, marker?: string): string[] => {
   const found = (commands.get(path) ?? []).find((args) =>
     marker === undefined ? !args.some((arg) => arg.startsWith('-')) : args.some((arg) => arg.includes(marker)),
   );
-  if (!found) throw new Error(`the demo printed no curl command for ${path}${marker ? ` with ${marker}` : ''}:\n${lines.join('\n')}`);
+  if (!found) throw new Error(`the demo printed no curl command for ${path}${marker ? ` with ${marker}` : ''}:\n${demo?.lines.join('\n')}`);
   return found;
 };
 
-const startDemo = (): Promise<string[]> =>
-  new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', LOG_LEVEL: 'silent' };
-    delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not part of `pnpm start`
-    const child = spawn(process.execPath, ['--conditions=@apigate/source', 'src/main.ts'], { cwd: demoDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    demo = child;
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => reject(new Error(`the demo printed no curl commands within 20 s:\n${stdout}\n${stderr}`)), 20_000);
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.includes('Ctrl-C stops it.')) {
-        clearTimeout(timer);
-        resolve(stdout.split('\n'));
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the demo exited early (code ${code}, signal ${signal}):\n${stdout}\n${stderr}`));
-    });
-  });
-
 beforeAll(async () => {
-  lines = await startDemo();
-  for (const line of lines) {
-    if (!line.trimStart().startsWith('curl ')) continue;
-    const args = shellWords(line.trim()).slice(1);
+  demo = await startPrinting(demoDir, ['--conditions=@apigate/source', 'src/main.ts'], { LOG_LEVEL: 'silent' });
+  for (const command of demo.commands) {
+    const args = shellWords(command).slice(1);
     const url = new URL(args.at(-1)!);
     const key = url.pathname + url.search;
     commands.set(key, [...(commands.get(key) ?? []), args]);
   }
-}, 30_000);
+}, 40_000);
 
 afterAll(async () => {
-  const child = demo;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+  await demo?.stop();
 });
 
 describe('the demo gateway, driven by the curl commands it prints', () => {

@@ -36,7 +36,7 @@ export interface CurlResult {
  * Runs /usr/bin/curl with the printed arguments. `-q` (ignore ~/.curlrc) goes first and `-sS -w`
  * adds the status after the body; proxy variables are dropped so that loopback is reached directly.
  */
-const runCurl = (args: readonly string[]): Promise<CurlResult> => {
+export const runCurl = (args: readonly string[]): Promise<CurlResult> => {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(https?|all|no)_proxy$/i.test(name)));
   return new Promise((resolve, reject) => {
     execFile('/usr/bin/curl', ['-q', '-sS', '-w', '\n%{http_code}', ...args], { env, timeout: 10_000 }, (error, stdout, stderr) => {
@@ -88,12 +88,12 @@ export class Printed {
 }
 
 /**
- * Starts `node <args>` in `cwd` with PORT=0 (as `pnpm start` would, on a free port) and waits for
- * the closing "Ctrl-C stops it." line.
+ * Starts `node <args>` in `cwd` with PORT=0 (as `pnpm start` would, on a free port) and `extraEnv`,
+ * and waits for the closing "Ctrl-C stops it." line.
  */
-export const startPrinting = (cwd: string, args: readonly string[]): Promise<Printed> =>
+export const startPrinting = (cwd: string, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Printed> =>
   new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, PORT: '0' };
     delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not part of `pnpm start`
     const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
