@@ -14,6 +14,7 @@ import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { Miniflare } from 'miniflare';
 import { buildGateway, type Origins } from '../src/gateway.ts';
+import { neutralBuild } from './neutral-build.ts';
 import { startUpstreams, type Upstreams } from './upstreams.ts';
 
 export const adapterNames = ['express', 'koa', 'hono-node', 'hono-workerd'] as const;
@@ -120,22 +121,9 @@ const startHonoNode = async (origins: Origins, { bodyParser: parse = false }: Ap
 
 const workerEntry = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
 
-/**
- * Bundles src/worker.ts for workerd: neutral platform, ESM, workspace packages from their
- * TypeScript sources (`@apigate/source`), `worker`/`browser` builds of dependencies.
- */
+/** Bundles src/worker.ts for workerd. */
 export const bundleWorker = async (): Promise<string> => {
-  const result = await build({
-    entryPoints: [workerEntry],
-    bundle: true,
-    write: false,
-    platform: 'neutral',
-    format: 'esm',
-    target: 'es2022',
-    conditions: ['@apigate/source', 'worker', 'browser'],
-    mainFields: ['module', 'main'],
-    logLevel: 'silent',
-  });
+  const result = await build({ ...neutralBuild, entryPoints: [workerEntry] });
   return result.outputFiles[0]!.text;
 };
 

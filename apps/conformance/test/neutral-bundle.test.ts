@@ -2,6 +2,7 @@ import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { build, type Plugin } from 'esbuild';
+import { neutralBuild } from './neutral-build.ts';
 
 /** The runtime-neutral entries: DESIGN.md says they bundle for workerd, Deno and Bun. */
 const neutralEntries = ['@apigate/errors', '@apigate/core', '@apigate/validation', '@apigate/policies', '@apigate/proxy', '@apigate/hono'];
@@ -25,15 +26,8 @@ const bundleNeutral = async (contents: string): Promise<{ found: string[]; input
   const found: string[] = [];
   const result = await build({
     stdin: { contents, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts', sourcefile: 'neutral-entry.ts' },
-    bundle: true,
-    write: false,
+    ...neutralBuild,
     metafile: true,
-    platform: 'neutral',
-    format: 'esm',
-    target: 'es2022',
-    conditions: ['@apigate/source', 'worker', 'browser'],
-    mainFields: ['module', 'main'],
-    logLevel: 'silent',
     plugins: [recordBuiltins(found)],
   });
   // Belt and braces: no import of the metafile may be a built-in either, external or not.
