@@ -3,8 +3,8 @@
  * the same module is bundled into the workerd worker (src/worker.ts) and imported by the Node
  * harnesses, so the four adapters run exactly the same routes, policies, renderer and timeouts.
  */
-import { createGateway, get, post, service, type Gateway } from '@apigate/core';
-import { unauthorized } from '@apigate/errors';
+import { createGateway, get, post, roundRobin, service, type Gateway, type Observer, type Policy } from '@apigate/core';
+import { json, unauthorized } from '@apigate/errors';
 import { headerSticky } from '@apigate/policies';
 import { get as vget, post as vpost } from '@apigate/validation';
 import { z } from 'zod';
@@ -27,6 +27,8 @@ export const requestTimeout = 1_000;
 /** The token the hook route accepts, and the header it sets upstream from it. */
 export const apiToken = 'Bearer conformance';
 export const userHeader = 'x-user-id';
+/** What the `/echo/secret` hook sends upstream whatever the client sent. */
+export const gatewaySecret = 'Bearer gateway-secret';
 
 /** The orders JSON schema and map: the upstream gets `{ lines: [{ sku, quantity }] }`. */
 const order = z.object({ sku: z.string().min(1), qty: z.number().int().positive() });
@@ -63,11 +65,61 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
       ctx.headers.delete('authorization');
     },
   }),
+  // A hook that sets the gateway's own credentials: a client's `Connection` token cannot strip them.
+  get('/secret', {
+    before: (ctx) => {
+      ctx.headers.set('authorization', gatewaySecret);
+      ctx.headers.set('x-api-key', 'gateway-key');
+    },
+  }),
   // Validation and maps.
   vpost('/orders', { json: order, map: (o) => ({ lines: [{ sku: o.sku, quantity: o.qty }] }) }),
   vpost('/orders/raw', { to: '/orders', json: order }),
   vget('/lookup', { query: search, map: (s) => ({ term: s.q, page: s.page }) }),
 ]);
+
+/**
+ * Callbacks that throw on every request of the `faulty` services: the balancer's `end` (or `pick`),
+ * and the observer's upstream events. The gateway reports them and goes on; `/faulty/failures`
+ * answers with what was reported, in order.
+ */
+const faulty = service({ name: 'faulty', prefix: '/faulty', policy: 'throwingEnd' }, [
+  get('/ping'),
+  get('/cut'),
+  get('/failures', { before: (ctx) => json(200, { failures: (ctx.state as { failures: string[] }).failures }) }),
+]);
+const faultyPick = service({ name: 'faulty-pick', prefix: '/faulty-pick', policy: 'throwingPick' }, [get('/ping')]);
+
+const throwingEnd: Policy = {
+  name: 'throwingEnd',
+  create: (backends) => {
+    const inner = roundRobin().create(backends);
+    return {
+      pick: (request) => inner.pick(request),
+      end: () => {
+        throw new Error('balancer end failed');
+      },
+    };
+  },
+};
+const throwingPick: Policy = {
+  name: 'throwingPick',
+  create: () => ({
+    pick: () => {
+      throw new Error('balancer pick failed');
+    },
+  }),
+};
+
+const faultyObserver = (failures: string[]): Observer => ({
+  upstreamSucceeded: (event) => {
+    if (event.route.service === 'faulty') throw new Error('observer upstreamSucceeded failed');
+  },
+  upstreamFailed: (event) => {
+    if (event.route.service === 'faulty') throw new Error('observer upstreamFailed failed');
+  },
+  callbackFailed: (failure) => void failures.push(failure.callback),
+});
 
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
@@ -75,10 +127,13 @@ const refused = service({ name: 'refused', prefix: '/refused' }, [get('/any')]);
 const reset = service({ name: 'reset', prefix: '/reset' }, [get('/any')]);
 
 /** Builds the conformance gateway over the given upstreams. */
-export const buildGateway = (origins: Origins): Gateway =>
-  createGateway({
+export const buildGateway = (origins: Origins): Gateway => {
+  const failures: string[] = [];
+  return createGateway({
     renderer: 'json',
-    policies: { byUser: headerSticky('x-user') },
+    state: { failures },
+    observer: faultyObserver(failures),
+    policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
     upstream: { requestTimeout },
   })
     .mount(echo, [origins.echo[0]!])
@@ -86,4 +141,7 @@ export const buildGateway = (origins: Origins): Gateway =>
     .mount(slow, [origins.slow])
     .mount(refused, [origins.refused])
     .mount(reset, [origins.reset])
+    .mount(faulty, [origins.echo[0]!])
+    .mount(faultyPick, [origins.echo[0]!])
     .build();
+};

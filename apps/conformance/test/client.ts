@@ -159,3 +159,16 @@ export const sendPartial = (base: string, path: string, headers: OutgoingHttpHea
     });
     req.write(first);
   });
+
+/**
+ * Asks again until `check` holds, for what a gateway records after the response reached the client
+ * (settling runs on the response's close). A liveness bound of about 10 s, not a measurement.
+ */
+export const poll = async <T>(ask: () => Promise<T>, check: (value: T) => boolean): Promise<T> => {
+  let value = await ask();
+  for (let attempt = 0; attempt < 200 && !check(value); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await ask();
+  }
+  return value;
+};

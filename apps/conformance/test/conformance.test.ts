@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { gunzipSync } from 'node:zlib';
-import { apiToken, requestTimeout, userHeader } from '../src/gateway.ts';
+import { apiToken, gatewaySecret, requestTimeout, userHeader } from '../src/gateway.ts';
 import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts';
-import { drip, ending, nextChunk, open, rest, send, sendPartial, type Reply } from './client.ts';
+import { drip, ending, nextChunk, open, poll, rest, send, sendPartial, type Reply } from './client.ts';
 import { conform, converges, observations } from './divergences.ts';
 import { bigBody, trickleChunks, type Echo } from './upstreams.ts';
 
@@ -104,6 +104,62 @@ describeAdapters(adapterNames, (f, adapter) => {
     it('forwards the headers the hook set and not the ones it removed', async () => {
       const echo = seen(await get('/echo/private', { authorization: apiToken }));
       conform('hook sets a header', adapter, { url: echo.url, user: echo.headers[userHeader], authorization: echo.headers.authorization }, { url: '/private', user: 'user-1', authorization: undefined });
+    });
+  });
+
+  describe("the client's Connection tokens and transfer codings", () => {
+    it('keeps the headers a hook set when the client lists them in Connection', async () => {
+      const echo = seen(await get('/echo/secret', { connection: 'authorization, x-api-key', authorization: 'Bearer client', 'x-api-key': 'client-key' }));
+      conform('Connection cannot strip hook headers', adapter, { authorization: echo.headers.authorization, apiKey: echo.headers['x-api-key'] }, { authorization: gatewaySecret, apiKey: 'gateway-key' });
+    });
+
+    it("drops the client's own header that its Connection lists, before the hook reads it", async () => {
+      conform('Connection strips what the client sent', adapter, await refusal(() => get('/echo/private', { connection: 'authorization', authorization: apiToken })), { ...rendered(401, 'unauthorized'), upstreamRequests: 0 });
+    });
+
+    it('keeps the body and its Content-Length when the client lists content-length in Connection', async () => {
+      const echo = seen(await send(f.target.base, '/echo/upload', { method: 'POST', headers: { connection: 'content-length', 'content-type': 'application/octet-stream', 'content-length': 5 }, body: 'hello' }));
+      conform('Connection cannot strip Content-Length', adapter, { body: echo.body, length: echo.headers['content-length'] }, { body: 'hello', length: '5' });
+    });
+
+    it('keeps the Host the client sent when it lists host in Connection', async () => {
+      const echo = seen(await get('/echo/ping', { connection: 'host' }));
+      // The gateway's own port differs per app: what is compared is whether it is the one the client used.
+      const sentHost = echo.headers['x-forwarded-host'] === new URL(f.target.base).host;
+      conform('Connection cannot strip Host', adapter, { sentHost, host: echo.headers.host }, { sentHost: true, host: new URL(f.upstreams.origins.echo[0]!).host });
+    });
+
+    it('answers 415 when the client lists content-type in Connection on a validated JSON route: no body goes up untyped', async () => {
+      const body = JSON.stringify({ sku: 'a', qty: 1 });
+      conform('Connection strips Content-Type before validation', adapter, await refusal(() => send(f.target.base, '/echo/orders', { method: 'POST', headers: { ...json, connection: 'content-type' }, body })), { ...rendered(415, 'unsupported_media_type'), upstreamRequests: 0 });
+    });
+
+    it('answers 501 not_implemented to a transfer coding other than chunked, without calling the upstream', async () => {
+      const { reply, upstreamRequests } = await counting(() => send(f.target.base, '/echo/upload', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'gzip, chunked' }, body: 'not really gzip' }));
+      conform('transfer coding other than chunked', adapter, { ...failure(reply), upstreamRequests, connection: reply.headers.connection }, { ...rendered(501, 'not_implemented'), upstreamRequests: 0, connection: 'close' });
+    });
+  });
+
+  describe('user callbacks that throw', () => {
+    const failures = async (): Promise<string[]> => (await get('/faulty/failures')).json<{ failures: string[] }>().failures;
+
+    it("reports a balancer's end and an observer that throw, and goes on serving", async () => {
+      const first = await get('/faulty/ping');
+      const cut = await ending(f.target.base, '/faulty/cut');
+      const reported = await poll(failures, (list) => list.length >= 4);
+      const after = await get('/faulty/ping');
+      conform(
+        'throwing balancer end and observer',
+        adapter,
+        { first: first.status, cut: cut.end, reported: [...reported].sort(), after: after.status },
+        { first: 200, cut: 'aborted', reported: ['balancer.end', 'balancer.end', 'observer.upstreamFailed', 'observer.upstreamSucceeded'], after: 200 },
+      );
+    });
+
+    it("answers 500 internal when the balancer's pick throws, and reports it", async () => {
+      const reply = await get('/faulty-pick/ping');
+      const reported = await poll(failures, (list) => list.includes('balancer.pick'));
+      conform('throwing balancer pick', adapter, { ...failure(reply), reported: reported.includes('balancer.pick') }, { ...rendered(500, 'internal'), reported: true });
     });
   });
 

@@ -65,6 +65,12 @@ export const divergences: readonly Divergence[] = [
     observed: { closedEarly: false },
     why: 'In the worker, request.body errors ("Network connection lost.") when the client leaves mid-upload, and the transport aborts its fetch; but workerd ends the errored upload stream it was sending upstream with a clean chunked terminator first, so the upstream reads a complete (truncated) body before its connection closes. The Node adapters abort the upstream request, and the upstream sees an incomplete body.',
   },
+  {
+    case: 'transfer coding other than chunked',
+    adapter: 'hono-workerd',
+    observed: { status: 500, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined },
+    why: 'workerd refuses a request whose Transfer-Encoding is not `chunked` alone (`gzip, chunked`) itself, with a plain 500 and `Connection: close`, before any worker code runs. The upstream is not reached either way; on Node the gateway answers 501 not_implemented, as NGINX does.',
+  },
 ];
 
 const find = (caseName: string, adapter: AdapterName): Divergence | undefined => divergences.find((d) => d.case === caseName && d.adapter === adapter);

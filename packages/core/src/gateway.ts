@@ -13,6 +13,7 @@ import {
   type RendererOption,
 } from '@apigate/errors';
 import type { Env } from './env.ts';
+import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
 import type { Observer } from './observer.ts';
 import { parseTemplate, type Segment } from './path-template.ts';
 import type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
@@ -90,6 +91,16 @@ const originForm = /^\/(?![/\\])/;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what it refuses
 const unsafeInUri = /[\x00-\x20\x7f]|^[^?]*\\/;
 
+/** What build() hands the gateway. */
+interface GatewayParts<TState extends object> {
+  readonly state: TState;
+  readonly upstream: Required<UpstreamConfig>;
+  readonly renderer: ErrorRenderer;
+  readonly observer: Observer | undefined;
+  readonly bodyLimit: number;
+  readonly router: Router<CompiledRoute>;
+}
+
 /** A built gateway: matches requests and plans them; adapters do the I/O. */
 export class Gateway<TState extends object = object> {
   readonly state: TState;
@@ -98,22 +109,17 @@ export class Gateway<TState extends object = object> {
   readonly observer: Observer | undefined;
   readonly bodyLimit: number;
   readonly #router: Router<CompiledRoute>;
+  readonly #report: (failure: CallbackFailure) => void;
 
   /** @internal use createGateway(...).build() */
-  constructor(
-    state: TState,
-    upstream: Required<UpstreamConfig>,
-    renderer: ErrorRenderer,
-    observer: Observer | undefined,
-    bodyLimit: number,
-    router: Router<CompiledRoute>,
-  ) {
-    this.state = state;
-    this.upstream = upstream;
-    this.renderer = renderer;
-    this.observer = observer;
-    this.bodyLimit = bodyLimit;
-    this.#router = router;
+  constructor(parts: GatewayParts<TState>) {
+    this.state = parts.state;
+    this.upstream = parts.upstream;
+    this.renderer = parts.renderer;
+    this.#report = callbackReporter(parts.observer);
+    this.observer = guardedObserver(parts.observer, this.#report);
+    this.bodyLimit = parts.bodyLimit;
+    this.#router = parts.router;
   }
 
   /** Matches a request; undefined means it is not a gateway path and goes to the host app. */
@@ -188,12 +194,27 @@ export class Gateway<TState extends object = object> {
     params: Readonly<Record<string, string>>,
     replacement?: { readonly body: Uint8Array; readonly contentType: string },
   ): Plan {
-    const backend = route.balancer.pick(new PolicyView(route.info, match, io, params));
+    const balancer = route.balancer;
+    let backend: Backend | undefined;
+    try {
+      backend = balancer.pick(new PolicyView(route.info, match, io, params));
+    } catch (error) {
+      this.#report({ callback: 'balancer.pick', error, route: route.info });
+      const failure = new GatewayError('internal', { details: { reason: 'the load-balancing policy failed to pick a backend' }, cause: error });
+      return this.#fail(match, route, failure, 'dispatch');
+    }
     if (backend === undefined) return this.#fail(match, route, new GatewayError('no_backend_available', { details: { service: route.info.service } }), 'dispatch');
     const observer = this.observer;
     if (observer?.backendSelected) observer.backendSelected({ route: route.info, method: match.method, path: match.path, backend });
-    route.balancer.start?.(backend);
-    return new Forward(route, match, backend, backend.basePath === '' ? uri : backend.basePath + uri, observer, replacement);
+    if (balancer.start) {
+      try {
+        balancer.start(backend);
+      } catch (error) {
+        // The request still goes: the balancer's own bookkeeping is what failed.
+        this.#report({ callback: 'balancer.start', error, route: route.info });
+      }
+    }
+    return new Forward({ route, match, backend, uri: backend.basePath === '' ? uri : backend.basePath + uri, observer, report: this.#report, replacement });
   }
 
   #fail(match: Match, route: CompiledRoute, error: GatewayError, stage: 'pipeline' | 'dispatch'): RespondPlan {
@@ -250,6 +271,16 @@ class PolicyView implements PolicyRequest {
 
 const now = (): number => performance.now();
 
+interface ForwardParts {
+  readonly route: CompiledRoute;
+  readonly match: Match;
+  readonly backend: Backend;
+  readonly uri: string;
+  readonly observer: Observer | undefined;
+  readonly report: (failure: CallbackFailure) => void;
+  readonly replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
+}
+
 class Forward implements ForwardPlan {
   readonly kind = 'forward';
   readonly route: RouteInfo;
@@ -261,29 +292,29 @@ class Forward implements ForwardPlan {
   readonly #path: string;
   readonly #balancer: PolicyInstance;
   readonly #observer: Observer | undefined;
+  readonly #report: (failure: CallbackFailure) => void;
   readonly #started: number;
   #settled = false;
 
-  constructor(
-    route: CompiledRoute,
-    match: Match,
-    backend: Backend,
-    uri: string,
-    observer: Observer | undefined,
-    replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined,
-  ) {
+  constructor(parts: ForwardParts) {
+    const { route, match, replacement, observer } = parts;
     this.route = route.info;
     this.method = match.method;
-    this.backend = backend;
-    this.uri = uri;
+    this.backend = parts.backend;
+    this.uri = parts.uri;
     this.body = replacement?.body;
     this.contentType = replacement?.contentType;
     this.#path = match.path;
     this.#balancer = route.balancer;
     this.#observer = observer;
+    this.#report = parts.report;
     this.#started = observer || route.balancer.end ? now() : 0;
   }
 
+  /**
+   * Called by a transport, often from a socket or stream event: the balancer's `end` and the
+   * observer (guarded by the gateway) must not throw out of it, or the process goes down.
+   */
   settle(result: SettleInput): void {
     if (this.#settled) return;
     this.#settled = true;
@@ -291,11 +322,17 @@ class Forward implements ForwardPlan {
     const end = this.#balancer.end;
     if (!observer && !end) return;
     const latencyMs = now() - this.#started;
+    if (end) {
+      const outcome: UpstreamOutcome = 'status' in result ? { ok: true, status: result.status, latencyMs } : { ok: false, code: result.error.code, latencyMs };
+      try {
+        end.call(this.#balancer, this.backend, outcome);
+      } catch (error) {
+        this.#report({ callback: 'balancer.end', error, route: this.route });
+      }
+    }
     if ('status' in result) {
-      end?.call(this.#balancer, this.backend, { ok: true, status: result.status, latencyMs } satisfies UpstreamOutcome);
       observer?.upstreamSucceeded?.({ route: this.route, method: this.method, path: this.#path, backend: this.backend, status: result.status, latencyMs });
     } else {
-      end?.call(this.#balancer, this.backend, { ok: false, code: result.error.code, latencyMs });
       observer?.upstreamFailed?.({ route: this.route, method: this.method, path: this.#path, backend: this.backend, error: result.error, latencyMs });
     }
   }
@@ -483,7 +520,7 @@ export class GatewayBuilder<TState extends object> {
     if (!Number.isSafeInteger(bodyLimit) || bodyLimit <= 0) problems.push({ code: 'invalid_option', at: 'bodyLimit', message: `must be a positive whole number of bytes, got ${String(bodyLimit)}` });
     if (problems.length > 0) throw new GatewayBuildError(problems);
     const upstream = { ...upstreamDefaults, ...definedOnly(options.upstream ?? {}) };
-    return new Gateway((options.state ?? {}) as TState, upstream, resolveRenderer(options.renderer), options.observer, bodyLimit, router);
+    return new Gateway({ state: (options.state ?? {}) as TState, upstream, renderer: resolveRenderer(options.renderer), observer: options.observer, bodyLimit, router });
   }
 }
 

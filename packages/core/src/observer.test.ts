@@ -21,6 +21,7 @@ const recorder = (): { observer: Required<Observer>; events: Event[] } => {
       dispatchFailed: record('dispatchFailed'),
       upstreamSucceeded: record('upstreamSucceeded'),
       upstreamFailed: record('upstreamFailed'),
+      callbackFailed: record('callbackFailed'),
     },
   };
 };
@@ -113,6 +114,43 @@ describe('observer', () => {
     asRespond(await run(g, 'GET', '/shop/private'));
     asRespond(await run(g, 'GET', '/shop/empty'));
     expect(started).toEqual(['/shop/ping', '/shop/private', '/shop/empty']);
+  });
+
+  it('reports an observer method that throws through callbackFailed, and settling goes on', async () => {
+    const { observer, events } = recorder();
+    const failing = { ...observer, upstreamSucceeded: () => { throw new Error('observer broke'); } };
+    const plan = asForward(await run(build(failing), 'GET', '/shop/ping'));
+    expect(() => plan.settle({ status: 200 })).not.toThrow();
+    expect(events.at(-1)).toEqual({ name: 'callbackFailed', event: { callback: 'observer.upstreamSucceeded', error: new Error('observer broke'), route: pingRoute } });
+  });
+
+  it("reports a balancer's end that throws, and still tells the observer how the request ended", async () => {
+    const { observer, events } = recorder();
+    const throwing: Policy = { name: 'throwing', create: (backends) => ({ pick: () => backends[0], end: () => { throw new Error('end broke'); } }) };
+    const gateway = createGateway({ observer, policies: { throwing, none }, defaultPolicy: 'throwing' }).mount(routes, [backendUrl]).build();
+    const plan = asForward(await run(gateway, 'GET', '/shop/ping'));
+    expect(() => plan.settle({ error: new GatewayError('upstream_reset') })).not.toThrow();
+    expect(events.slice(-2).map((e) => [e.name, e.event.callback])).toEqual([
+      ['callbackFailed', 'balancer.end'],
+      ['upstreamFailed', undefined],
+    ]);
+  });
+
+  it("answers 500 internal when a balancer's pick throws, and reports it", async () => {
+    const { observer, events } = recorder();
+    const throwing: Policy = { name: 'throwing', create: () => ({ pick: () => { throw new Error('pick broke'); } }) };
+    const gateway = createGateway({ observer, policies: { throwing, none }, defaultPolicy: 'throwing' }).mount(routes, [backendUrl]).build();
+    const plan = asRespond(await run(gateway, 'GET', '/shop/ping'));
+    expect(plan.error?.code).toBe('internal');
+    expect(events.map((e) => e.name)).toEqual(['requestStart', 'callbackFailed', 'dispatchFailed']);
+  });
+
+  it('reports to the console once per callback when the observer has no callbackFailed', async () => {
+    const warn = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const observer: Observer = { upstreamFailed: () => { throw new Error('no channel'); } };
+    const gateway = build(observer);
+    for (let i = 0; i < 3; i++) asForward(await run(gateway, 'GET', '/shop/ping')).settle({ error: new GatewayError('upstream_reset') });
+    expect(warn.mock.calls.filter((call) => String(call[0]).includes('observer.upstreamFailed'))).toHaveLength(1);
   });
 
   it('builds no event and reads no clock when no observer is configured', async () => {

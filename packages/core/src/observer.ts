@@ -1,4 +1,5 @@
 import type { GatewayError } from '@apigate/errors';
+import type { CallbackFailure } from './guard.ts';
 import type { Backend } from './policy.ts';
 import type { RouteInfo } from './request.ts';
 
@@ -21,6 +22,12 @@ export interface Observer {
   dispatchFailed?(event: RequestEvent & { readonly error: GatewayError }): void;
   upstreamSucceeded?(event: RequestEvent & { readonly backend: Backend; readonly status: number; readonly latencyMs: number }): void;
   upstreamFailed?(event: RequestEvent & { readonly backend: Backend; readonly error: GatewayError; readonly latencyMs: number }): void;
+  /**
+   * Another callback (an observer method, a balancer's `pick`/`start`/`end`) threw. The throw is
+   * caught and the request goes on; without this method each failing callback is reported once on
+   * the console.
+   */
+  callbackFailed?(event: CallbackFailure): void;
 }
 
 /** The subset of a pino logger the logging observer uses. */

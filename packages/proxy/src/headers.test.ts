@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { connectionListed, forwardingHeaders, type ForwardingInput } from './headers.ts';
+import { connectionDropped, connectionListed, forwardingHeaders, hopByHopButFraming, transferCodingRefusal, type ForwardingInput } from './headers.ts';
 
 const input = (overrides: Partial<ForwardingInput> = {}): ForwardingInput => ({
   clientIp: '203.0.113.7',
@@ -18,6 +18,32 @@ describe('connectionListed', () => {
     expect(connectionListed(' X-Secret , keep-alive,,Close')).toEqual(['x-secret', 'keep-alive', 'close']);
     expect(connectionListed(['a', 'B, c'])).toEqual(['a', 'b', 'c']);
     expect(connectionListed(undefined)).toEqual([]);
+  });
+});
+
+describe('connectionDropped', () => {
+  it('lists what a sender may drop: never the framing headers nor Host, nor names already hop-by-hop', () => {
+    expect(connectionDropped('close, Authorization, content-length, Transfer-Encoding, host, keep-alive, x-api-key')).toEqual(['authorization', 'x-api-key']);
+    expect(connectionDropped('keep-alive')).toEqual([]);
+    expect(connectionDropped(undefined)).toEqual([]);
+  });
+
+  it('leaves Transfer-Encoding out of the hop-by-hop names dropped before the body is decided', () => {
+    expect(hopByHopButFraming).not.toContain('transfer-encoding');
+    expect(hopByHopButFraming).toEqual(expect.arrayContaining(['connection', 'keep-alive', 'te', 'upgrade', 'proxy-authorization']));
+  });
+});
+
+describe('transferCodingRefusal', () => {
+  it('lets no coding and chunked alone through', () => {
+    for (const value of [undefined, null, 'chunked', ' Chunked ']) expect(transferCodingRefusal(value)).toBeUndefined();
+  });
+
+  it('refuses any other coding with 501 not_implemented', () => {
+    for (const value of ['gzip, chunked', 'chunked, chunked', 'identity', 'gzip']) {
+      const refusal = transferCodingRefusal(value);
+      expect({ code: refusal?.code, status: refusal?.status, details: refusal?.details }).toEqual({ code: 'not_implemented', status: 501, details: { transferEncoding: value } });
+    }
   });
 });
 

@@ -2,6 +2,7 @@
  * Header hygiene shared by every transport: which headers never cross the gateway, and the
  * forwarding headers it sets. Runtime-neutral.
  */
+import { GatewayError } from '@apigate/errors';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1, plus the proxy-auth pair): dropped in both directions. */
 export const hopByHop: ReadonlySet<string> = new Set([
@@ -26,6 +27,39 @@ export const connectionListed = (value: string | readonly string[] | undefined):
     .split(',')
     .map((token) => token.trim().toLowerCase())
     .filter((token) => token !== '');
+};
+
+/**
+ * What a sender's `Connection` header cannot make hop-by-hop: the message's framing and its target.
+ * A client listing `content-length` would otherwise strip its body's length from the forwarded
+ * request, and one listing `host` the gateway's view of the authority.
+ */
+const framing: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host']);
+
+/** Every hop-by-hop header but Transfer-Encoding, the body's framing, which transports re-frame. */
+export const hopByHopButFraming: readonly string[] = [...hopByHop].filter((name) => name !== 'transfer-encoding');
+
+const none: readonly string[] = [];
+
+/**
+ * The headers a sender's `Connection` value makes hop-by-hop for the sender's own message, less
+ * the framing ones and the hop-by-hop ones already dropped. They are removed from what the sender
+ * sent before any hook or middleware runs, so they never remove a header the gateway or a hook
+ * sets later.
+ */
+export const connectionDropped = (value: string | readonly string[] | undefined): readonly string[] => {
+  if (value === undefined || value === 'keep-alive' || value === 'close') return none;
+  return connectionListed(value).filter((name) => !framing.has(name) && !hopByHop.has(name));
+};
+
+/**
+ * The refusal of a request whose Transfer-Encoding cannot be forwarded as it is; undefined for
+ * none or `chunked` alone. Any other coding (`gzip, chunked`) is answered 501, as NGINX does:
+ * relaying the body de-chunked under a plain `chunked` would change its meaning in transit.
+ */
+export const transferCodingRefusal = (value: string | null | undefined): GatewayError | undefined => {
+  if (value === undefined || value === null || value === 'chunked' || value.trim().toLowerCase() === 'chunked') return undefined;
+  return new GatewayError('not_implemented', { message: "The request body's transfer coding is not supported.", details: { transferEncoding: value } });
 };
 
 /** What the forwarding headers are computed from. */

@@ -11,22 +11,28 @@ const tooLarge = (limit: number, details: Record<string, unknown>): GatewayError
 export class WebBodySource implements BodySource {
   readonly #request: Request;
   readonly #parsed: { readonly value: unknown } | undefined;
+  readonly #headers: Headers;
   #bytes: Uint8Array | undefined;
   #reading: Promise<Uint8Array> | undefined;
   /** True once the body was refused part-way; the rest was never read. */
   cut = false;
 
-  constructor(request: Request, parsed: { readonly value: unknown } | undefined) {
+  /**
+   * `headers` are the ones the gateway works on (the client's, less its hop-by-hop ones), so that
+   * a Content-Type the client's `Connection` lists is gone for validation as it is upstream.
+   */
+  constructor(request: Request, parsed: { readonly value: unknown } | undefined, headers: Headers = request.headers) {
     this.#request = request;
     this.#parsed = parsed;
+    this.#headers = headers;
   }
 
   get contentType(): string | undefined {
-    return this.#request.headers.get('content-type') ?? undefined;
+    return this.#headers.get('content-type') ?? undefined;
   }
 
   get contentLength(): number | undefined {
-    const declared = this.#request.headers.get('content-length');
+    const declared = this.#headers.get('content-length');
     return declared === null ? undefined : Number(declared);
   }
 

@@ -1,5 +1,6 @@
 import type { Gateway, Plan, RequestHeaders, RequestIO } from '@apigate/core';
 import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
+import { connectionDropped, hopByHopButFraming, transferCodingRefusal } from '../headers.ts';
 import { serializeParsedBody } from '../parsed-body.ts';
 import { trustMatcher } from '../trust.ts';
 import { WebBodySource } from './body.ts';
@@ -49,20 +50,32 @@ class WebIO implements RequestIO {
   readonly headers: WebHeaders;
   readonly clientIp: string | undefined;
   readonly #request: Request;
+  readonly #headers: Headers;
   readonly #parsed: { readonly value: unknown } | undefined;
   source: WebBodySource | undefined;
 
   constructor(request: Request, headers: Headers, context: FetchRequestContext) {
     this.#request = request;
+    this.#headers = headers;
     this.headers = new WebHeaders(headers);
     this.clientIp = context.clientIp;
     this.#parsed = context.parsedBody;
   }
 
   get body(): WebBodySource {
-    return (this.source ??= new WebBodySource(this.#request, this.#parsed));
+    return (this.source ??= new WebBodySource(this.#request, this.#parsed, this.#headers));
   }
 }
+
+/**
+ * The client's hop-by-hop headers and the ones its `Connection` lists, out before any hook runs,
+ * so that they never remove a header a hook sets; framing headers stay (see the Node bridge).
+ */
+const dropClientHopByHop = (headers: Headers): void => {
+  const listed = connectionDropped(headers.get('connection') ?? undefined);
+  for (const name of hopByHopButFraming) headers.delete(name);
+  for (const name of listed) headers.delete(name);
+};
 
 /** The origin-form target of a Request's absolute URL. */
 const targetOf = (url: string): string => {
@@ -83,7 +96,10 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
     const fail = (error: GatewayError): Response => toWebResponse(request.method, gateway.render(error, request.method, path));
+    const refused = transferCodingRefusal(request.headers.get('transfer-encoding'));
+    if (refused !== undefined) return toWebResponse(request.method, gateway.render(refused, request.method, path), true);
     const headers = new Headers(request.headers);
+    dropClientHopByHop(headers);
     const io = new WebIO(request, headers, context);
     let plan: Plan;
     try {
@@ -102,7 +118,7 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
     } else if (request.bodyUsed) {
       let bytes: Uint8Array | undefined;
       try {
-        bytes = serializeParsedBody(context.parsedBody?.value, request.headers.get('content-type') ?? undefined);
+        bytes = serializeParsedBody(context.parsedBody?.value, headers.get('content-type') ?? undefined);
       } catch (cause) {
         const error = cause instanceof RangeError ? new GatewayError('invalid_json', { message: 'The request body is nested too deeply to forward.', cause }) : toGatewayError(cause);
         plan.settle({ error });

@@ -38,7 +38,7 @@ export const fetchError = (error: unknown): GatewayError => {
   return new GatewayError('bad_gateway', { details, cause: error });
 };
 
-/** Hop-by-hop and Connection-listed headers out, in place. */
+/** Hop-by-hop and Connection-listed headers out of the upstream's response, in place. */
 const dropHopByHop = (headers: Headers): void => {
   for (const name of connectionListed(headers.get('connection') ?? undefined)) headers.delete(name);
   for (const name of hopByHop) headers.delete(name);
@@ -66,7 +66,9 @@ export class FetchTransport implements Transport<FetchExchange> {
     const { request, headers, body, clientIp, trusted } = exchange;
     const url = new URL(request.url);
     const host = headers.get('host') ?? url.host;
-    dropHopByHop(headers);
+    // The client's hop-by-hop headers went before the hooks ran (fetchHandler); these are any a
+    // hook set, which the gateway owns.
+    for (const name of hopByHop) headers.delete(name);
     headers.delete('expect');
     headers.delete('host');
     const forwarding = forwardingHeaders({

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ForwardPlan, Gateway, Plan, RequestIO } from '@apigate/core';
 import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
 import { serializeParsedBody } from '../parsed-body.ts';
-import { cleanRequestHeaders, peerAddress, trustMatcher } from './hygiene.ts';
+import { transferCodingRefusal } from '../headers.ts';
+import { cleanRequestHeaders, dropClientHopByHop, peerAddress, trustMatcher } from './hygiene.ts';
 import { NodeBodySource } from './body.ts';
 import { NodeRequestHeaders } from './request-headers.ts';
 import { NodeTransport, type NodeExchange } from './transport.ts';
@@ -157,6 +158,13 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
       next();
       return;
     }
+    const refused = transferCodingRefusal(req.headers['transfer-encoding']);
+    if (refused !== undefined) {
+      // The body is left unread: the connection closes after the answer.
+      sendResponse(req, res, gateway.render(refused, match.method, match.path), true);
+      return;
+    }
+    dropClientHopByHop(req.headers);
     const io = new NodeIO(req);
     let plan: Plan | Promise<Plan>;
     try {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { connectionListed, forwardingHeaders, hopByHop } from '../headers.ts';
+import { connectionDropped, connectionListed, forwardingHeaders, hopByHop, hopByHopButFraming } from '../headers.ts';
 export { trustMatcher } from '../trust.ts';
 
 /** Strips an IPv4-mapped IPv6 prefix so `::ffff:127.0.0.1` reads as `127.0.0.1`. */
@@ -12,13 +12,25 @@ export const peerAddress = (req: IncomingMessage): string | undefined => {
 const one = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
 
 /**
- * Cleans the request headers in place before they go upstream: hop-by-hop and Connection-listed
- * headers out, forwarding headers set. A chunked body stays chunked (Node re-frames it).
+ * Drops, in place, what the client sent that must not cross the gateway: the hop-by-hop headers
+ * and the ones its `Connection` lists. Called before any hook runs, so a client's `Connection:
+ * authorization` removes the client's Authorization, never the one a hook sets; framing headers
+ * are never removed by a client's token. Transfer-Encoding stays until the body is decided.
+ */
+export const dropClientHopByHop = (headers: IncomingHttpHeaders): void => {
+  const listed = connectionDropped(headers.connection);
+  for (const name of hopByHopButFraming) if (headers[name] !== undefined) delete headers[name];
+  for (const name of listed) delete headers[name];
+};
+
+/**
+ * Readies the request headers in place to go upstream, after the hooks: the body's framing (a
+ * chunked body stays chunked; Node re-frames it), no hop-by-hop header a hook may have set, the
+ * forwarding headers. The client's own hop-by-hop headers went before the hooks ran.
  */
 export const cleanRequestHeaders = (req: IncomingMessage, clientIp: string | undefined, trusted: boolean): void => {
   const headers = req.headers;
   const chunked = headers['transfer-encoding'] !== undefined;
-  for (const name of connectionListed(headers.connection)) delete headers[name];
   for (const name of hopByHop) if (headers[name] !== undefined) delete headers[name];
   if (chunked && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
   // Node's server already answered `Expect: 100-continue`; the upstream gets the body directly.
