@@ -14,6 +14,7 @@ import {
 } from '@apigate/errors';
 import type { Env } from './env.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
+import { compileChain, emptyChain, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ResponseHeaders, type ScopeReader } from './middleware.ts';
 import type { Observer } from './observer.ts';
 import { parseTemplate, type Segment } from './path-template.ts';
 import type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
@@ -44,6 +45,8 @@ export interface GatewayOptions<TState extends object> {
   observer?: Observer;
   /** The body limit, in bytes, of routes that read bodies (default 2 MiB); a route may set its own. */
   bodyLimit?: number;
+  /** Middleware for every route, and for the gateway's own answers (405, OPTIONS, errors). */
+  use?: readonly Middleware[];
 }
 
 /** What an adapter knows of the request besides method and URL. */
@@ -62,6 +65,8 @@ interface CompiledRoute {
   readonly toQuery: string;
   readonly balancer: PolicyInstance;
   readonly input: RouteInput | undefined;
+  /** The middleware of the gateway, the route's service and the route. */
+  readonly chain: Chain;
   /** No hooks, no parameters and no input stage: match, pick, stream. */
   readonly passthrough: boolean;
 }
@@ -99,6 +104,10 @@ interface GatewayParts<TState extends object> {
   readonly observer: Observer | undefined;
   readonly bodyLimit: number;
   readonly router: Router<CompiledRoute>;
+  /** The gateway-level middleware. */
+  readonly chain: Chain;
+  /** Every middleware of every level, once, for close(). */
+  readonly middleware: readonly Middleware[];
 }
 
 /** A built gateway: matches requests and plans them; adapters do the I/O. */
@@ -110,6 +119,9 @@ export class Gateway<TState extends object = object> {
   readonly bodyLimit: number;
   readonly #router: Router<CompiledRoute>;
   readonly #report: (failure: CallbackFailure) => void;
+  readonly #chain: Chain;
+  readonly #middleware: readonly Middleware[];
+  #closed: Promise<void> | undefined;
 
   /** @internal use createGateway(...).build() */
   constructor(parts: GatewayParts<TState>) {
@@ -120,6 +132,21 @@ export class Gateway<TState extends object = object> {
     this.observer = guardedObserver(parts.observer, this.#report);
     this.bodyLimit = parts.bodyLimit;
     this.#router = parts.router;
+    this.#chain = parts.chain;
+    this.#middleware = parts.middleware;
+  }
+
+  /**
+   * Releases what the gateway's middleware hold (their `close`), once: later calls return the same
+   * promise. Call it after the server stopped taking requests.
+   */
+  close(): Promise<void> {
+    this.#closed ??= Promise.allSettled(this.#middleware.map(async (middleware) => middleware.close?.())).then((results) => {
+      for (const [i, result] of results.entries()) {
+        if (result.status === 'rejected') this.#report({ callback: `${this.#middleware[i]!.name}.close`, error: result.reason, route: undefined });
+      }
+    });
+    return this.#closed;
   }
 
   /** Matches a request; undefined means it is not a gateway path and goes to the host app. */
@@ -158,32 +185,79 @@ export class Gateway<TState extends object = object> {
       return this.#fail(match, route, toGatewayError(error), 'pipeline');
     }
     const path = route.rewrite(params, match.path);
-    if (route.hooks.length === 0 && route.input === undefined) return this.#forward(route, match, io, withQuery(path, route.toQuery, match.query), params);
+    if (route.hooks.length === 0 && route.chain.request.length === 0 && route.input === undefined) return this.#forward(route, match, io, withQuery(path, route.toQuery, match.query), params);
     const limit = route.input?.limit ?? this.bodyLimit;
     return this.#pipeline(route, match, io, params, new Context(this.state, match, io, params, path, route.toQuery, limit));
   }
 
-  /** Renders an error with the gateway's renderer (or the error's own response). */
+  /**
+   * Renders an error with the gateway's renderer (or the error's own response), through the
+   * gateway-level middleware's response phase: for answers an adapter makes before a route's plan
+   * exists (a refused transfer coding, a failure of the adapter itself).
+   */
   render(error: GatewayError, method: string, path: string): GatewayResponse {
-    return renderError(error, { method, path }, this.renderer);
+    const response = renderError(error, { method, path }, this.renderer);
+    if (this.#chain === emptyChain) return response;
+    return this.#through(this.#chain, { route: undefined, method, path, response, error, scope: noScope });
+  }
+
+  /**
+   * A gateway-made answer that ends the request: the response phases of the middleware the request
+   * reached, then settle, at once (the outcome is known; the adapter only writes it).
+   */
+  #answer(chain: Chain, answer: Answer, reached?: number): RespondPlan {
+    const response = chain === emptyChain ? answer.response : this.#through(chain, answer, reached);
+    if (chain.settle.length > 0) {
+      runSettle(
+        chain,
+        { route: answer.route, method: answer.method, path: answer.path, status: response.status, error: answer.error, backend: undefined, durationMs: 0, get: (key) => answer.scope.get(key) },
+        this.#report,
+      );
+    }
+    return { kind: 'respond', response, error: answer.error };
+  }
+
+  #through(chain: Chain, answer: Answer, reached?: number): GatewayResponse {
+    const { route, method, path, error, scope } = answer;
+    return respondThrough(answer.response, (headers) =>
+      runResponse(chain, { route, method, path, status: answer.response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, this.#report, reached),
+    );
   }
 
   /** Path validation, then the hooks, then the input stage (query or body). */
+  /**
+   * The request phases of the route's middleware (gateway, service, route), then path validation,
+   * the route's hooks and the input stage (query or body).
+   */
   async #pipeline(route: CompiledRoute, match: Match, io: RequestIO, params: Readonly<Record<string, string>>, context: Context): Promise<Plan> {
+    const { chain } = route;
     try {
+      for (const [i, phase] of chain.request.entries()) {
+        // The middleware whose request phase answers, and every one outside it, see the answer.
+        context.reached = chain.requestOwners[i]! + 1;
+        const answer = await this.#run(phase, context, route, match);
+        if (answer !== undefined) return answer;
+      }
+      context.reached = chain.all.length;
       if (route.input?.params) context.params = (await route.input.params(params)) as Record<string, string>;
       for (const hook of route.hooks) {
-        const result = await hook(context as RequestContext);
-        if (result === undefined) continue;
-        if (isGatewayResponse(result)) return { kind: 'respond', response: result, error: undefined };
-        if (isGatewayError(result)) throw result;
-        throw new GatewayError('internal', { details: { reason: 'a hook returned a value that is neither a response nor a GatewayError', value: result } });
+        const answer = await this.#run(hook, context, route, match);
+        if (answer !== undefined) return answer;
       }
       if (route.input?.run) await route.input.run(context as InputContext);
     } catch (error) {
-      return this.#fail(match, route, toGatewayError(error), 'pipeline');
+      return this.#fail(match, route, toGatewayError(error), 'pipeline', context);
     }
-    return this.#forward(route, match, io, context.uri, params, context.replacement);
+    return this.#forward(route, match, io, context.uri, params, context);
+  }
+
+  /** Runs one hook (or request phase): undefined to go on, or the plan of its answer. */
+  async #run(hook: Hook, context: Context, route: CompiledRoute, match: Match): Promise<RespondPlan | undefined> {
+    const result = await hook(context as RequestContext);
+    if (result === undefined) return undefined;
+    if (isGatewayResponse(result)) return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response: result, error: undefined, scope: context }, context.reached);
+    if (isGatewayError(result)) throw result;
+    throw new GatewayError('internal', { details: { reason: 'a hook returned a value that is neither a response nor a GatewayError', value: result } });
   }
 
   #forward(
@@ -192,7 +266,7 @@ export class Gateway<TState extends object = object> {
     io: RequestIO,
     uri: string,
     params: Readonly<Record<string, string>>,
-    replacement?: { readonly body: Uint8Array; readonly contentType: string },
+    context?: Context,
   ): Plan {
     const balancer = route.balancer;
     let backend: Backend | undefined;
@@ -201,9 +275,9 @@ export class Gateway<TState extends object = object> {
     } catch (error) {
       this.#report({ callback: 'balancer.pick', error, route: route.info });
       const failure = new GatewayError('internal', { details: { reason: 'the load-balancing policy failed to pick a backend' }, cause: error });
-      return this.#fail(match, route, failure, 'dispatch');
+      return this.#fail(match, route, failure, 'dispatch', context);
     }
-    if (backend === undefined) return this.#fail(match, route, new GatewayError('no_backend_available', { details: { service: route.info.service } }), 'dispatch');
+    if (backend === undefined) return this.#fail(match, route, new GatewayError('no_backend_available', { details: { service: route.info.service } }), 'dispatch', context);
     const observer = this.observer;
     if (observer?.backendSelected) observer.backendSelected({ route: route.info, method: match.method, path: match.path, backend });
     if (balancer.start) {
@@ -214,26 +288,54 @@ export class Gateway<TState extends object = object> {
         this.#report({ callback: 'balancer.start', error, route: route.info });
       }
     }
-    return new Forward({ route, match, backend, uri: backend.basePath === '' ? uri : backend.basePath + uri, observer, report: this.#report, replacement });
+    const scope: ScopeReader = context ?? noScope;
+    if (route.chain.upstream.length > 0) {
+      runUpstream(route.chain, { route: route.info, method: match.method, path: match.path, backend, attempt: 1, headers: io.headers, get: (key) => scope.get(key) }, this.#report);
+    }
+    return new Forward({
+      route,
+      match,
+      backend,
+      uri: backend.basePath === '' ? uri : backend.basePath + uri,
+      observer,
+      report: this.#report,
+      replacement: context?.replacement,
+      scope,
+      renderer: this.renderer,
+    });
   }
 
-  #fail(match: Match, route: CompiledRoute, error: GatewayError, stage: 'pipeline' | 'dispatch'): RespondPlan {
+  #fail(match: Match, route: CompiledRoute, error: GatewayError, stage: 'pipeline' | 'dispatch', context?: Context): RespondPlan {
     const observer = this.observer;
     if (observer) {
       const event = { route: route.info, method: match.method, path: match.path, error };
       if (stage === 'pipeline') observer.pipelineFailed?.(event);
       else observer.dispatchFailed?.(event);
     }
-    return { kind: 'respond', response: this.render(error, match.method, match.path), error };
+    const response = renderError(error, { method: match.method, path: match.path }, this.renderer);
+    return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response, error, scope: context ?? noScope }, context?.reached);
   }
 
   #refuseMethod(match: Match): RespondPlan {
     const allow = match.values.join(', ');
-    if (match.method === 'OPTIONS') return { kind: 'respond', response: respond(204, null, { allow }), error: undefined };
+    const answer = { route: undefined, method: match.method, path: match.path, scope: noScope };
+    if (match.method === 'OPTIONS') return this.#answer(this.#chain, { ...answer, response: respond(204, null, { allow }), error: undefined });
     const error = new GatewayError('method_not_allowed', { headers: { allow }, details: { method: match.method } });
-    return { kind: 'respond', response: this.render(error, match.method, match.path), error };
+    return this.#answer(this.#chain, { ...answer, response: renderError(error, { method: match.method, path: match.path }, this.renderer), error });
   }
 }
+
+/** A response the gateway makes itself, and for whom. */
+interface Answer {
+  readonly route: RouteInfo | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly response: GatewayResponse;
+  readonly error: GatewayError | undefined;
+  readonly scope: ScopeReader;
+}
+
+const noScope: ScopeReader = { get: () => undefined };
 
 const absoluteForm = /^https?:\/\/[^/?#]*/i;
 /** The origin-form part of an absolute-form target, or undefined for anything else. */
@@ -279,6 +381,8 @@ interface ForwardParts {
   readonly observer: Observer | undefined;
   readonly report: (failure: CallbackFailure) => void;
   readonly replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
+  readonly scope: ScopeReader;
+  readonly renderer: ErrorRenderer;
 }
 
 class Forward implements ForwardPlan {
@@ -293,6 +397,9 @@ class Forward implements ForwardPlan {
   readonly #balancer: PolicyInstance;
   readonly #observer: Observer | undefined;
   readonly #report: (failure: CallbackFailure) => void;
+  readonly #chain: Chain;
+  readonly #scope: ScopeReader;
+  readonly #renderer: ErrorRenderer;
   readonly #started: number;
   #settled = false;
 
@@ -308,7 +415,28 @@ class Forward implements ForwardPlan {
     this.#balancer = route.balancer;
     this.#observer = observer;
     this.#report = parts.report;
-    this.#started = observer || route.balancer.end ? now() : 0;
+    this.#chain = route.chain;
+    this.#scope = parts.scope;
+    this.#renderer = parts.renderer;
+    this.#started = observer || route.balancer.end || route.chain.settle.length > 0 ? now() : 0;
+  }
+
+  get intercepts(): boolean {
+    return this.#chain.response.length > 0;
+  }
+
+  respond(status: number, headers: ResponseHeaders): void {
+    const scope = this.#scope;
+    runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, get: (key) => scope.get(key) }, this.#report);
+  }
+
+  render(error: GatewayError): GatewayResponse {
+    const response = renderError(error, { method: this.method, path: this.#path }, this.#renderer);
+    if (!this.intercepts) return response;
+    const scope = this.#scope;
+    return respondThrough(response, (headers) =>
+      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, this.#report),
+    );
   }
 
   /**
@@ -320,8 +448,18 @@ class Forward implements ForwardPlan {
     this.#settled = true;
     const observer = this.#observer;
     const end = this.#balancer.end;
-    if (!observer && !end) return;
+    const chain = this.#chain;
+    if (!observer && !end && chain.settle.length === 0) return;
     const latencyMs = now() - this.#started;
+    if (chain.settle.length > 0) {
+      const scope = this.#scope;
+      const ok = 'status' in result;
+      runSettle(
+        chain,
+        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : undefined, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, get: (key) => scope.get(key) },
+        this.#report,
+      );
+    }
     if (end) {
       const outcome: UpstreamOutcome = 'status' in result ? { ok: true, status: result.status, latencyMs } : { ok: false, code: result.error.code, latencyMs };
       try {
@@ -350,6 +488,8 @@ class Context implements InputContext {
   readonly body: BodySource | undefined;
   readonly bodyLimit: number;
   replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
+  /** How many middleware of the route's chain had their request phase run. */
+  reached: number | undefined;
   readonly #upstreamPath: string;
   readonly #toQuery: string;
   #upstreamQuery: string;
@@ -460,6 +600,11 @@ export class GatewayBuilder<TState extends object> {
     const defaultPolicy = options.defaultPolicy ?? 'round-robin';
     if (!Object.hasOwn(policies, defaultPolicy)) problems.push({ code: 'unknown_policy', message: `default policy "${defaultPolicy}" is not registered` });
     const registered = options.backends ?? {};
+    const gatewayUse = options.use ?? [];
+    const used = new Set<Middleware>(gatewayUse);
+    for (const [i, middleware] of gatewayUse.entries()) {
+      if (typeof middleware?.name !== 'string' || middleware.name === '') problems.push({ code: 'invalid_option', at: `use[${i}]`, message: 'a middleware is an object with a non-empty name' });
+    }
     const names = new Set<string>();
     const router = new Router<CompiledRoute>();
 
@@ -500,7 +645,8 @@ export class GatewayBuilder<TState extends object> {
           problems.push({ code: 'unknown_policy', at: routeAt, message: `policy "${route.policy}" is not registered` });
         }
         for (const message of route.input?.problems ?? []) problems.push({ code: 'invalid_option', at: routeAt, message });
-        const compiled = compileRoute(service, prefix, route, routeAt, problems);
+        const compiled = compileRoute({ service, prefix, route, at: routeAt, problems, chain: compileChain([gatewayUse, service.use, route.use as readonly Middleware[]]) });
+        for (const middleware of [...service.use, ...(route.use as readonly Middleware[])]) used.add(middleware);
         if (compiled === undefined || !prefixOk) continue;
         const policyName = route.policy ?? service.policy ?? defaultPolicy;
         const policy = Object.hasOwn(policies, policyName) ? policies[policyName] : undefined;
@@ -520,7 +666,16 @@ export class GatewayBuilder<TState extends object> {
     if (!Number.isSafeInteger(bodyLimit) || bodyLimit <= 0) problems.push({ code: 'invalid_option', at: 'bodyLimit', message: `must be a positive whole number of bytes, got ${String(bodyLimit)}` });
     if (problems.length > 0) throw new GatewayBuildError(problems);
     const upstream = { ...upstreamDefaults, ...definedOnly(options.upstream ?? {}) };
-    return new Gateway({ state: (options.state ?? {}) as TState, upstream, renderer: resolveRenderer(options.renderer), observer: options.observer, bodyLimit, router });
+    return new Gateway({
+      state: (options.state ?? {}) as TState,
+      upstream,
+      renderer: resolveRenderer(options.renderer),
+      observer: options.observer,
+      bodyLimit,
+      router,
+      chain: compileChain([gatewayUse]),
+      middleware: [...used],
+    });
   }
 }
 
@@ -530,13 +685,16 @@ const unknownPolicy: PolicyInstance = { pick: () => undefined };
 const definedOnly = <T extends object>(value: T): Partial<T> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 
-const compileRoute = (
-  service: Service<never>,
-  prefix: readonly Segment[],
-  route: Route<never>,
-  at: string,
-  problems: BuildProblem[],
-): (Omit<CompiledRoute, 'balancer'> & { segments: Segment[] }) | undefined => {
+interface RouteToCompile {
+  readonly service: Service<never>;
+  readonly prefix: readonly Segment[];
+  readonly route: Route<never>;
+  readonly at: string;
+  readonly problems: BuildProblem[];
+  readonly chain: Chain;
+}
+
+const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCompile): (Omit<CompiledRoute, 'balancer'> & { segments: Segment[] }) | undefined => {
   let own: Segment[];
   try {
     own = parseTemplate(route.path);
@@ -582,7 +740,8 @@ const compileRoute = (
     rewrite: compileRewrite(prefix.map((segment) => `/${(segment as { value: string }).value}`).join(''), to),
     toQuery,
     input: route.input,
-    passthrough: hooks.length === 0 && names.length === 0 && route.input === undefined,
+    chain,
+    passthrough: hooks.length === 0 && chain.request.length === 0 && names.length === 0 && route.input === undefined,
     segments,
   };
 };

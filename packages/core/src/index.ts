@@ -5,6 +5,7 @@ export { defineRoutes, service, methods, type Method, type Route, type RouteBuil
 export { roundRobin, smoothRoundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
 export type { CallbackFailure } from './guard.ts';
+export type { Middleware, ResponseContext, ResponseHeaders, ScopeReader, SettleEvent, UpstreamContext } from './middleware.ts';
 export { upstreamDefaults, type Transport, type UpstreamConfig } from './upstream.ts';
 export type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
 export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';

@@ -1,4 +1,5 @@
 import type { GatewayError, GatewayResponse } from '@apigate/errors';
+import type { ResponseHeaders } from './middleware.ts';
 import type { Backend } from './policy.ts';
 import type { RouteInfo } from './request.ts';
 
@@ -18,6 +19,15 @@ export interface ForwardPlan {
   /** The Content-Type of `body`. */
   readonly contentType: string | undefined;
   settle(result: SettleInput): void;
+  /** Whether middleware has a response phase: only then need a transport call `respond()`. */
+  readonly intercepts: boolean;
+  /**
+   * Runs the response phases over the upstream's response head, before the transport writes it:
+   * `headers` is a view of what the client will get (hop-by-hop headers already out).
+   */
+  respond(status: number, headers: ResponseHeaders): void;
+  /** The response for an error the transport met before the response started, through the response phases. */
+  render(error: GatewayError): GatewayResponse;
 }
 
 /** The gateway answers the request itself. */

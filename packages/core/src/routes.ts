@@ -1,6 +1,7 @@
 import type { Env } from './env.ts';
 import type { RouteInput } from './input.ts';
 import type { CheckTo, PathParams } from './path-template.ts';
+import type { Middleware } from './middleware.ts';
 import type { Hook } from './request.ts';
 
 export const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const;
@@ -20,6 +21,8 @@ export interface RouteOptions<TPath extends string, TTo extends string, TEnv ext
   before?: Hook<PathParams<TPath>, TEnv> | readonly Hook<PathParams<TPath>, TEnv>[];
   /** A named policy of the gateway; overrides the service's and the default. */
   policy?: string;
+  /** Middleware of this route, inside the gateway's and the service's. */
+  use?: readonly Middleware<TEnv>[];
 }
 
 /** A declared route: what the builders return and `service()` collects. */
@@ -29,6 +32,7 @@ export interface Route<TEnv extends Env = Env> {
   readonly to: string | undefined;
   readonly before: readonly Hook<never, TEnv>[];
   readonly policy: string | undefined;
+  readonly use: readonly Middleware<TEnv>[];
   readonly options: Readonly<Record<string, unknown>>;
   /** The validation stage, set by the validation package's route builders. */
   readonly input: RouteInput | undefined;
@@ -52,13 +56,14 @@ export interface RouteBuilders<TEnv extends Env> {
 const builder =
   <TEnv extends Env>(method: Method): RouteBuilder<TEnv> =>
   (path, options = {} as never) => {
-    const { to, before, policy } = options as RouteOptions<string, string, TEnv>;
+    const { to, before, policy, use = [] } = options as RouteOptions<string, string, TEnv>;
     return {
       method,
       path,
       to,
       before: (before === undefined ? [] : Array.isArray(before) ? [...before] : [before]) as Hook<never, TEnv>[],
       policy,
+      use: [...use],
       options: options as Readonly<Record<string, unknown>>,
       input: undefined,
     };
@@ -86,6 +91,8 @@ export interface ServiceOptions {
   prefix?: string;
   /** The named policy of the service's routes that name none. */
   policy?: string;
+  /** Middleware of every route of the service, inside the gateway's. */
+  use?: readonly Middleware[];
 }
 
 /** A group of routes with a prefix, a name and a policy; mounted onto a gateway with backends. */
@@ -93,6 +100,7 @@ export interface Service<TEnv extends Env = Env> {
   readonly name: string;
   readonly prefix: string;
   readonly policy: string | undefined;
+  readonly use: readonly Middleware[];
   readonly routes: readonly Route<TEnv>[];
 }
 
@@ -106,6 +114,7 @@ export const service = <TEnv extends Env = Env>(options: ServiceOptions, routes:
     name: options.name ?? (prefix.replace(/^\/+|\/+$/g, '') || 'default'),
     prefix,
     policy: options.policy,
+    use: [...(options.use ?? [])],
     routes: [...routes],
   };
 };

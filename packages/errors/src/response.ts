@@ -8,7 +8,8 @@ export type ResponseBody = string | Uint8Array | null;
  */
 export interface GatewayResponse {
   readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
+  /** A repeated header (a second Set-Cookie that middleware appended) is an array of its values. */
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
   readonly body: ResponseBody;
 }
 

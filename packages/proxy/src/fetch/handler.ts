@@ -21,7 +21,11 @@ const bodyless = new Set(['GET', 'HEAD']);
 
 /** A gateway-made response (rendered error or a hook's own) as a Web Response. */
 export const toWebResponse = (method: string, response: GatewayResponse, close = false): Response => {
-  const headers = new Headers(response.headers);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (typeof value === 'string') headers.set(name, value);
+    else for (const one of value) headers.append(name, one);
+  }
   if (close) headers.set('connection', 'close');
   const body = method === 'HEAD' || response.status === 204 || response.status === 304 ? null : (response.body as BodyInit | null);
   return new Response(body, { status: response.status, headers });
@@ -122,7 +126,7 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
       } catch (cause) {
         const error = cause instanceof RangeError ? new GatewayError('invalid_json', { message: 'The request body is nested too deeply to forward.', cause }) : toGatewayError(cause);
         plan.settle({ error });
-        return fail(error);
+        return toWebResponse(request.method, plan.render(error));
       }
       body = (bytes ?? null) as BodyInit | null;
       headers.delete('content-encoding');
@@ -130,7 +134,8 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
       body = bodyless.has(plan.method) ? null : request.body;
     }
     return new Promise<Response>((respond) => {
-      transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), fail, respond }, plan);
+      const failThrough = plan.intercepts ? (error: GatewayError) => toWebResponse(request.method, plan.render(error)) : fail;
+      transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), fail: failThrough, respond }, plan);
     });
   };
 };

@@ -2,6 +2,7 @@ import type { ForwardPlan, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
 import { GatewayError } from '@apigate/errors';
 import { connectionListed, forwardingHeaders, hopByHop } from '../headers.ts';
+import { WebResponseHeaders } from './response-headers.ts';
 
 /** One request for the fetch transport: the client's request, the headers and body to send. */
 export interface FetchExchange {
@@ -143,6 +144,7 @@ export class FetchTransport implements Transport<FetchExchange> {
       responseHeaders.delete('content-length');
     }
     const status = upstream.status;
+    if (plan.intercepts) plan.respond(status, new WebResponseHeaders(responseHeaders));
     if (upstream.body === null) {
       settled = true;
       clearTimeout(timer);

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ForwardPlan, Gateway, Plan, RequestIO } from '@apigate/core';
 import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
 import { serializeParsedBody } from '../parsed-body.ts';
@@ -24,7 +24,7 @@ export const sendResponse = (req: IncomingMessage, res: ServerResponse, response
     return;
   }
   const body = response.body === null ? undefined : typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
-  const headers: Record<string, string | number> = { ...response.headers };
+  const headers = { ...response.headers } as OutgoingHttpHeaders;
   // A request body left unread (refused over its limit) is not drained: the connection closes.
   if (close) headers.connection = 'close';
   if (response.status !== 204 && response.status !== 304) headers['content-length'] = body?.byteLength ?? 0;
@@ -137,18 +137,19 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
     const body = consumedBody(req, plan, io);
     if (body instanceof GatewayError) {
       plan.settle({ error: body });
-      fail(req, res, body);
+      sendResponse(req, res, plan.render(body));
       return;
     }
     cleanRequestHeaders(req, io.clientIp, isTrusted(io.clientIp));
-    const exchange: NodeExchange = { req, res, body, fail };
+    // An upstream failure the client is told of goes through the route's response phases.
+    const exchange: NodeExchange = { req, res, body, fail: plan.intercepts ? (q, s, error) => sendResponse(q, s, plan.render(error)) : fail };
     try {
       upstream.forward(exchange, plan);
     } catch (error) {
       // e.g. a hook set a header value Node refuses to send: answer, never crash.
       const failure = new GatewayError('internal', { details: { reason: 'the upstream request could not be created' }, cause: error });
       plan.settle({ error: failure });
-      fail(req, res, failure);
+      sendResponse(req, res, plan.render(failure));
     }
   };
 

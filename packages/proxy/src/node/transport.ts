@@ -5,6 +5,7 @@ import { upstreamDefaults } from '@apigate/core';
 import { GatewayError } from '@apigate/errors';
 import { ProxyServer } from 'http-proxy-3';
 import { cleanResponseHeaders } from './hygiene.ts';
+import { NodeResponseHeaders } from './response-headers.ts';
 
 /** One request to forward: the client's request and response, and a replacement body if any. */
 export interface NodeExchange {
@@ -194,7 +195,9 @@ export class NodeTransport implements Transport<NodeExchange> {
       return;
     }
     const status = proxyRes.statusCode ?? 502;
-    res.writeHead(status, proxyRes.statusMessage, cleanResponseHeaders(proxyRes.headers));
+    const headers = cleanResponseHeaders(proxyRes.headers);
+    if (plan?.intercepts) plan.respond(status, new NodeResponseHeaders(headers));
+    res.writeHead(status, proxyRes.statusMessage, headers);
     // pipe() and two listeners, not stream.pipeline(): pipeline's end-of-stream machinery (an
     // AbortController and a DOMException per request among it) cost a quarter of the gateway's
     // overhead over bare http-proxy-3 in the benchmark. Settling is idempotent; the first wins.

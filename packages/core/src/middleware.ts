@@ -1,0 +1,222 @@
+import type { GatewayError, GatewayResponse } from '@apigate/errors';
+import type { Env } from './env.ts';
+import type { CallbackFailure } from './guard.ts';
+import type { Backend } from './policy.ts';
+import type { Hook, RequestHeaders, RouteInfo } from './request.ts';
+
+/** A mutable view of the response headers the client gets; names are case-insensitive. */
+export interface ResponseHeaders {
+  /** The value, repeated values joined with `, ` (Set-Cookie is better read with `values`). */
+  get(name: string): string | undefined;
+  /** Every value of the header, in order. */
+  values(name: string): readonly string[];
+  has(name: string): boolean;
+  set(name: string, value: string | readonly string[]): void;
+  /** Adds a value after the existing ones (a second Set-Cookie). */
+  append(name: string, value: string): void;
+  delete(name: string): void;
+}
+
+/** Reads the per-request scope values that the request phase (middleware, hooks) set. */
+export interface ScopeReader {
+  get(key: PropertyKey): unknown;
+}
+
+/** What the upstream phase sees: one attempt, after the backend was picked, before sending. */
+export interface UpstreamContext extends ScopeReader {
+  readonly route: RouteInfo;
+  readonly method: string;
+  readonly path: string;
+  readonly backend: Backend;
+  /** 1 for the first attempt; a replay on a fresh connection is not a new attempt. */
+  readonly attempt: number;
+  /** The headers that go upstream: set `traceparent` and the like here. */
+  readonly headers: RequestHeaders;
+}
+
+/** What the response phase sees: the head of the response the client is about to get. */
+export interface ResponseContext extends ScopeReader {
+  /** The matched route; undefined for a gateway path answered 405 or OPTIONS. */
+  readonly route: RouteInfo | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** Add, replace or remove what the client gets. */
+  readonly headers: ResponseHeaders;
+  /** False for an upstream's response; true for one the gateway made (an error, 405, OPTIONS, a hook's answer). */
+  readonly gatewayMade: boolean;
+  /** The error a gateway-made response renders, if it renders one. */
+  readonly error: GatewayError | undefined;
+}
+
+/** How a request ended, once, however it ended. */
+export interface SettleEvent extends ScopeReader {
+  readonly route: RouteInfo | undefined;
+  readonly method: string;
+  readonly path: string;
+  /** The status the client got; undefined when no response was (fully) given. */
+  readonly status: number | undefined;
+  /** What went wrong, when something did: a refusal, an upstream fault, `client_closed`. */
+  readonly error: GatewayError | undefined;
+  /** The backend, when one was picked. */
+  readonly backend: Backend | undefined;
+  /** Milliseconds from the match to the end. */
+  readonly durationMs: number;
+}
+
+/**
+ * The one extension contract of the request lifecycle: a named object of optional phases. Attach
+ * it to the whole gateway (`createGateway({ use })`), a service (`service({ use })`) or a route
+ * (`get(path, { use })`). Request and upstream phases run gateway → service → route, response
+ * phases the other way round (an onion); settle runs once per request, in the same order as
+ * response. Make middleware with a factory that takes its options.
+ * @example
+ * const requestId = ({ header = 'x-request-id' }: RequestIdOptions = {}): Middleware => ({
+ *   name: 'request-id',
+ *   request: (ctx) => { if (!ctx.headers.has(header)) ctx.headers.set(header, crypto.randomUUID()); ctx.set('requestId', ctx.headers.get(header)); },
+ *   response: (ctx) => { ctx.headers.set(header, String(ctx.get('requestId'))); },
+ * });
+ */
+export interface Middleware<TEnv extends Env = Env> {
+  /** Shown in errors, `gateway.routes()` and reports of a callback that threw. */
+  readonly name: string;
+  /**
+   * Before the route's own hooks: read and set headers, the upstream URI and scope values; end the
+   * request by returning (or throwing) a GatewayError or returning a response.
+   */
+  readonly request?: Hook<Record<string, string>, TEnv>;
+  /** Once per attempt, after the backend is picked and before the request is sent. Synchronous. */
+  readonly upstream?: (context: UpstreamContext) => void;
+  /** When the response head is known, for proxied and gateway-made responses alike. Synchronous. */
+  readonly response?: (context: ResponseContext) => void;
+  /** Exactly once per request, however it ended. */
+  readonly settle?: (event: SettleEvent) => void;
+  /** What the middleware declares about the routes it is on, for `gateway.routes()` (OpenAPI). */
+  readonly describe?: Readonly<Record<string, unknown>>;
+  /** Releases what the middleware holds (timers, clients); `gateway.close()` calls it once. */
+  readonly close?: () => void | Promise<void>;
+}
+
+/** A route's middleware from every level, gateway first, with the phases each has. */
+export interface Chain {
+  readonly all: readonly Middleware[];
+  readonly request: readonly Hook[];
+  /** For each request phase, the index in `all` of the middleware it belongs to. */
+  readonly requestOwners: readonly number[];
+  readonly upstream: readonly Middleware[];
+  /** In the order they run: route first, gateway last. */
+  readonly response: readonly Middleware[];
+  readonly settle: readonly Middleware[];
+}
+
+export const emptyChain: Chain = { all: [], request: [], requestOwners: [], upstream: [], response: [], settle: [] };
+
+/** Compiles the middleware of the gateway, a service and a route into one chain (build time). */
+export const compileChain = (levels: readonly (readonly Middleware[])[]): Chain => {
+  const all = levels.flat();
+  if (all.length === 0) return emptyChain;
+  return {
+    all,
+    request: all.flatMap((m) => (m.request ? [m.request as Hook] : [])),
+    requestOwners: all.flatMap((m, i) => (m.request ? [i] : [])),
+    upstream: all.filter((m) => m.upstream !== undefined),
+    response: all.filter((m) => m.response !== undefined).reverse(),
+    settle: all.filter((m) => m.settle !== undefined).reverse(),
+  };
+};
+
+type Report = (failure: CallbackFailure) => void;
+
+/**
+ * Runs the response phases over a response head. `reached`, when given, is how many middleware
+ * of the chain had their request phase run: a request that a middleware answered itself passes
+ * only through it and the ones outside it, as in an onion.
+ */
+export const runResponse = (chain: Chain, context: ResponseContext, report: Report, reached = chain.all.length): void => {
+  for (const middleware of chain.response) {
+    if (chain.all.indexOf(middleware) >= reached) continue;
+    try {
+      middleware.response!(context);
+    } catch (error) {
+      report({ callback: `${middleware.name}.response`, error, route: context.route });
+    }
+  }
+};
+
+export const runSettle = (chain: Chain, event: SettleEvent, report: Report): void => {
+  for (const middleware of chain.settle) {
+    try {
+      middleware.settle!(event);
+    } catch (error) {
+      report({ callback: `${middleware.name}.settle`, error, route: event.route });
+    }
+  }
+};
+
+export const runUpstream = (chain: Chain, context: UpstreamContext, report: Report): void => {
+  for (const middleware of chain.upstream) {
+    try {
+      middleware.upstream!(context);
+    } catch (error) {
+      report({ callback: `${middleware.name}.upstream`, error, route: context.route });
+    }
+  }
+};
+
+/** The headers of a gateway-made response as a ResponseHeaders view; edits land in `headers`. */
+export class RecordHeaders implements ResponseHeaders {
+  readonly #headers: Record<string, string | readonly string[]>;
+
+  constructor(headers: Record<string, string | readonly string[]>) {
+    this.#headers = headers;
+  }
+
+  #key(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    if (Object.hasOwn(this.#headers, lower)) return lower;
+    return Object.keys(this.#headers).find((key) => key.toLowerCase() === lower);
+  }
+
+  get(name: string): string | undefined {
+    const key = this.#key(name);
+    if (key === undefined) return undefined;
+    const value = this.#headers[key]!;
+    return typeof value === 'string' ? value : value.join(', ');
+  }
+
+  values(name: string): readonly string[] {
+    const key = this.#key(name);
+    if (key === undefined) return [];
+    const value = this.#headers[key]!;
+    return typeof value === 'string' ? [value] : value;
+  }
+
+  has(name: string): boolean {
+    return this.#key(name) !== undefined;
+  }
+
+  set(name: string, value: string | readonly string[]): void {
+    this.delete(name);
+    this.#headers[name.toLowerCase()] = typeof value === 'string' ? value : [...value];
+  }
+
+  append(name: string, value: string): void {
+    const existing = this.values(name);
+    this.set(name, existing.length === 0 ? value : [...existing, value]);
+  }
+
+  delete(name: string): void {
+    const key = this.#key(name);
+    if (key !== undefined) delete this.#headers[key];
+  }
+}
+
+/** A gateway-made response with the response phases applied; the original stays untouched. */
+export const respondThrough = (
+  response: GatewayResponse,
+  run: (headers: ResponseHeaders) => void,
+): GatewayResponse => {
+  const headers: Record<string, string | readonly string[]> = { ...response.headers };
+  run(new RecordHeaders(headers));
+  return { ...response, headers };
+};
