@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // The direction of imports (DESIGN.md, "Packages and the direction of imports") as lint rules:
-// each published package may import the @apigate packages below it and nothing else. Flat config
+// each published package may import only the @apigate packages that come before it. Flat config
 // replaces a rule's options per file rather than merging them, so every folder gets one
 // no-restricted-imports entry holding all the patterns that apply to it.
 
@@ -16,8 +16,8 @@ const adapters = ['express', 'koa', 'hono'];
 /** What each published package may import from the workspace, and where shared code goes instead. */
 const layers = {
   errors: { allowed: [], instead: 'It is the first of the list: code it needs belongs in it.' },
-  core: { allowed: ['errors'], instead: 'Move what both need down into @apigate/errors, or have the caller pass it in.' },
-  validation: { allowed: ['core', 'errors'], instead: 'Move what both need down into @apigate/core (e.g. beside RouteInput), or have the caller pass it in.' },
+  core: { allowed: ['errors'], instead: 'Move what both need into @apigate/errors, or have the caller pass it in.' },
+  validation: { allowed: ['core', 'errors'], instead: 'Move what both need into @apigate/core (e.g. beside RouteInput), or have the caller pass it in.' },
   policies: { allowed: ['core', 'errors'], instead: 'Policies see the gateway only through @apigate/core (Policy, Backend, PolicyRequest); move what both need there.' },
   proxy: { allowed: ['core', 'errors'], instead: 'Transports implement the port in @apigate/core and need nothing else: what a transport needs from validation or policies goes through core.' },
   express: { allowed: ['errors', 'core', 'validation', 'policies', 'proxy'], instead: 'Adapters translate I/O over @apigate/proxy and @apigate/core; apps and test helpers sit above them.' },
