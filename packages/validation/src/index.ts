@@ -1,5 +1,7 @@
 export { defineRoutes, type CheckInput, type MapContext, type MapInput, type PairsOutput, type ParamsOf, type ValidatedRouteBuilders, type ValidatedRouteOptions } from './routes.ts';
-export { createInput, defaultMaxDepth, type InputOptions } from './input.ts';
+// createInput (what the builders put on route.input) is the package's own step, not API: a route
+// builder of one's own composes these builders, or implements core's RouteInput.
+export { defaultMaxDepth } from './input.ts';
 export { validate, maxIssues, type InputLocation, type Issue } from './standard.ts';
 
 import { defineRoutes } from './routes.ts';
