@@ -14,14 +14,14 @@ import {
 } from '@apigate/errors';
 import type { Env } from './env.ts';
 import type { Observer } from './observer.ts';
-import { parseTemplate, type Segment } from './path-template.ts';
+import { decodeTail, parseTemplate, type Segment, type Tail } from './path-template.ts';
 import type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
 import { roundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 import { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
 import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 import { compileRewrite, decodeParams, withQuery, type Rewrite } from './rewrite.ts';
 import { Router } from './router.ts';
-import type { Route, Service } from './routes.ts';
+import type { Route, RouteDescriptor, Service } from './routes.ts';
 import { upstreamDefaults, upstreamProblems, type UpstreamConfig } from './upstream.ts';
 
 export type BackendInput = string | { readonly url: string; readonly weight?: number };
@@ -61,11 +61,16 @@ interface CompiledRoute {
   readonly toQuery: string;
   readonly balancer: PolicyInstance;
   readonly input: RouteInput | undefined;
+  /** The last name is a catch-all's. */
+  readonly tail: boolean;
   /** No hooks, no parameters and no input stage: match, pick, stream. */
   readonly passthrough: boolean;
 }
 
-/** A request that matched a gateway path: a route, or a path whose methods exclude the request's. */
+/**
+ * A request that matched a gateway path: a route, or a path whose methods exclude the request's.
+ * Only `gateway.match()` makes one; an adapter hands it back to `gateway.handle()` as it is.
+ */
 export interface Match {
   readonly method: string;
   /** The raw path without the query. */
@@ -74,10 +79,40 @@ export interface Match {
   readonly query: string;
   /** The matched route; undefined when only the path matched (405, or an automatic OPTIONS). */
   readonly route: RouteInfo | undefined;
-  /** @internal */
+}
+
+/** What handle() needs of a match beyond its public fields. */
+interface Matched {
+  /** Undefined when only the path matched. */
   readonly compiled: CompiledRoute | undefined;
-  /** @internal raw param values, or the allowed methods when no route matched */
+  /** Raw param values, or the allowed methods when no route matched. */
   readonly values: readonly string[];
+}
+
+let matchedOf: (match: Match) => Matched;
+
+/** The one Match implementation: what handle() needs stays in private fields. */
+class GatewayMatch implements Match {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly route: RouteInfo | undefined;
+  readonly #matched: Matched;
+
+  constructor(method: string, path: string, query: string, matched: Matched) {
+    this.method = method;
+    this.path = path;
+    this.query = query;
+    this.route = matched.compiled?.info;
+    this.#matched = matched;
+  }
+
+  static {
+    matchedOf = (match) => {
+      if (!(#matched in match)) throw new TypeError('gateway.handle() takes what gateway.match() returned');
+      return match.#matched;
+    };
+  }
 }
 
 const emptyParams: Readonly<Record<string, string>> = Object.freeze({});
@@ -98,6 +133,7 @@ export class Gateway<TState extends object = object> {
   readonly observer: Observer | undefined;
   readonly bodyLimit: number;
   readonly #router: Router<CompiledRoute>;
+  readonly #routes: readonly RouteDescriptor[];
 
   /** @internal use createGateway(...).build() */
   constructor(
@@ -107,6 +143,7 @@ export class Gateway<TState extends object = object> {
     observer: Observer | undefined,
     bodyLimit: number,
     router: Router<CompiledRoute>,
+    routes: readonly RouteDescriptor[],
   ) {
     this.state = state;
     this.upstream = upstream;
@@ -114,6 +151,15 @@ export class Gateway<TState extends object = object> {
     this.observer = observer;
     this.bodyLimit = bodyLimit;
     this.#router = router;
+    this.#routes = routes;
+  }
+
+  /**
+   * Every route, in mount and declaration order: method, public and upstream templates, service,
+   * policy, declared input schemas and meta. Frozen plain objects, for documentation generators.
+   */
+  routes(): readonly RouteDescriptor[] {
+    return this.#routes;
   }
 
   /** Matches a request; undefined means it is not a gateway path and goes to the host app. */
@@ -128,8 +174,8 @@ export class Gateway<TState extends object = object> {
     const found = this.#router.find(method, path);
     if (found === undefined) return undefined;
     const query = q === -1 ? '' : url.slice(q + 1);
-    if (found.kind === 'method') return { method, path, query, route: undefined, compiled: undefined, values: found.allowed };
-    return { method, path, query, route: found.value.info, compiled: found.value, values: found.values };
+    if (found.kind === 'method') return new GatewayMatch(method, path, query, { compiled: undefined, values: found.allowed });
+    return new GatewayMatch(method, path, query, { compiled: found.value, values: found.values });
   }
 
   /**
@@ -137,21 +183,23 @@ export class Gateway<TState extends object = object> {
    * passthrough route; a promise when hooks run.
    */
   handle(match: Match, io: RequestIO): Plan | Promise<Plan> {
-    const route = match.compiled;
-    if (route === undefined) return this.#refuseMethod(match);
+    const { compiled: route, values } = matchedOf(match);
+    if (route === undefined) return this.#refuseMethod(match, values);
     const observer = this.observer;
     if (observer?.requestStart) observer.requestStart({ route: route.info, method: match.method, path: match.path });
     if (route.passthrough) {
-      const uri = withQuery(route.rewrite(emptyParams, match.path), route.toQuery, match.query);
+      const uri = withQuery(route.rewrite(emptyParams, match.path, undefined), route.toQuery, match.query);
       return this.#forward(route, match, io, uri, emptyParams);
     }
     let params: Record<string, string>;
+    let tail: Tail | undefined;
     try {
-      params = decodeParams(route.names, match.values);
+      if (route.tail) tail = decodeTail(values[values.length - 1]!, route.names[route.names.length - 1]!);
+      params = decodeParams(route.names, values, tail);
     } catch (error) {
       return this.#fail(match, route, toGatewayError(error), 'pipeline');
     }
-    const path = route.rewrite(params, match.path);
+    const path = route.rewrite(params, match.path, tail);
     if (route.hooks.length === 0 && route.input === undefined) return this.#forward(route, match, io, withQuery(path, route.toQuery, match.query), params);
     const limit = route.input?.limit ?? this.bodyLimit;
     return this.#pipeline(route, match, io, params, new Context(this.state, match, io, params, path, route.toQuery, limit));
@@ -206,8 +254,8 @@ export class Gateway<TState extends object = object> {
     return { kind: 'respond', response: this.render(error, match.method, match.path), error };
   }
 
-  #refuseMethod(match: Match): RespondPlan {
-    const allow = match.values.join(', ');
+  #refuseMethod(match: Match, allowed: readonly string[]): RespondPlan {
+    const allow = allowed.join(', ');
     if (match.method === 'OPTIONS') return { kind: 'respond', response: respond(204, null, { allow }), error: undefined };
     const error = new GatewayError('method_not_allowed', { headers: { allow }, details: { method: match.method } });
     return { kind: 'respond', response: this.render(error, match.method, match.path), error };
@@ -425,6 +473,7 @@ export class GatewayBuilder<TState extends object> {
     const registered = options.backends ?? {};
     const names = new Set<string>();
     const router = new Router<CompiledRoute>();
+    const descriptors: RouteDescriptor[] = [];
 
     for (const { service, backends: own } of this.#mounted) {
       const at = `service ${service.name}`;
@@ -436,7 +485,7 @@ export class GatewayBuilder<TState extends object> {
       let prefixOk = true;
       try {
         if (service.prefix !== '') prefix = parseTemplate(service.prefix);
-        if (prefix.some((segment) => segment.kind === 'param')) throw new Error('a prefix has static segments only');
+        if (prefix.some((segment) => segment.kind !== 'static')) throw new Error('a prefix has static segments only');
       } catch (error) {
         problems.push({ code: 'invalid_prefix', at, message: (error as Error).message });
         prefix = [];
@@ -463,6 +512,9 @@ export class GatewayBuilder<TState extends object> {
           problems.push({ code: 'unknown_policy', at: routeAt, message: `policy "${route.policy}" is not registered` });
         }
         for (const message of route.input?.problems ?? []) problems.push({ code: 'invalid_option', at: routeAt, message });
+        if (route.meta !== undefined && (route.meta === null || typeof route.meta !== 'object' || Array.isArray(route.meta))) {
+          problems.push({ code: 'invalid_option', at: routeAt, message: 'meta must be a plain object' });
+        }
         const compiled = compileRoute(service, prefix, route, routeAt, problems);
         if (compiled === undefined || !prefixOk) continue;
         const policyName = route.policy ?? service.policy ?? defaultPolicy;
@@ -471,8 +523,20 @@ export class GatewayBuilder<TState extends object> {
         if (!balancer) balancers.set(policyName, (balancer = policy!.create(backends)));
         const full: CompiledRoute = { ...compiled, balancer };
         if (!router.add(route.method, compiled.segments, full)) {
-          problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${route.method} ${compiled.info.path}` });
+          const which = route.method === '*' ? 'every method of' : route.method;
+          problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${which} ${compiled.info.path}` });
         }
+        descriptors.push(
+          Object.freeze({
+            method: route.method,
+            path: compiled.info.path,
+            to: route.to ?? compiled.implied,
+            service: service.name,
+            policy: policyName,
+            input: Object.freeze({ ...route.input?.schemas }),
+            meta: Object.freeze({ ...route.meta }),
+          }),
+        );
       }
     }
     for (const name of Object.keys(registered)) {
@@ -483,7 +547,7 @@ export class GatewayBuilder<TState extends object> {
     if (!Number.isSafeInteger(bodyLimit) || bodyLimit <= 0) problems.push({ code: 'invalid_option', at: 'bodyLimit', message: `must be a positive whole number of bytes, got ${String(bodyLimit)}` });
     if (problems.length > 0) throw new GatewayBuildError(problems);
     const upstream = { ...upstreamDefaults, ...definedOnly(options.upstream ?? {}) };
-    return new Gateway((options.state ?? {}) as TState, upstream, resolveRenderer(options.renderer), options.observer, bodyLimit, router);
+    return new Gateway((options.state ?? {}) as TState, upstream, resolveRenderer(options.renderer), options.observer, bodyLimit, router, Object.freeze(descriptors));
   }
 }
 
@@ -493,13 +557,17 @@ const unknownPolicy: PolicyInstance = { pick: () => undefined };
 const definedOnly = <T extends object>(value: T): Partial<T> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 
+/** A parsed template written back: `/sales/item/{id}`, `/files/{*rest}`. */
+const templateOf = (segments: readonly Segment[]): string =>
+  `/${segments.map((s) => (s.kind === 'static' ? s.value : s.kind === 'param' ? `{${s.name}}` : `{*${s.name}}`)).join('/')}`;
+
 const compileRoute = (
   service: Service<never>,
   prefix: readonly Segment[],
   route: Route<never>,
   at: string,
   problems: BuildProblem[],
-): (Omit<CompiledRoute, 'balancer'> & { segments: Segment[] }) | undefined => {
+): (Omit<CompiledRoute, 'balancer'> & { segments: Segment[]; implied: string }) | undefined => {
   let own: Segment[];
   try {
     own = parseTemplate(route.path);
@@ -508,9 +576,14 @@ const compileRoute = (
     return undefined;
   }
   const segments = [...prefix, ...own];
-  const names = segments.flatMap((segment) => (segment.kind === 'param' ? [segment.name] : []));
+  const names = segments.flatMap((segment) => (segment.kind === 'static' ? [] : [segment.name]));
   if (new Set(names).size !== names.length) {
     problems.push({ code: 'invalid_path', at, message: 'a parameter name appears twice' });
+    return undefined;
+  }
+  const tail = own.findIndex((segment) => segment.kind === 'tail');
+  if (tail !== -1 && tail !== own.length - 1) {
+    problems.push({ code: 'invalid_path', at, message: `a catch-all {*${(own[tail] as { name: string }).name}} must be the last segment of the path` });
     return undefined;
   }
   let to: Segment[] | undefined;
@@ -528,17 +601,28 @@ const compileRoute = (
       problems.push({ code: 'invalid_path', at, message: (error as Error).message });
       return undefined;
     }
-    const unknown = to.filter((segment) => segment.kind === 'param' && !names.includes(segment.name));
+    // A catch-all is written `{*rest}` in `to` as in the path: the two substitute differently.
+    const kinds = new Map(segments.flatMap((segment) => (segment.kind === 'static' ? [] : [[segment.name, segment.kind] as const])));
+    const unknown = to.filter((segment) => segment.kind !== 'static' && kinds.get(segment.name) !== segment.kind);
     if (unknown.length > 0) {
-      problems.push({ code: 'unknown_parameter', at, message: `"to" names ${unknown.map((s) => `{${(s as { name: string }).name}}`).join(', ')}, which the path lacks` });
+      const written = unknown
+        .map((s) => {
+          const { name } = s as { name: string };
+          const own = s.kind === 'tail' ? `{*${name}}` : `{${name}}`;
+          return kinds.has(name) ? `${own} (the path has ${kinds.get(name) === 'tail' ? `{*${name}}` : `{${name}}`})` : own;
+        })
+        .join(', ');
+      problems.push({ code: 'unknown_parameter', at, message: `"to" names ${written}, which the path lacks` });
       return undefined;
     }
   }
-  const path = segments.length === 0 ? '/' : `/${segments.map((s) => (s.kind === 'param' ? `{${s.name}}` : s.value)).join('/')}`;
+  const path = templateOf(segments);
   const hooks = route.before as readonly Hook[];
   return {
     info: { service: service.name, method: route.method, path },
+    implied: templateOf(own),
     names,
+    tail: tail !== -1,
     hooks,
     // The prefix as the router matched it: `/sales/`, `//sales` or `/sales//v1` cut the raw path
     // by their parsed segments, not by the declared string's length.
