@@ -1,11 +1,11 @@
 export { defineRoutes, type CheckInput, type MapContext, type MapInput, type PairsOutput, type ParamsOf, type ValidatedRouteBuilders, type ValidatedRouteOptions } from './routes.ts';
-export { createInput, defaultMaxDepth, type InputOptions } from './input.ts';
+export { createInput, declaredSchemas, defaultMaxDepth, type DeclaredSchemas, type InputOptions } from './input.ts';
 export { validate, maxIssues, type InputLocation, type Issue } from './standard.ts';
 
 import { defineRoutes } from './routes.ts';
 
 const builders = defineRoutes();
 /** Validated route builders for apps without a typed Env; see defineRoutes() for typed state and scope. */
-export const { get, post, put, patch, head, options } = builders;
+export const { get, post, put, patch, head, options, query, all } = builders;
 /** `delete` is a reserved word: import it as `del`, or use defineRoutes(). */
 export const del = builders.delete;
