@@ -3,7 +3,7 @@
  * the same module is bundled into the workerd worker (src/worker.ts) and imported by the Node
  * harnesses, so the four adapters run exactly the same routes, policies, renderer and timeouts.
  */
-import { createGateway, get, post, service, type Gateway } from '@apigate/core';
+import { all, createGateway, get, post, service, type Gateway } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { headerSticky } from '@apigate/policies';
 import { get as vget, post as vpost } from '@apigate/validation';
@@ -69,6 +69,10 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   vget('/lookup', { query: search, map: (s) => ({ term: s.q, page: s.page }) }),
 ]);
 
+// Catch-all routes: the whole prefix in one line, every method, the tail forwarded as sent.
+const files = service({ name: 'files', prefix: '/files' }, [all('/{*rest}', { to: '/store/{*rest}' })]);
+const mirror = service({ name: 'mirror', prefix: '/mirror' }, [all('/{*rest}')]);
+
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
 const refused = service({ name: 'refused', prefix: '/refused' }, [get('/any')]);
@@ -82,6 +86,8 @@ export const buildGateway = (origins: Origins): Gateway =>
     upstream: { requestTimeout },
   })
     .mount(echo, [origins.echo[0]!])
+    .mount(files, [origins.echo[0]!])
+    .mount(mirror, [origins.echo[0]!])
     .mount(sticky, [...origins.echo])
     .mount(slow, [origins.slow])
     .mount(refused, [origins.refused])
