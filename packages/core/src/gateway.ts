@@ -81,15 +81,10 @@ export interface Match {
   readonly route: RouteInfo | undefined;
 }
 
-/** What handle() needs of a match beyond its public fields. */
-interface Matched {
-  /** Undefined when only the path matched. */
-  readonly compiled: CompiledRoute | undefined;
-  /** Raw param values, or the allowed methods when no route matched. */
-  readonly values: readonly string[];
-}
-
-let matchedOf: (match: Match) => Matched;
+/** The matched route; undefined when only the path matched. Throws for a look-alike match. */
+let compiledOf: (match: Match) => CompiledRoute | undefined;
+/** Raw param values, or the allowed methods when no route matched. */
+let valuesOf: (match: Match) => readonly string[];
 
 /** The one Match implementation: what handle() needs stays in private fields. */
 class GatewayMatch implements Match {
@@ -97,21 +92,24 @@ class GatewayMatch implements Match {
   readonly path: string;
   readonly query: string;
   readonly route: RouteInfo | undefined;
-  readonly #matched: Matched;
+  readonly #compiled: CompiledRoute | undefined;
+  readonly #values: readonly string[];
 
-  constructor(method: string, path: string, query: string, matched: Matched) {
+  constructor(method: string, path: string, query: string, compiled: CompiledRoute | undefined, values: readonly string[]) {
     this.method = method;
     this.path = path;
     this.query = query;
-    this.route = matched.compiled?.info;
-    this.#matched = matched;
+    this.route = compiled?.info;
+    this.#compiled = compiled;
+    this.#values = values;
   }
 
   static {
-    matchedOf = (match) => {
-      if (!(#matched in match)) throw new TypeError('gateway.handle() takes what gateway.match() returned');
-      return match.#matched;
+    compiledOf = (match) => {
+      if (!(#compiled in match)) throw new TypeError('gateway.handle() takes what gateway.match() returned');
+      return match.#compiled;
     };
+    valuesOf = (match) => (match as GatewayMatch).#values;
   }
 }
 
@@ -174,8 +172,8 @@ export class Gateway<TState extends object = object> {
     const found = this.#router.find(method, path);
     if (found === undefined) return undefined;
     const query = q === -1 ? '' : url.slice(q + 1);
-    if (found.kind === 'method') return new GatewayMatch(method, path, query, { compiled: undefined, values: found.allowed });
-    return new GatewayMatch(method, path, query, { compiled: found.value, values: found.values });
+    if (found.kind === 'method') return new GatewayMatch(method, path, query, undefined, found.allowed);
+    return new GatewayMatch(method, path, query, found.value, found.values);
   }
 
   /**
@@ -183,14 +181,15 @@ export class Gateway<TState extends object = object> {
    * passthrough route; a promise when hooks run.
    */
   handle(match: Match, io: RequestIO): Plan | Promise<Plan> {
-    const { compiled: route, values } = matchedOf(match);
-    if (route === undefined) return this.#refuseMethod(match, values);
+    const route = compiledOf(match);
+    if (route === undefined) return this.#refuseMethod(match, valuesOf(match));
     const observer = this.observer;
     if (observer?.requestStart) observer.requestStart({ route: route.info, method: match.method, path: match.path });
     if (route.passthrough) {
       const uri = withQuery(route.rewrite(emptyParams, match.path, undefined), route.toQuery, match.query);
       return this.#forward(route, match, io, uri, emptyParams);
     }
+    const values = valuesOf(match);
     let params: Record<string, string>;
     let tail: Tail | undefined;
     try {
