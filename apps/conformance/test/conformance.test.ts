@@ -132,6 +132,57 @@ describeAdapters(adapterNames, (f, adapter) => {
     }
   });
 
+  describe('catch-all routes', () => {
+    it('forwards the tail with the encoding the client sent', async () => {
+      const echo = seen(await get('/files/a%20b/caf%C3%A9/x+y%2B/~z?q=1&r=%2F'));
+      conform('catch-all tail as sent', adapter, { url: echo.url }, { url: '/store/a%20b/caf%C3%A9/x+y%2B/~z?q=1&r=%2F' });
+    });
+
+    it('matches the prefix itself and keeps a trailing slash', async () => {
+      const bare = seen(await get('/files'));
+      const slash = seen(await get('/files/dir/'));
+      conform('catch-all prefix and trailing slash', adapter, { bare: bare.url, slash: slash.url }, { bare: '/store', slash: '/store/dir/' });
+    });
+
+    it('strips the prefix and keeps the tail on a catch-all route without `to`', async () => {
+      const echo = seen(await get('/mirror/users/42/?expand=1'));
+      conform('catch-all without to', adapter, { url: echo.url }, { url: '/users/42/?expand=1' });
+    });
+
+    it('forwards a PATCH and a QUERY, with their bodies, through all()', async () => {
+      const patch = seen(await send(f.target.base, '/files/doc/1', { method: 'PATCH', headers: json, body: '{"title":"t"}' }));
+      const query = seen(await send(f.target.base, '/files/search', { method: 'QUERY', headers: json, body: '{"q":"shoes"}' }));
+      conform(
+        'all() forwards PATCH and QUERY',
+        adapter,
+        { patch: [patch.method, patch.url, patch.body], query: [query.method, query.url, query.body] },
+        { patch: ['PATCH', '/store/doc/1', '{"title":"t"}'], query: ['QUERY', '/store/search', '{"q":"shoes"}'] },
+      );
+    });
+
+    it('forwards OPTIONS on an all() route to the upstream instead of answering it', async () => {
+      const echo = seen(await send(f.target.base, '/files/doc/1', { method: 'OPTIONS', headers: { origin: 'http://app.example', 'access-control-request-method': 'PATCH' } }));
+      conform('all() forwards OPTIONS', adapter, { method: echo.method, url: echo.url, origin: echo.headers.origin }, { method: 'OPTIONS', url: '/store/doc/1', origin: 'http://app.example' });
+    });
+
+    const traversals = [
+      ['an encoded `..` segment', '/files/a/%2e%2e/b'],
+      ['`..` with an encoded slash', '/files/..%2fetc'],
+      ['encoded slashes around `..`', '/files/a%2f..%2fb'],
+      ['an encoded backslash', '/files/a%5c..%5cb'],
+      ['an absolute URL', '/files/http://evil.example/x'],
+      ['a scheme-relative `//evil`', '/files//evil.example/x'],
+      ['`//evil` on a route without `to`', '/mirror//evil.example'],
+    ] as const;
+    for (const [what, path] of traversals) {
+      it(`refuses ${what} in the tail with 400 invalid_path, without calling the upstream: ${path}`, async () => {
+        const { reply, upstreamRequests } = await counting(() => get(path));
+        const upstreamUrl = reply.status === 200 ? reply.json<Echo>().url : undefined;
+        conform(`catch-all refuses ${what}`, adapter, { ...failure(reply), upstreamRequests, upstreamUrl }, { ...rendered(400, 'invalid_path'), upstreamRequests: 0, upstreamUrl: undefined });
+      });
+    }
+  });
+
   describe('hooks', () => {
     it('answers 401 rendered by the gateway when the hook refuses, without calling the upstream', async () => {
       conform('hook refuses', adapter, await refusal(() => get('/echo/private')), { ...rendered(401, 'unauthorized'), upstreamRequests: 0 });

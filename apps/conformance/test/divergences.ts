@@ -72,6 +72,12 @@ export const divergences: readonly Divergence[] = [
   ...pathSafetyOnWorkerd(),
   ...backslashOnHonoNode(),
   {
+    case: 'catch-all refuses an encoded `..` segment',
+    adapter: 'hono-workerd',
+    observed: { status: 200, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined, upstreamRequests: 1, upstreamUrl: '/store/b' },
+    why: 'The WHATWG URL parser resolves `/files/a/%2e%2e/b` to `/files/b` before the worker runs, so the gateway sees no `..` and forwards the tail `b`: the upstream gets `/store/b`, inside the route\'s upstream path. The `..` never reaches the gateway, let alone an upstream.',
+  },
+  {
     case: 'absolute-form target',
     adapter: 'hono-workerd',
     observed: { status: 500, name: undefined, url: undefined },
