@@ -17,12 +17,12 @@ const surface: Record<string, readonly string[]> = {
     'toGatewayError', 'tooManyRequests', 'unauthorized', 'unsupportedMediaType', 'validationFailed',
   ],
   '@apigate/core': [
-    'Gateway', 'GatewayBuilder', 'createGateway', 'defaultBodyLimit', 'defineRoutes', 'del', 'get', 'head', 'loggingObserver', 'methods', 'options',
-    'patch', 'post', 'put', 'roundRobin', 'service',
+    'all', 'createGateway', 'defaultBodyLimit', 'defineRoutes', 'del', 'get', 'head', 'loggingObserver', 'methods', 'options',
+    'patch', 'post', 'put', 'query', 'roundRobin', 'service',
     // For adapter, transport and policy authors (the adapters, @apigate/proxy, @apigate/policies).
     'runHook', 'upstreamDefaults', 'smoothRoundRobin',
   ],
-  '@apigate/validation': ['defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'validate'],
+  '@apigate/validation': ['all', 'declaredSchemas', 'defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'query', 'validate'],
   '@apigate/policies': [
     'byClientIp', 'byCookie', 'byHeader', 'byPathParam', 'consistentHash', 'consistentHashBalancer', 'cookieSticky', 'headerSticky', 'leastRequest',
     'leastRequestBalancer', 'leastTime', 'leastTimeBalancer', 'noKey', 'pathSticky', 'policy', 'readCookie', 'roundRobin', 'roundRobinBalancer',
