@@ -3,7 +3,7 @@
  * the same module is bundled into the workerd worker (src/worker.ts) and imported by the Node
  * harnesses, so the four adapters run exactly the same routes, policies, renderer and timeouts.
  */
-import { createGateway, get, post, roundRobin, service, type Gateway, type Observer, type Policy } from '@apigate/core';
+import { all, createGateway, get, post, roundRobin, service, type Gateway, type Observer, type Policy } from '@apigate/core';
 import { json, unauthorized } from '@apigate/errors';
 import { headerSticky } from '@apigate/policies';
 import { get as vget, post as vpost } from '@apigate/validation';
@@ -78,6 +78,10 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   vget('/lookup', { query: search, map: (s) => ({ term: s.q, page: s.page }) }),
 ]);
 
+// Catch-all routes: the whole prefix in one line, every method, the tail forwarded as sent.
+const files = service({ name: 'files', prefix: '/files' }, [all('/{*rest}', { to: '/store/{*rest}' })]);
+const mirror = service({ name: 'mirror', prefix: '/mirror' }, [all('/{*rest}')]);
+
 /**
  * Callbacks that throw on every request of the `faulty` services: the balancer's `end` (or `pick`),
  * and the observer's upstream events. The gateway reports them and goes on; `/faulty/failures`
@@ -137,6 +141,8 @@ export const buildGateway = (origins: Origins): Gateway => {
     upstream: { requestTimeout },
   })
     .mount(echo, [origins.echo[0]!])
+    .mount(files, [origins.echo[0]!])
+    .mount(mirror, [origins.echo[0]!])
     .mount(sticky, [...origins.echo])
     .mount(slow, [origins.slow])
     .mount(refused, [origins.refused])

@@ -23,7 +23,8 @@ const failure = (reply: Reply): Record<string, unknown> => {
   };
 };
 
-const rendered = (status: number, code: string) => ({ status, gateway: true, code, contentType: 'application/json; charset=utf-8', bodyStatus: status });
+const renderedType = 'application/json; charset=utf-8';
+const rendered = (status: number, code: string) => ({ status, gateway: true, code, contentType: renderedType, bodyStatus: status });
 
 /** What the echo upstream saw, trimmed to what a case compares. */
 const seen = (reply: Reply): Echo => {
@@ -32,6 +33,35 @@ const seen = (reply: Reply): Echo => {
 };
 
 const json = { 'content-type': 'application/json' };
+
+/** What the host app's own 404 looks like: not a gateway error. */
+const notGateway = { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined };
+
+/**
+ * Request targets that URL parsing would resolve or re-read, sent on the wire as written (curl
+ * --path-as-is). `refused`: a parameter that could change the upstream path, 400 invalid_path.
+ * Otherwise no gateway route matches the target as sent, so the app answers 404; the `/refused`
+ * prefix escapes would land on the echo service if matched on the resolved path.
+ */
+const pathSafety: readonly { readonly name: string; readonly target: string; readonly refused: boolean }[] = [
+  { name: 'a `..` parameter', target: '/echo/files/..', refused: true },
+  { name: 'a `%2e%2e` parameter', target: '/echo/files/%2e%2e', refused: true },
+  { name: 'a `%2E%2e` parameter', target: '/echo/files/%2E%2e', refused: true },
+  { name: 'a `.` parameter', target: '/echo/files/.', refused: true },
+  { name: 'a `%2e` parameter', target: '/echo/files/%2e', refused: true },
+  { name: 'an encoded slash in a parameter', target: '/echo/files/a%2Fb', refused: true },
+  { name: 'a lower-case encoded slash in a parameter', target: '/echo/files/a%2fb', refused: true },
+  { name: 'an encoded backslash in a parameter', target: '/echo/files/a%5Cb', refused: true },
+  { name: 'a backslash in a parameter', target: '/echo/files/a\\b', refused: true },
+  { name: 'an absolute URL in a parameter', target: '/echo/files/http:%2F%2Fevil.example%2Fx', refused: true },
+  { name: 'a `.` segment', target: '/echo/./ping', refused: false },
+  { name: 'a `%2e` segment', target: '/echo/%2e/ping', refused: false },
+  { name: 'a prefix escape with `..`', target: '/refused/../echo/ping', refused: false },
+  { name: 'a prefix escape with `%2e%2e`', target: '/refused/%2e%2e/echo/ping', refused: false },
+  { name: 'a prefix escape with `%2E%2e`', target: '/refused/%2E%2e/echo/ping', refused: false },
+  { name: 'a prefix escape with `.%2e`', target: '/refused/.%2e/echo/ping', refused: false },
+  { name: 'a prefix escape with backslashes', target: '/refused\\..\\echo\\ping', refused: false },
+];
 
 describeAdapters(adapterNames, (f, adapter) => {
   const get = (path: string, headers: Record<string, string> = {}) => send(f.target.base, path, { headers });
@@ -73,27 +103,84 @@ describeAdapters(adapterNames, (f, adapter) => {
       conform('query sent as is', adapter, { url: echo.url }, { url: `/ping?q="x"<y>'z'` });
     });
 
-    it('matches the path as sent: a `.` segment is not resolved, so no gateway route matches', async () => {
-      conform('dot segment', adapter, failure(await get('/echo/./ping')), { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined });
-    });
-
     it('forwards an absolute-form request target to the chosen backend, never to the host it names', async () => {
       const reply = await get('http://evil.example/echo/ping');
       const echo = reply.status === 200 ? reply.json<Echo>() : undefined;
       conform('absolute-form target', adapter, { status: reply.status, name: echo?.name, url: echo?.url }, { status: 200, name: 'a', url: '/ping' });
     });
+  });
 
-    it('refuses an encoded slash in a parameter with 400 invalid_path', async () => {
-      conform('refuses an encoded slash', adapter, failure(await get('/echo/files/a%2Fb')), rendered(400, 'invalid_path'));
+  describe('path safety: matched on the raw request target, for GET and HEAD', () => {
+    for (const { name, target, refused } of pathSafety) {
+      it(`${refused ? 'refuses' : 'leaves to the app'} ${name} (\`${target}\`) on GET, and the echo service gets nothing`, async () => {
+        const observed = await refusal(() => get(target));
+        conform(`path safety: ${name}`, adapter, observed, refused ? { ...rendered(400, 'invalid_path'), upstreamRequests: 0 } : { ...notGateway, upstreamRequests: 0 });
+      });
+
+      it(`answers HEAD for ${name} (\`${target}\`) as GET, with no body, and the echo service gets nothing`, async () => {
+        // A HEAD has no body to carry the error code: the status and the gateway renderer's content
+        // type (the json renderer's, which neither the app nor the echo upstream send) say who answered.
+        const { reply, upstreamRequests } = await counting(() => send(f.target.base, target, { method: 'HEAD' }));
+        const gateway = reply.headers['content-type'] === renderedType;
+        conform(
+          `path safety: ${name} (HEAD)`,
+          adapter,
+          { status: reply.status, gateway, contentType: gateway ? reply.headers['content-type'] : undefined, body: reply.text, upstreamRequests },
+          { status: refused ? 400 : 404, gateway: refused, contentType: refused ? renderedType : undefined, body: '', upstreamRequests: 0 },
+        );
+      });
+    }
+  });
+
+  describe('catch-all routes', () => {
+    it('forwards the tail with the encoding the client sent', async () => {
+      const echo = seen(await get('/files/a%20b/caf%C3%A9/x+y%2B/~z?q=1&r=%2F'));
+      conform('catch-all tail as sent', adapter, { url: echo.url }, { url: '/store/a%20b/caf%C3%A9/x+y%2B/~z?q=1&r=%2F' });
     });
 
-    it('refuses a `..` parameter with 400 invalid_path', async () => {
-      conform('refuses a `..` parameter', adapter, failure(await get('/echo/files/..')), rendered(400, 'invalid_path'));
+    it('matches the prefix itself and keeps a trailing slash', async () => {
+      const bare = seen(await get('/files'));
+      const slash = seen(await get('/files/dir/'));
+      conform('catch-all prefix and trailing slash', adapter, { bare: bare.url, slash: slash.url }, { bare: '/store', slash: '/store/dir/' });
     });
 
-    it('refuses a `%2e%2e` parameter with 400 invalid_path', async () => {
-      conform('refuses a `%2e%2e` parameter', adapter, failure(await get('/echo/files/%2e%2e')), rendered(400, 'invalid_path'));
+    it('strips the prefix and keeps the tail on a catch-all route without `to`', async () => {
+      const echo = seen(await get('/mirror/users/42/?expand=1'));
+      conform('catch-all without to', adapter, { url: echo.url }, { url: '/users/42/?expand=1' });
     });
+
+    it('forwards a PATCH and a QUERY, with their bodies, through all()', async () => {
+      const patch = seen(await send(f.target.base, '/files/doc/1', { method: 'PATCH', headers: json, body: '{"title":"t"}' }));
+      const query = seen(await send(f.target.base, '/files/search', { method: 'QUERY', headers: json, body: '{"q":"shoes"}' }));
+      conform(
+        'all() forwards PATCH and QUERY',
+        adapter,
+        { patch: [patch.method, patch.url, patch.body], query: [query.method, query.url, query.body] },
+        { patch: ['PATCH', '/store/doc/1', '{"title":"t"}'], query: ['QUERY', '/store/search', '{"q":"shoes"}'] },
+      );
+    });
+
+    it('forwards OPTIONS on an all() route to the upstream instead of answering it', async () => {
+      const echo = seen(await send(f.target.base, '/files/doc/1', { method: 'OPTIONS', headers: { origin: 'http://app.example', 'access-control-request-method': 'PATCH' } }));
+      conform('all() forwards OPTIONS', adapter, { method: echo.method, url: echo.url, origin: echo.headers.origin }, { method: 'OPTIONS', url: '/store/doc/1', origin: 'http://app.example' });
+    });
+
+    const traversals = [
+      ['an encoded `..` segment', '/files/a/%2e%2e/b'],
+      ['`..` with an encoded slash', '/files/..%2fetc'],
+      ['encoded slashes around `..`', '/files/a%2f..%2fb'],
+      ['an encoded backslash', '/files/a%5c..%5cb'],
+      ['an absolute URL', '/files/http://evil.example/x'],
+      ['a scheme-relative `//evil`', '/files//evil.example/x'],
+      ['`//evil` on a route without `to`', '/mirror//evil.example'],
+    ] as const;
+    for (const [what, path] of traversals) {
+      it(`refuses ${what} in the tail with 400 invalid_path, without calling the upstream: ${path}`, async () => {
+        const { reply, upstreamRequests } = await counting(() => get(path));
+        const upstreamUrl = reply.status === 200 ? reply.json<Echo>().url : undefined;
+        conform(`catch-all refuses ${what}`, adapter, { ...failure(reply), upstreamRequests, upstreamUrl }, { ...rendered(400, 'invalid_path'), upstreamRequests: 0, upstreamUrl: undefined });
+      });
+    }
   });
 
   describe('hooks', () => {
@@ -424,11 +511,11 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
 
     it("leaves an unknown path to the app's 404", async () => {
-      conform('unknown path', adapter, failure(await get('/nope')), { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined });
+      conform('unknown path', adapter, failure(await get('/nope')), notGateway);
     });
 
     it('leaves a path under a prefix that no route declares to the app', async () => {
-      conform('unknown path under a prefix', adapter, failure(await get('/echo/undeclared')), { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined });
+      conform('unknown path under a prefix', adapter, failure(await get('/echo/undeclared')), notGateway);
     });
   });
 });

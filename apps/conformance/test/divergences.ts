@@ -16,24 +16,66 @@ export interface Divergence {
   readonly why: string;
 }
 
+const appAnswered = { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined };
+const appAnsweredHead = { status: 404, gateway: false, contentType: undefined };
+const echoAnswered = { status: 200, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined, upstreamRequests: 1 };
+const echoAnsweredHead = { status: 200, gateway: false, contentType: undefined, upstreamRequests: 1 };
+
+/** A path-safety case (conformance.test.ts) for GET and for HEAD. */
+const bothMethods = (name: string, adapter: AdapterName, get: Divergence['observed'], head: Divergence['observed'], why: string): Divergence[] => [
+  { case: `path safety: ${name}`, adapter, observed: get, why },
+  { case: `path safety: ${name} (HEAD)`, adapter, observed: head, why },
+];
+
+const resolvedByWorkerd =
+  'workerd hands the worker a Request whose URL went through the WHATWG URL parser, and no raw request target besides it (tested in Miniflare: no header, no property keeps it). ';
+
+/**
+ * On workerd, dot segments and backslashes are resolved before any worker code runs; what the URL
+ * parser made of them is indistinguishable from a request for the resolved path.
+ */
+const pathSafetyOnWorkerd = (): Divergence[] => [
+  ...['a `..` parameter', 'a `%2e%2e` parameter', 'a `%2E%2e` parameter'].flatMap((name) =>
+    bothMethods(name, 'hono-workerd', appAnswered, appAnsweredHead, `${resolvedByWorkerd}It resolves \`/echo/files/..\` (and \`%2e%2e\` in any case) to \`/echo/\`, which is no gateway route: the app answers 404. Nothing reaches an upstream.`),
+  ),
+  ...['a `.` parameter', 'a `%2e` parameter'].flatMap((name) =>
+    bothMethods(name, 'hono-workerd', appAnswered, appAnsweredHead, `${resolvedByWorkerd}It resolves \`/echo/files/.\` to \`/echo/files/\`, which is no gateway route: the app answers 404. Nothing reaches an upstream.`),
+  ),
+  ...bothMethods('a backslash in a parameter', 'hono-workerd', appAnswered, appAnsweredHead, `${resolvedByWorkerd}It reads \`\\\` as \`/\`: \`/echo/files/a/b\` is no gateway route, and the app answers 404.`),
+  ...['a `.` segment', 'a `%2e` segment'].flatMap((name) =>
+    bothMethods(name, 'hono-workerd', echoAnswered, echoAnsweredHead, `${resolvedByWorkerd}It resolves \`/echo/./ping\` to \`/echo/ping\`, a gateway route: the echo service answers. On Node the gateway matches the target as sent, and no route matches it.`),
+  ),
+  ...['a prefix escape with `..`', 'a prefix escape with `%2e%2e`', 'a prefix escape with `%2E%2e`', 'a prefix escape with `.%2e`', 'a prefix escape with backslashes'].flatMap((name) =>
+    bothMethods(
+      name,
+      'hono-workerd',
+      echoAnswered,
+      echoAnsweredHead,
+      `${resolvedByWorkerd}It resolves \`/refused/%2e%2e/echo/ping\` to \`/echo/ping\` before the worker runs, so the echo service answers: the gateway cannot tell it from a request for \`/echo/ping\`, and cannot refuse it (see README, "The raw request target"). On Node the gateway matches the target as sent.`,
+    ),
+  ),
+];
+
+/** @hono/node-server refuses a backslash in the request path itself, before any Hono handler runs. */
+const backslashOnHonoNode = (): Divergence[] =>
+  ['a backslash in a parameter', 'a prefix escape with backslashes'].flatMap((name) =>
+    bothMethods(
+      name,
+      'hono-node',
+      { status: 400, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined },
+      { status: 400, gateway: false, contentType: undefined },
+      '@hono/node-server answers a request target with a backslash in its path with its own empty 400 ("Backslash in request path") before the app runs; the gateway never sees it. Nothing reaches an upstream.',
+    ),
+  );
+
 export const divergences: readonly Divergence[] = [
+  ...pathSafetyOnWorkerd(),
+  ...backslashOnHonoNode(),
   {
-    case: 'refuses a `..` parameter',
+    case: 'catch-all refuses an encoded `..` segment',
     adapter: 'hono-workerd',
-    observed: { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined },
-    why: 'workerd parses the request target with the WHATWG URL parser, which resolves `/echo/files/..` to `/echo/` before the worker runs; no gateway route matches, so the host app answers 404. The `..` never reaches the gateway, let alone an upstream.',
-  },
-  {
-    case: 'refuses a `%2e%2e` parameter',
-    adapter: 'hono-workerd',
-    observed: { status: 404, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined },
-    why: 'The WHATWG URL parser treats `%2e%2e` as `..` and resolves it (as above) before the worker runs.',
-  },
-  {
-    case: 'dot segment',
-    adapter: 'hono-workerd',
-    observed: { status: 200, gateway: false },
-    why: 'The WHATWG URL parser resolves `/echo/./ping` to `/echo/ping` before the worker runs, so the gateway forwards it; on Node the gateway sees the path as sent and no route matches it.',
+    observed: { status: 200, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined, upstreamRequests: 1, upstreamUrl: '/store/b' },
+    why: 'The WHATWG URL parser resolves `/files/a/%2e%2e/b` to `/files/b` before the worker runs, so the gateway sees no `..` and forwards the tail `b`: the upstream gets `/store/b`, inside the route\'s upstream path. The `..` never reaches the gateway, let alone an upstream.',
   },
   {
     case: 'absolute-form target',

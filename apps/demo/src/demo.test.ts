@@ -45,10 +45,22 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(11);
+    expect(printed).toHaveLength(14);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
-      new Set(['/', '/sales/ping', '/sales/public?page=2', '/sales/item/42/review', '/sales/orders', '/sales/item/..%2Fadmin/review', '/sales/carts/42', '/sales/reports']),
+      new Set([
+        '/',
+        '/sales/ping',
+        '/sales/public?page=2',
+        '/sales/item/42/review',
+        '/sales/orders',
+        '/sales/item/..%2Fadmin/review',
+        '/sales/carts/42',
+        '/sales/reports',
+        '/files/reports/2024/q1%20summary.pdf',
+        '/files/notes/todo.txt',
+        '/files/..%2F..%2Fetc/passwd',
+      ]),
     );
   });
 
@@ -135,6 +147,26 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
 
   it('refuses an encoded slash in a template parameter with 400 invalid_path', async () => {
     const { status, body } = await runCurl(commandFor('/sales/item/..%2Fadmin/review'));
+    expect(status).toBe(400);
+    expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('invalid_path');
+  });
+
+  it('forwards everything under /files to /storage with the tail as sent (catch-all)', async () => {
+    const { status, body } = await runCurl(commandFor('/files/reports/2024/q1%20summary.pdf'));
+    expect(status).toBe(200);
+    const echo = JSON.parse(body) as Echo;
+    expect([echo.method, echo.url]).toEqual(['GET', '/storage/reports/2024/q1%20summary.pdf']);
+  });
+
+  it('forwards a PATCH and its body through the all() route', async () => {
+    const { status, body } = await runCurl(commandFor('/files/notes/todo.txt', 'PATCH'));
+    expect(status).toBe(200);
+    const echo = JSON.parse(body) as Echo;
+    expect([echo.method, echo.url, echo.body]).toEqual(['PATCH', '/storage/notes/todo.txt', { title: 'done' }]);
+  });
+
+  it('refuses a traversal attempt through the tail with 400 invalid_path', async () => {
+    const { status, body } = await runCurl(commandFor('/files/..%2F..%2Fetc/passwd'));
     expect(status).toBe(400);
     expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('invalid_path');
   });

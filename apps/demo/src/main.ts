@@ -15,7 +15,7 @@ import { startUpstream } from './upstreams.ts';
 
 type DemoEnv = { state: { apiKey: string }; scope: { client: string } };
 // The validated builders: core's, plus path/query/json/form validation and maps.
-const { get, post } = defineRoutes<DemoEnv>();
+const { get, post, all } = defineRoutes<DemoEnv>();
 
 const [salesA, salesB] = await Promise.all([startUpstream('sales-a'), startUpstream('sales-b')]);
 
@@ -42,6 +42,10 @@ const sales = service({ name: 'sales', prefix: '/sales' }, [
   get('/reports', { policy: 'fastest' }),
 ]);
 
+// A whole prefix in one line: every method and path under /files goes to /storage/..., the tail
+// forwarded with the client's encoding and checked segment by segment.
+const files = service({ name: 'files', prefix: '/files' }, [all('/{*rest}', { to: '/storage/{*rest}' })]);
+
 const gateway = createGateway({
   state: { apiKey: 'demo-key' },
   renderer: 'json',
@@ -49,6 +53,7 @@ const gateway = createGateway({
   policies: { byCart: pathSticky('cartId'), fastest: leastTime() },
 })
   .mount(sales, [salesA.url, salesB.url]) // two backends: round robin, the default policy
+  .mount(files, [salesA.url])
   .build();
 
 const app = express();
@@ -80,6 +85,9 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl -H '${json}' -d '{"sku":"","qty":0}' '${base}/sales/orders'`, '422 validation_failed with the issues, never forwarded'],
     [`curl '${base}/sales/carts/42'`, 'path-sticky: cart 42 reaches the same upstream every time'],
     [`curl '${base}/sales/reports'`, 'least time: the upstream answering fastest gets it'],
+    [`curl '${base}/files/reports/2024/q1%20summary.pdf'`, 'catch-all -> /storage/reports/2024/q1%20summary.pdf, encoding kept'],
+    [`curl -X PATCH -H '${json}' -d '{"title":"done"}' '${base}/files/notes/todo.txt'`, 'all(): any method, here PATCH with its body'],
+    [`curl '${base}/files/..%2F..%2Fetc/passwd'`, '400 invalid_path: the tail is checked segment by segment'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
   console.log(`apigate demo on ${base} (upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);

@@ -162,21 +162,39 @@ describe('build()', () => {
       expect(summary(problems)).toEqual(['unknown_parameter @ service s GET /u/{id}']);
       expect(problems[0]!.message).toBe('"to" names {other}, {more}, which the path lacks');
     });
+
+    it('when a `to` writes a catch-all as a parameter or a parameter as a catch-all', () => {
+      const problems = buildProblems(
+        createGateway().mount(
+          service({ name: 's' }, [get(nonLiteral('/f/{*rest}'), { to: nonLiteral('/g/{rest}') }), get(nonLiteral('/u/{id}'), { to: nonLiteral('/v/{*id}') })]),
+          [ok],
+        ),
+      );
+      expect(summary(problems)).toEqual(['unknown_parameter @ service s GET /f/{*rest}', 'unknown_parameter @ service s GET /u/{id}']);
+      expect(problems.map((p) => p.message)).toEqual(['"to" names {rest} (the path has {*rest}), which the path lacks', '"to" names {*id} (the path has {id}), which the path lacks']);
+    });
   });
 
   describe('invalid_path', () => {
     it.each([
       ['no-slash', 'must start with "/"'],
-      ['/a/{b', 'is not a {param} segment'],
-      ['/a/b}', 'is not a {param} segment'],
-      ['/a/x{y}', 'is not a {param} segment'],
-      ['/a/{1x}', 'is not a {param} segment'],
-      ['/a/{}', 'is not a {param} segment'],
-      ['/a/{x-y}', 'is not a {param} segment'],
+      ['/a/{b', 'is not a {param} or {*param} segment'],
+      ['/a/b}', 'is not a {param} or {*param} segment'],
+      ['/a/x{y}', 'is not a {param} or {*param} segment'],
+      ['/a/{1x}', 'is not a {param} or {*param} segment'],
+      ['/a/{}', 'is not a {param} or {*param} segment'],
+      ['/a/{x-y}', 'is not a {param} or {*param} segment'],
       ['/a/../b', 'has a dot segment'],
       ['/a/./b', 'has a dot segment'],
       ['/a/{__proto__}', 'is not allowed as a parameter name'],
       ['/a/{x}/{x}', 'a parameter name appears twice'],
+      ['/a/{x}/{*x}', 'a parameter name appears twice'],
+      ['/a/{*rest}/b', 'a catch-all {*rest} must be the last segment of the path'],
+      ['/a/{*rest}/{*more}', 'a catch-all {*rest} must be the last segment of the path'],
+      ['/a/{**rest}', 'is not a {param} or {*param} segment'],
+      ['/a/{*}', 'is not a {param} or {*param} segment'],
+      ['/a/*', 'has a wildcard "*": the rest of a path is written {*name}'],
+      ['/a/**', 'has a wildcard "**"'],
     ])('for the path %j', (path, reason) => {
       const problems = buildProblems(createGateway().mount(service({ name: 's' }, [get(nonLiteral(path))]), [ok]));
       expect(summary(problems)).toEqual([`invalid_path @ service s GET ${path}`]);
@@ -190,7 +208,7 @@ describe('build()', () => {
   });
 
   describe('invalid_prefix', () => {
-    it.each([['sales'], ['/sales/{id}'], ['/sales/..'], ['/sa{les']])('for the prefix %j, still checking the service backends and routes', (prefix) => {
+    it.each([['sales'], ['/sales/{id}'], ['/sales/{*rest}'], ['/sales/..'], ['/sa{les']])('for the prefix %j, still checking the service backends and routes', (prefix) => {
       const problems = buildProblems(createGateway().mount(service({ name: 's', prefix }, [get('/a', { policy: 'nope' }), get('bad')]), ['ftp://x']));
       expect(summary(problems)).toEqual(['invalid_prefix @ service s', 'invalid_backend_url @ service s', 'unknown_policy @ service s GET /a', 'invalid_path @ service s GET bad']);
     });
@@ -226,6 +244,13 @@ describe('build()', () => {
         ...Array.from({ length: 6 }, () => 'invalid_option @ upstream.trustedProxies'),
       ]);
       expect(problems.at(-6)!.message).toBe('"localhost" is not an IP address or CIDR range');
+    });
+
+    it('for a route meta that is not a plain object', () => {
+      const problems = buildProblems(
+        createGateway().mount(service({ name: 's' }, [get('/a', { meta: nonLiteral('x') as never }), get('/b', { meta: [] as never }), get('/c', { meta: { ok: true } })]), [ok]),
+      );
+      expect(summary(problems)).toEqual(['invalid_option @ service s GET /a', 'invalid_option @ service s GET /b']);
     });
 
     it('not for an unlimited idle pool', () => {

@@ -16,14 +16,14 @@ import type { Env } from './env.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
 import { compileChain, emptyChain, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ResponseHeaders, type ScopeReader } from './middleware.ts';
 import type { Observer } from './observer.ts';
-import { parseTemplate, type Segment } from './path-template.ts';
+import { decodeTail, parseTemplate, type Segment, type Tail } from './path-template.ts';
 import type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
 import { roundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 import { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
 import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 import { compileRewrite, decodeParams, withQuery, type Rewrite } from './rewrite.ts';
 import { Router } from './router.ts';
-import type { Route, Service } from './routes.ts';
+import type { Route, RouteDescriptor, Service } from './routes.ts';
 import { upstreamDefaults, upstreamProblems, type UpstreamConfig } from './upstream.ts';
 
 export type BackendInput = string | { readonly url: string; readonly weight?: number };
@@ -67,11 +67,16 @@ interface CompiledRoute {
   readonly input: RouteInput | undefined;
   /** The middleware of the gateway, the route's service and the route. */
   readonly chain: Chain;
+  /** The last name is a catch-all's. */
+  readonly tail: boolean;
   /** No hooks, no parameters and no input stage: match, pick, stream. */
   readonly passthrough: boolean;
 }
 
-/** A request that matched a gateway path: a route, or a path whose methods exclude the request's. */
+/**
+ * A request that matched a gateway path: a route, or a path whose methods exclude the request's.
+ * Only `gateway.match()` makes one; an adapter hands it back to `gateway.handle()` as it is.
+ */
 export interface Match {
   readonly method: string;
   /** The raw path without the query. */
@@ -80,10 +85,38 @@ export interface Match {
   readonly query: string;
   /** The matched route; undefined when only the path matched (405, or an automatic OPTIONS). */
   readonly route: RouteInfo | undefined;
-  /** @internal */
-  readonly compiled: CompiledRoute | undefined;
-  /** @internal raw param values, or the allowed methods when no route matched */
-  readonly values: readonly string[];
+}
+
+/** The matched route; undefined when only the path matched. Throws for a look-alike match. */
+let compiledOf: (match: Match) => CompiledRoute | undefined;
+/** Raw param values, or the allowed methods when no route matched. */
+let valuesOf: (match: Match) => readonly string[];
+
+/** The one Match implementation: what handle() needs stays in private fields. */
+class GatewayMatch implements Match {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly route: RouteInfo | undefined;
+  readonly #compiled: CompiledRoute | undefined;
+  readonly #values: readonly string[];
+
+  constructor(method: string, path: string, query: string, compiled: CompiledRoute | undefined, values: readonly string[]) {
+    this.method = method;
+    this.path = path;
+    this.query = query;
+    this.route = compiled?.info;
+    this.#compiled = compiled;
+    this.#values = values;
+  }
+
+  static {
+    compiledOf = (match) => {
+      if (!(#compiled in match)) throw new TypeError('gateway.handle() takes what gateway.match() returned');
+      return match.#compiled;
+    };
+    valuesOf = (match) => (match as GatewayMatch).#values;
+  }
 }
 
 const emptyParams: Readonly<Record<string, string>> = Object.freeze({});
@@ -108,6 +141,7 @@ interface GatewayParts<TState extends object> {
   readonly chain: Chain;
   /** Every middleware of every level, once, for close(). */
   readonly middleware: readonly Middleware[];
+  readonly routes: readonly RouteDescriptor[];
 }
 
 /** A built gateway: matches requests and plans them; adapters do the I/O. */
@@ -122,6 +156,7 @@ export class Gateway<TState extends object = object> {
   readonly #chain: Chain;
   readonly #middleware: readonly Middleware[];
   #closed: Promise<void> | undefined;
+  readonly #routes: readonly RouteDescriptor[];
 
   /** @internal use createGateway(...).build() */
   constructor(parts: GatewayParts<TState>) {
@@ -132,6 +167,7 @@ export class Gateway<TState extends object = object> {
     this.observer = guardedObserver(parts.observer, this.#report);
     this.bodyLimit = parts.bodyLimit;
     this.#router = parts.router;
+    this.#routes = parts.routes;
     this.#chain = parts.chain;
     this.#middleware = parts.middleware;
   }
@@ -149,6 +185,14 @@ export class Gateway<TState extends object = object> {
     return this.#closed;
   }
 
+  /**
+   * Every route, in mount and declaration order: method, public and upstream templates, service,
+   * policy, declared input schemas and meta. Frozen plain objects, for documentation generators.
+   */
+  routes(): readonly RouteDescriptor[] {
+    return this.#routes;
+  }
+
   /** Matches a request; undefined means it is not a gateway path and goes to the host app. */
   match(method: string, target: string): Match | undefined {
     // An absolute-form target (`GET http://host/sales/ping`), which HTTP/1.1 servers must accept,
@@ -161,8 +205,8 @@ export class Gateway<TState extends object = object> {
     const found = this.#router.find(method, path);
     if (found === undefined) return undefined;
     const query = q === -1 ? '' : url.slice(q + 1);
-    if (found.kind === 'method') return { method, path, query, route: undefined, compiled: undefined, values: found.allowed };
-    return { method, path, query, route: found.value.info, compiled: found.value, values: found.values };
+    if (found.kind === 'method') return new GatewayMatch(method, path, query, undefined, found.allowed);
+    return new GatewayMatch(method, path, query, found.value, found.values);
   }
 
   /**
@@ -170,21 +214,24 @@ export class Gateway<TState extends object = object> {
    * passthrough route; a promise when hooks run.
    */
   handle(match: Match, io: RequestIO): Plan | Promise<Plan> {
-    const route = match.compiled;
-    if (route === undefined) return this.#refuseMethod(match);
+    const route = compiledOf(match);
+    if (route === undefined) return this.#refuseMethod(match, valuesOf(match));
     const observer = this.observer;
     if (observer?.requestStart) observer.requestStart({ route: route.info, method: match.method, path: match.path });
     if (route.passthrough) {
-      const uri = withQuery(route.rewrite(emptyParams, match.path), route.toQuery, match.query);
+      const uri = withQuery(route.rewrite(emptyParams, match.path, undefined), route.toQuery, match.query);
       return this.#forward(route, match, io, uri, emptyParams);
     }
+    const values = valuesOf(match);
     let params: Record<string, string>;
+    let tail: Tail | undefined;
     try {
-      params = decodeParams(route.names, match.values);
+      if (route.tail) tail = decodeTail(values[values.length - 1]!, route.names[route.names.length - 1]!);
+      params = decodeParams(route.names, values, tail);
     } catch (error) {
       return this.#fail(match, route, toGatewayError(error), 'pipeline');
     }
-    const path = route.rewrite(params, match.path);
+    const path = route.rewrite(params, match.path, tail);
     if (route.hooks.length === 0 && route.chain.request.length === 0 && route.input === undefined) return this.#forward(route, match, io, withQuery(path, route.toQuery, match.query), params);
     const limit = route.input?.limit ?? this.bodyLimit;
     return this.#pipeline(route, match, io, params, new Context(this.state, match, io, params, path, route.toQuery, limit));
@@ -316,8 +363,8 @@ export class Gateway<TState extends object = object> {
     return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response, error, scope: context ?? noScope }, context?.reached);
   }
 
-  #refuseMethod(match: Match): RespondPlan {
-    const allow = match.values.join(', ');
+  #refuseMethod(match: Match, allowed: readonly string[]): RespondPlan {
+    const allow = allowed.join(', ');
     const answer = { route: undefined, method: match.method, path: match.path, scope: noScope };
     if (match.method === 'OPTIONS') return this.#answer(this.#chain, { ...answer, response: respond(204, null, { allow }), error: undefined });
     const error = new GatewayError('method_not_allowed', { headers: { allow }, details: { method: match.method } });
@@ -607,6 +654,7 @@ export class GatewayBuilder<TState extends object> {
     }
     const names = new Set<string>();
     const router = new Router<CompiledRoute>();
+    const descriptors: RouteDescriptor[] = [];
 
     for (const { service, backends: own } of this.#mounted) {
       const at = `service ${service.name}`;
@@ -618,7 +666,7 @@ export class GatewayBuilder<TState extends object> {
       let prefixOk = true;
       try {
         if (service.prefix !== '') prefix = parseTemplate(service.prefix);
-        if (prefix.some((segment) => segment.kind === 'param')) throw new Error('a prefix has static segments only');
+        if (prefix.some((segment) => segment.kind !== 'static')) throw new Error('a prefix has static segments only');
       } catch (error) {
         problems.push({ code: 'invalid_prefix', at, message: (error as Error).message });
         prefix = [];
@@ -645,6 +693,9 @@ export class GatewayBuilder<TState extends object> {
           problems.push({ code: 'unknown_policy', at: routeAt, message: `policy "${route.policy}" is not registered` });
         }
         for (const message of route.input?.problems ?? []) problems.push({ code: 'invalid_option', at: routeAt, message });
+        if (route.meta !== undefined && (route.meta === null || typeof route.meta !== 'object' || Array.isArray(route.meta))) {
+          problems.push({ code: 'invalid_option', at: routeAt, message: 'meta must be a plain object' });
+        }
         const compiled = compileRoute({ service, prefix, route, at: routeAt, problems, chain: compileChain([gatewayUse, service.use, route.use as readonly Middleware[]]) });
         for (const middleware of [...service.use, ...(route.use as readonly Middleware[])]) used.add(middleware);
         if (compiled === undefined || !prefixOk) continue;
@@ -654,8 +705,21 @@ export class GatewayBuilder<TState extends object> {
         if (!balancer) balancers.set(policyName, (balancer = policy!.create(backends)));
         const full: CompiledRoute = { ...compiled, balancer };
         if (!router.add(route.method, compiled.segments, full)) {
-          problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${route.method} ${compiled.info.path}` });
+          const which = route.method === '*' ? 'every method of' : route.method;
+          problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${which} ${compiled.info.path}` });
         }
+        descriptors.push(
+          Object.freeze({
+            method: route.method,
+            path: compiled.info.path,
+            to: route.to ?? compiled.implied,
+            service: service.name,
+            policy: policyName,
+            input: Object.freeze({ ...route.input?.schemas }),
+            meta: Object.freeze({ ...route.meta }),
+            middleware: Object.freeze(compiled.chain.all.map((m) => Object.freeze({ name: m.name, describe: Object.freeze({ ...m.describe }) }))),
+          }),
+        );
       }
     }
     for (const name of Object.keys(registered)) {
@@ -673,6 +737,7 @@ export class GatewayBuilder<TState extends object> {
       observer: options.observer,
       bodyLimit,
       router,
+      routes: Object.freeze(descriptors),
       chain: compileChain([gatewayUse]),
       middleware: [...used],
     });
@@ -685,6 +750,10 @@ const unknownPolicy: PolicyInstance = { pick: () => undefined };
 const definedOnly = <T extends object>(value: T): Partial<T> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 
+/** A parsed template written back: `/sales/item/{id}`, `/files/{*rest}`. */
+const templateOf = (segments: readonly Segment[]): string =>
+  `/${segments.map((s) => (s.kind === 'static' ? s.value : s.kind === 'param' ? `{${s.name}}` : `{*${s.name}}`)).join('/')}`;
+
 interface RouteToCompile {
   readonly service: Service<never>;
   readonly prefix: readonly Segment[];
@@ -694,7 +763,7 @@ interface RouteToCompile {
   readonly chain: Chain;
 }
 
-const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCompile): (Omit<CompiledRoute, 'balancer'> & { segments: Segment[] }) | undefined => {
+const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCompile): (Omit<CompiledRoute, 'balancer'> & { segments: Segment[]; implied: string }) | undefined => {
   let own: Segment[];
   try {
     own = parseTemplate(route.path);
@@ -703,9 +772,14 @@ const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCo
     return undefined;
   }
   const segments = [...prefix, ...own];
-  const names = segments.flatMap((segment) => (segment.kind === 'param' ? [segment.name] : []));
+  const names = segments.flatMap((segment) => (segment.kind === 'static' ? [] : [segment.name]));
   if (new Set(names).size !== names.length) {
     problems.push({ code: 'invalid_path', at, message: 'a parameter name appears twice' });
+    return undefined;
+  }
+  const tail = own.findIndex((segment) => segment.kind === 'tail');
+  if (tail !== -1 && tail !== own.length - 1) {
+    problems.push({ code: 'invalid_path', at, message: `a catch-all {*${(own[tail] as { name: string }).name}} must be the last segment of the path` });
     return undefined;
   }
   let to: Segment[] | undefined;
@@ -723,17 +797,28 @@ const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCo
       problems.push({ code: 'invalid_path', at, message: (error as Error).message });
       return undefined;
     }
-    const unknown = to.filter((segment) => segment.kind === 'param' && !names.includes(segment.name));
+    // A catch-all is written `{*rest}` in `to` as in the path: the two substitute differently.
+    const kinds = new Map(segments.flatMap((segment) => (segment.kind === 'static' ? [] : [[segment.name, segment.kind] as const])));
+    const unknown = to.filter((segment) => segment.kind !== 'static' && kinds.get(segment.name) !== segment.kind);
     if (unknown.length > 0) {
-      problems.push({ code: 'unknown_parameter', at, message: `"to" names ${unknown.map((s) => `{${(s as { name: string }).name}}`).join(', ')}, which the path lacks` });
+      const written = unknown
+        .map((s) => {
+          const { name } = s as { name: string };
+          const own = s.kind === 'tail' ? `{*${name}}` : `{${name}}`;
+          return kinds.has(name) ? `${own} (the path has ${kinds.get(name) === 'tail' ? `{*${name}}` : `{${name}}`})` : own;
+        })
+        .join(', ');
+      problems.push({ code: 'unknown_parameter', at, message: `"to" names ${written}, which the path lacks` });
       return undefined;
     }
   }
-  const path = segments.length === 0 ? '/' : `/${segments.map((s) => (s.kind === 'param' ? `{${s.name}}` : s.value)).join('/')}`;
+  const path = templateOf(segments);
   const hooks = route.before as readonly Hook[];
   return {
     info: { service: service.name, method: route.method, path },
+    implied: templateOf(own),
     names,
+    tail: tail !== -1,
     hooks,
     // The prefix as the router matched it: `/sales/`, `//sales` or `/sales//v1` cut the raw path
     // by their parsed segments, not by the declared string's length.

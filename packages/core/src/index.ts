@@ -1,7 +1,19 @@
 export type { Env, StateOf, ScopeOf } from './env.ts';
 export type { ParamNames, PathParams, CheckTo } from './path-template.ts';
 export type { Hook, HookResult, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
-export { defineRoutes, service, methods, type Method, type Route, type RouteBuilders, type RouteOptions, type Service, type ServiceOptions } from './routes.ts';
+export {
+  defineRoutes,
+  service,
+  methods,
+  type Method,
+  type Route,
+  type RouteBuilders,
+  type RouteDescriptor,
+  type RouteMethod,
+  type RouteOptions,
+  type Service,
+  type ServiceOptions,
+} from './routes.ts';
 export { roundRobin, smoothRoundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
 export type { CallbackFailure } from './guard.ts';
@@ -9,13 +21,14 @@ export type { Middleware, ResponseContext, ResponseHeaders, ScopeReader, SettleE
 export { upstreamDefaults, type Transport, type UpstreamConfig } from './upstream.ts';
 export type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
 export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
-export { Gateway, GatewayBuilder, createGateway, type BackendInput, type GatewayOptions, type Match, type RequestIO } from './gateway.ts';
+// Types only: a gateway is made by createGateway(...).build(), never constructed.
+export { createGateway, type Gateway, type GatewayBuilder, type BackendInput, type GatewayOptions, type Match, type RequestIO } from './gateway.ts';
 
 import { defineRoutes } from './routes.ts';
 
 const builders = defineRoutes();
 /** Route builders for apps without a typed Env; see defineRoutes() for typed state and scope. */
-export const { get, post, put, patch, head, options } = builders;
+export const { get, post, put, patch, head, options, query, all } = builders;
 /** `delete` is a reserved word: import it as `del`, or use defineRoutes(). */
 export const del = builders.delete;
 export { runHook, type StandaloneRequest, type StandaloneResult } from './standalone.ts';

@@ -45,6 +45,11 @@ export interface RouteInput {
   readonly limit?: number | undefined;
   /** Configuration problems found when the route was declared; build() reports them. */
   readonly problems?: readonly string[];
+  /**
+   * What the stage checks, by location (validation: `path`, `query`, `json`, `form` schemas and
+   * `multipart`), as declared; `gateway.routes()` lists it for documentation tools.
+   */
+  readonly schemas?: Readonly<Record<string, unknown>>;
 }
 
 /** 2 MiB: the body limit of a route that reads bodies, unless the gateway or route sets another. */

@@ -98,7 +98,14 @@ describe('Router', () => {
     expect(plan.error).toBeUndefined();
     expect(plan.response).toEqual({ status: 204, headers: { allow: 'GET, POST, HEAD, OPTIONS' }, body: null });
     const mixed = asRespond(await run(gateway, 'OPTIONS', '/items/mixed'));
-    expect(mixed.response.headers.allow).toBe('GET, HEAD, OPTIONS');
+    // `{id}` matches `mixed` too, and answers POST there.
+    expect(mixed.response.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
+  });
+
+  it('gives way to a less specific template when the more specific one lacks the method', async () => {
+    expect(gateway.match('POST', '/items/new')?.route).toEqual({ service: 'items', method: 'POST', path: '/items/{id}' });
+    expect(await uriOf('POST', '/items/new')).toBe('/by-id/new');
+    expect(await uriOf('DELETE', '/items/new/view')).toBe('/view/new');
   });
 
   it('forwards OPTIONS when the path declares an OPTIONS route', async () => {
@@ -127,6 +134,18 @@ describe('Router', () => {
     // `%6Eew` decodes to `new`, but only the parameter route may take an encoded segment.
     expect(gateway.match('GET', '/items/%6Eew')?.route?.path).toBe('/items/{id}');
     expect(gateway.match('GET', '/%69tems/new')).toBeUndefined();
+  });
+
+  it('returns a match that shows its route and nothing of the compiled pipeline', () => {
+    const match = gateway.match('GET', '/items/42?x=1')!;
+    expect(Object.keys(match).sort()).toEqual(['method', 'path', 'query', 'route']);
+    expect({ ...match }).toEqual({ method: 'GET', path: '/items/42', query: 'x=1', route: { service: 'items', method: 'GET', path: '/items/{id}' } });
+    expect(Object.getOwnPropertySymbols(match)).toEqual([]);
+  });
+
+  it('handles only what match() returned, not a look-alike object', () => {
+    const lookalike = { ...gateway.match('GET', '/items/42')! };
+    expect(() => gateway.handle(lookalike, testIO())).toThrow('gateway.handle() takes what gateway.match() returned');
   });
 
   it('passes the client address and headers through to the plan unchanged', async () => {

@@ -1,7 +1,25 @@
 // Type tests, checked by `tsc -p tsconfig.json --noEmit`; nothing here runs.
 import { json, unauthorized, type GatewayError, type GatewayResponse } from '@apigate/errors';
 import { expectTypeOf } from 'expect-type';
-import { createGateway, defineRoutes, get, post, service, type Env, type Hook, type ParamNames, type PathParams, type RequestContext, type Route } from './index.ts';
+import {
+  all,
+  createGateway,
+  defineRoutes,
+  get,
+  post,
+  query,
+  service,
+  type Env,
+  type Gateway,
+  type Hook,
+  type Match,
+  type ParamNames,
+  type PathParams,
+  type RequestContext,
+  type Route,
+  type RouteDescriptor,
+  type RouteMethod,
+} from './index.ts';
 
 // Path templates are parsed at the type level.
 expectTypeOf<ParamNames<'/item/{id}/review/{reviewId}'>>().toEqualTypeOf<'id' | 'reviewId'>();
@@ -142,3 +160,45 @@ const reusable: Hook = (ctx) => {
   expectTypeOf(ctx.state.anything).toEqualTypeOf<unknown>();
 };
 createGateway({ state }).mount(service({ name: 'reuse' }, [get('/r', { before: reusable })]), ['http://a']);
+
+// A catch-all `{*rest}` is one string parameter, named without its star.
+expectTypeOf<ParamNames<'/files/{*rest}'>>().toEqualTypeOf<'rest'>();
+expectTypeOf<ParamNames<'/u/{id}/files/{*path}'>>().toEqualTypeOf<'id' | 'path'>();
+expectTypeOf<PathParams<'/files/{*rest}'>>().toEqualTypeOf<{ rest: string }>();
+get('/files/{*rest}', {
+  to: '/v1/users/{*rest}',
+  before: (ctx) => {
+    expectTypeOf(ctx.params).toEqualTypeOf<{ rest: string }>();
+    // @ts-expect-error the path has no {nope}
+    void ctx.params.nope;
+  },
+});
+all('/u/{id}/{*rest}', { to: '/users/{id}/{*rest}/meta' });
+// @ts-expect-error {*nope} is not the path's catch-all
+get('/files/{*rest}', { to: '/v1/{*nope}' });
+// @ts-expect-error the catch-all is written {*rest} in `to` as in the path
+get('/files/{*rest}', { to: '/v1/{rest}' });
+// @ts-expect-error a plain parameter is not written as a catch-all
+get('/item/{id}', { to: '/v1/{*id}' });
+
+// all() and query() build routes like the others; all()'s method is `*`.
+expectTypeOf(all('/{*rest}')).toEqualTypeOf<Route<Env>>();
+expectTypeOf(query('/search', { to: '/find' })).toEqualTypeOf<Route<Env>>();
+expectTypeOf<Route['method']>().toEqualTypeOf<RouteMethod>();
+expectTypeOf<RouteMethod>().toEqualTypeOf<'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS' | 'QUERY' | '*'>();
+app.query('/q/{id}', { before: (ctx) => void ctx.params.id, meta: { summary: 'search' } });
+// @ts-expect-error meta is a record
+get('/m', { meta: 'summary' });
+
+// gateway.routes() lists plain descriptors; a Match shows no internals.
+const built = createGateway().mount(plain, ['http://a']).build();
+expectTypeOf(built.routes()).toEqualTypeOf<readonly RouteDescriptor[]>();
+expectTypeOf<RouteDescriptor['method']>().toEqualTypeOf<RouteMethod>();
+expectTypeOf<RouteDescriptor['input']>().toEqualTypeOf<Readonly<Record<string, unknown>>>();
+expectTypeOf<keyof Match>().toEqualTypeOf<'method' | 'path' | 'query' | 'route'>();
+declare const match: Match;
+// @ts-expect-error the compiled route stays inside the gateway
+void match.compiled;
+// @ts-expect-error a gateway is built, never constructed: only its type is exported
+void new (await import('./index.ts')).Gateway();
+expectTypeOf<Gateway>().toHaveProperty('routes');

@@ -9,10 +9,28 @@ export type ClientIpOf = (c: Context) => string | undefined;
 const onWorkerd = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
 const defaultClientIp: ClientIpOf = (c) => (onWorkerd ? c.req.header('cf-connecting-ip') : undefined);
 
+/** The request target as the client sent it, where the runtime keeps it; undefined where it does not. */
+export type TargetOf = (c: Context) => string | undefined;
+
+/**
+ * @hono/node-server passes the Node request as `c.env.incoming`, whose `url` is the raw target.
+ * workerd keeps none (its Request URL is already resolved), and neither do Deno and Bun.
+ */
+const defaultTarget: TargetOf = (c) => {
+  if (onWorkerd) return undefined;
+  const url = (c.env as { incoming?: { url?: unknown } } | undefined)?.incoming?.url;
+  return typeof url === 'string' ? url : undefined;
+};
+
 export interface HonoGatewayOptions {
   /** The fetch transport; by default one is made from the gateway's upstream config. */
   transport?: FetchTransport;
   clientIp?: ClientIpOf;
+  /**
+   * Where the raw request target comes from, which the gateway matches instead of the Request's
+   * parsed URL; by default `c.env.incoming.url` on @hono/node-server, else none.
+   */
+  target?: TargetOf;
 }
 
 type BodyCache = { arrayBuffer?: Promise<ArrayBuffer>; text?: Promise<string>; json?: Promise<unknown>; parsedBody?: Promise<unknown> };
@@ -40,10 +58,10 @@ export const parsedBodyOf = async (c: Context): Promise<FetchRequestContext['par
  * app.use(honoGateway(gateway))
  * app.get('/health', (c) => c.text('ok'))
  */
-export const honoGateway = (gateway: Gateway, { transport, clientIp = defaultClientIp }: HonoGatewayOptions = {}): MiddlewareHandler => {
+export const honoGateway = (gateway: Gateway, { transport, clientIp = defaultClientIp, target = defaultTarget }: HonoGatewayOptions = {}): MiddlewareHandler => {
   const handle = fetchHandler(gateway, transport ?? new FetchTransport(gateway.upstream));
   return async function apigate(c, next) {
-    const response = await handle(c.req.raw, { clientIp: clientIp(c), parsedBody: await parsedBodyOf(c) });
+    const response = await handle(c.req.raw, { clientIp: clientIp(c), parsedBody: await parsedBodyOf(c), target: target(c) });
     if (response === undefined) return next();
     return response;
   };

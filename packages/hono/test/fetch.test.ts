@@ -447,4 +447,67 @@ describe('honoGateway (fetch) on @hono/node-server', () => {
     expect(checked.headers['content-length']).toBe(String(Buffer.byteLength(checked.body)));
     await expectNothingLeaked(app, upstream);
   });
+
+  describe('matching the raw request target (c.env.incoming.url), not the parsed URL', () => {
+    /** Sends one raw request line (curl --path-as-is), the connection closed after it. */
+    const raw = async (app: HonoServer, method: string, target: string) => parseHead(await rawRequest(app.port, `${method} ${target} HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n`));
+
+    it('does not let `/aux/%2e%2e/sales/ping` reach the sales service, for HEAD (curl -sI --path-as-is) and GET', async () => {
+      const upstream = await upstreamWith();
+      const app = await gatewayTo(upstream.origin);
+      for (const method of ['HEAD', 'GET']) {
+        for (const target of ['/aux/%2e%2e/sales/ping', '/aux/%2E%2e/sales/ping', '/aux/../sales/ping', '/aux/.%2e/sales/ping']) {
+          const reply = await raw(app, method, target);
+          // Not a gateway path as sent: the app answers, and Hono's 404 is not a gateway error.
+          expect([method, target, reply.status, reply.headers['content-type']]).toEqual([method, target, 404, 'text/plain; charset=UTF-8']);
+        }
+      }
+      expect(upstream.seen).toEqual([]);
+      await expectNothingLeaked(app, upstream);
+    });
+
+    it('answers `HEAD /sales/item/%2e%2e/review` with 400 invalid_path, as GET, and calls no upstream', async () => {
+      const upstream = await upstreamWith();
+      const app = await gatewayTo(upstream.origin);
+      for (const param of ['%2e%2e', '%2E%2e', '..', '.', '%2e', '.%2e', 'a%2Fb', 'a%5Cb']) {
+        const head = await raw(app, 'HEAD', `/sales/item/${param}/review`);
+        // A HEAD has no body to carry the code: the status and the gateway renderer's content type say it.
+        expect([param, head.status, head.headers['content-type'], head.body]).toEqual([param, 400, 'text/plain; charset=utf-8', '']);
+        const get = await raw(app, 'GET', `/sales/item/${param}/review`);
+        expect([param, get.status, get.body]).toEqual([param, 400, 'invalid_path: The request path is not allowed.\n']);
+      }
+      expect(upstream.seen).toEqual([]);
+      expect(outcomes).toEqual([]);
+      await expectNothingLeaked(app, upstream);
+    });
+
+    it('matches a `.` segment as sent: no gateway route, so the app answers and no upstream is called', async () => {
+      const upstream = await upstreamWith();
+      const app = await gatewayTo(upstream.origin);
+      for (const method of ['GET', 'HEAD']) {
+        for (const target of ['/sales/./ping', '/sales/%2e/ping', '/sales/ping/.']) expect([method, target, (await raw(app, method, target)).status]).toEqual([method, target, 404]);
+      }
+      expect(upstream.seen).toEqual([]);
+      await expectNothingLeaked(app, upstream);
+    });
+
+    it('refuses, rather than routes, a request whose URL an app rewrote from a raw target with dot segments', async () => {
+      const upstream = await upstreamWith();
+      const inner = edgeApp(salesGateway(upstream.origin, outcomes));
+      // app.mount() strips its prefix from the parsed URL: the raw target no longer yields the Request's URL.
+      const outer = new Hono();
+      outer.mount('/gw', inner.fetch);
+      outer.get('/own', (c) => c.text('own route'));
+      const app = await serveHono(outer.fetch as never);
+      opened.push(app);
+      expect(JSON.parse((await raw(app, 'GET', '/gw/sales/ping?a=1')).body)).toMatchObject({ url: '/ping?a=1' });
+      const escaped = await raw(app, 'GET', '/gw/aux/%2e%2e/sales/ping');
+      expect([escaped.status, escaped.body]).toEqual([400, 'invalid_path: The request path is not allowed.\n']);
+      expect((await raw(app, 'HEAD', '/gw/aux/../sales/ping')).status).toBe(400);
+      // What URL parsing made of it is not a gateway path: the app decides, as for any other path.
+      expect((await raw(app, 'GET', '/gw/sales/%2e%2e/own')).body).toBe('own route');
+      expect(upstream.seen.map((seen) => seen.url)).toEqual(['/ping?a=1']);
+      await expectNothingLeaked(app, upstream);
+    });
+  });
 });

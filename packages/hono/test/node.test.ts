@@ -75,7 +75,8 @@ const startHonoNode = async (gateway: Gateway, before: ((app: Hono<{ Bindings: H
   app.use(async (c, next) => {
     await next();
     const afterHandlers = madeWebRequest(c.req.raw);
-    const alreadySent = c.res === RESPONSE_ALREADY_SENT;
+    // A HEAD gets a copy of RESPONSE_ALREADY_SENT (see src/node/index.ts): the same headers.
+    const alreadySent = c.res === RESPONSE_ALREADY_SENT || (c.req.method === 'HEAD' && [...RESPONSE_ALREADY_SENT.headers].every(([name, value]) => c.res.headers.get(name) === value));
     const outgoing: ServerResponse = c.env.outgoing;
     const record = (): void => {
       probes.push({ path: c.req.path, afterHandlers, afterFinish: madeWebRequest(c.req.raw), alreadySent });
@@ -148,6 +149,29 @@ describe('honoGateway (node) beside the app', () => {
     expect(reply.headers['content-type']).toBe('application/json');
     expect(reply.text).toBe("");
     expect((await send(app.port, '/sales/ping')).status).toBe(200);
+  });
+
+  it('serves HEAD through the Node bridge: the upstream gets HEAD, the client only the head, and the connection stays usable', async () => {
+    const before = upstream.seen.length;
+    // Two requests on one connection: the GET is answered only if the HEAD's response ended cleanly
+    // and nothing else was written on the socket after it.
+    const raw = await rawRequest(
+      app.port,
+      'HEAD /sales/item/7/review HTTP/1.1\r\nHost: gateway.test\r\n\r\nGET /sales/ping HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n',
+    );
+    const head = parseHead(raw);
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('application/json');
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(0);
+    // No body: the next bytes on the socket are the second response's status line.
+    expect(head.body.startsWith('HTTP/1.1 200 ')).toBe(true);
+    const second = parseHead(head.body);
+    expect(JSON.parse(second.body)).toMatchObject({ method: 'GET', url: '/ping' });
+    expect(raw.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(2);
+    expect(upstream.seen.slice(before).map((seen) => `${seen.method} ${seen.url}`)).toEqual(['HEAD /api/v2/reviews/7', 'GET /ping']);
+    await eventually('every probe recorded', () => app.probes.length === 2);
+    // No Web Request was made for the HEAD, and @hono/node-server was told the response was sent.
+    expect(app.probes[0]).toEqual({ path: '/sales/item/7/review', afterHandlers: false, afterFinish: false, alreadySent: true });
   });
 
   it('streams a passthrough upload to the upstream', async () => {
@@ -261,7 +285,20 @@ describe('honoGateway (node): upstream faults', () => {
     const app = await gatewayTo(`http://127.0.0.1:${await freePort()}`);
     const reply = await send(app.port, '/sales/ping', { method: 'HEAD' });
     expect(reply.status).toBe(502);
+    expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(reply.text).toBe("");
+    expect(outcomes).toEqual([{ error: 'upstream_unreachable' }]);
+    await expectNothingLeaked(app);
+  });
+
+  it('answers HEAD with 504 past requestTimeout, from the Node bridge, and leaks nothing', async () => {
+    const upstream = await upstreamWith((req) => req.resume());
+    const app = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 200 } });
+    const reply = await send(app.port, '/sales/ping', { method: 'HEAD' });
+    expect(reply.status).toBe(504);
+    expect(reply.text).toBe('');
+    expect(outcomes).toEqual([{ error: 'upstream_timeout' }]);
+    await expectNothingLeaked(app, upstream);
   });
 
   it('answers 504 upstream_timeout past requestTimeout', async () => {

@@ -49,7 +49,8 @@ const none: readonly string[] = [];
  */
 export const connectionDropped = (value: string | readonly string[] | undefined): readonly string[] => {
   if (value === undefined || value === 'keep-alive' || value === 'close') return none;
-  return connectionListed(value).filter((name) => !framing.has(name) && !hopByHop.has(name));
+  // `close` is a connection option, not a header name.
+  return connectionListed(value).filter((name) => name !== 'close' && !framing.has(name) && !hopByHop.has(name));
 };
 
 /**

@@ -1,4 +1,4 @@
-export { hopByHop, connectionListed, forwardingHeaders, type ForwardingHeaders, type ForwardingInput } from './headers.ts';
-export { serializeParsedBody, encodeForm } from './parsed-body.ts';
-export { trustMatcher, parseAddress } from './trust.ts';
-export { fetchHandler, toWebResponse, FetchTransport, fetchError, WebBodySource, type FetchHandler, type FetchRequestContext, type FetchExchange } from './fetch/index.ts';
+// The fetch transport for edge runtimes. Header hygiene, trust, parsed-body re-serialization and
+// fault mapping are the transport's own steps, not API: they stay in their modules, and the
+// exports map closes every path but the entries.
+export { fetchHandler, toWebResponse, FetchTransport, type FetchHandler, type FetchRequestContext, type FetchExchange } from './fetch/index.ts';

@@ -1,4 +1,4 @@
-import type { InputContext, RouteInput } from '@apigate/core';
+import type { InputContext, RouteDescriptor, RouteInput } from '@apigate/core';
 import { GatewayError } from '@apigate/errors';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { checkPoison, parseJson } from './json.ts';
@@ -17,6 +17,30 @@ export interface InputOptions {
   readonly limit?: number | undefined;
   readonly maxDepth?: number | undefined;
 }
+
+/** What a route's validation declares, as `gateway.routes()` lists it: the schemas as given. */
+export interface DeclaredSchemas {
+  readonly path?: StandardSchemaV1;
+  readonly query?: StandardSchemaV1;
+  readonly json?: StandardSchemaV1;
+  readonly form?: StandardSchemaV1;
+  readonly multipart?: true;
+}
+
+/**
+ * The schemas a listed route declared, typed: for documentation generators reading
+ * `gateway.routes()`. A route without validation declares none.
+ * @example for (const route of gateway.routes()) toOpenApi(route.path, declaredSchemas(route).json)
+ */
+export const declaredSchemas = (route: Pick<RouteDescriptor, 'input'>): DeclaredSchemas => {
+  const declared: { -readonly [K in keyof DeclaredSchemas]: DeclaredSchemas[K] } = {};
+  for (const kind of ['path', 'query', 'json', 'form'] as const) {
+    const schema = route.input[kind];
+    if (isSchema(schema)) declared[kind] = schema;
+  }
+  if (route.input.multipart === true) declared.multipart = true;
+  return declared;
+};
 
 /** JSON nesting a route accepts unless it sets `maxDepth`. */
 export const defaultMaxDepth = 128;
@@ -135,9 +159,13 @@ export const createInput = (options: InputOptions): RouteInput | undefined => {
     }
   };
 
+  const schemas: Record<string, unknown> = {};
+  for (const kind of ['path', 'query', 'json', 'form'] as const) if (options[kind] !== undefined) schemas[kind] = options[kind];
+  if (multipart) schemas.multipart = true;
   return {
     limit,
     problems,
+    schemas,
     params: path === undefined ? undefined : (params) => validate(path, params, 'path'),
     run: query === undefined && json === undefined && form === undefined && !multipart ? undefined : run,
   };

@@ -1,10 +1,11 @@
 // Type tests, checked by `tsc -p tsconfig.json --noEmit`; nothing here runs.
-import type { Env, Route } from '@apigate/core';
+import type { Env, Route, RouteDescriptor } from '@apigate/core';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { forbidden } from '@apigate/errors';
 import { expectTypeOf } from 'expect-type';
 import * as v from 'valibot';
 import { z } from 'zod';
-import { defineRoutes, del, get, post, put, type MapInput, type ParamsOf } from './index.ts';
+import { all, declaredSchemas, defineRoutes, del, get, post, put, query, type DeclaredSchemas, type MapInput, type ParamsOf } from './index.ts';
 
 // Hooks see the path schema's output …
 get('/item/{id}', {
@@ -198,3 +199,43 @@ get('/item/{id}', { to: '/items/{id}', path: z.object({ id: z.string() }) });
 post('/bad', { json: { type: 'object' } });
 // @ts-expect-error multipart is `true` or absent
 post('/bad', { multipart: 'yes' });
+
+// A catch-all is typed like a parameter, with or without a path schema; `to` is checked the same way.
+get('/files/{*rest}', {
+  to: '/store/{*rest}',
+  before: (ctx) => {
+    expectTypeOf(ctx.params).toEqualTypeOf<{ rest: string }>();
+  },
+});
+all('/files/{*rest}', {
+  path: z.object({ rest: z.string().transform((rest) => rest.split('/')) }),
+  before: (ctx) => {
+    expectTypeOf(ctx.params.rest).toEqualTypeOf<string[]>();
+  },
+});
+expectTypeOf<ParamsOf<'/files/{*rest}', never>>().toEqualTypeOf<{ rest: string }>();
+// @ts-expect-error the catch-all is written {*rest} in `to`
+get('/files/{*rest}', { to: '/store/{rest}', query: z.object({}) });
+// @ts-expect-error {*nope} is not the path's catch-all
+all('/files/{*rest}', { to: '/store/{*nope}' });
+// @ts-expect-error the path schema needs {other}, which the path lacks
+get('/files/{*rest}', { path: z.object({ rest: z.string(), other: z.string() }) });
+
+// query() takes a body like post(): json or form, with a map.
+query('/search', {
+  json: z.object({ term: z.string() }),
+  map: (input) => {
+    expectTypeOf(input).toEqualTypeOf<{ term: string }>();
+    return { q: input.term };
+  },
+});
+query('/search', { form: v.object({ q: v.string() }), meta: { summary: 'Search' } });
+// @ts-expect-error only one of query, json, form and multipart, on query() too
+query('/search', { json: z.object({}), form: z.object({}) });
+expectTypeOf(defineRoutes<{ scope: { user: string } }>().all('/{*rest}')).toEqualTypeOf<Route<{ scope: { user: string } }>>();
+
+// declaredSchemas() types what gateway.routes() lists.
+declare const listed: RouteDescriptor;
+expectTypeOf(declaredSchemas(listed)).toEqualTypeOf<DeclaredSchemas>();
+expectTypeOf<DeclaredSchemas['json']>().toEqualTypeOf<StandardSchemaV1 | undefined>();
+expectTypeOf<DeclaredSchemas['multipart']>().toEqualTypeOf<true | undefined>();

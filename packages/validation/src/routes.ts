@@ -1,4 +1,4 @@
-import { defineRoutes as defineCoreRoutes, type CheckTo, type Env, type Hook, type InputContext, type Method, type PathParams, type Route } from '@apigate/core';
+import { defineRoutes as defineCoreRoutes, type CheckTo, type Env, type Hook, type InputContext, type PathParams, type Route, type RouteBuilders } from '@apigate/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createInput, type InputOptions } from './input.ts';
 
@@ -24,7 +24,7 @@ export type MapInput<TQuery, TJson, TForm> = [TQuery] extends [never]
 /** What a map is given besides its input: typed params, app state, scope and the request. */
 export type MapContext<TParams, TEnv extends Env> = Pick<InputContext<TParams, TEnv>, 'params' | 'state' | 'get' | 'headers' | 'method' | 'path' | 'route' | 'clientIp'>;
 
-/** Route options: core's (`to`, `before`, `policy`) plus typed input validation and a map. */
+/** Route options: core's (`to`, `before`, `policy`, `meta`) plus typed input validation and a map. */
 export interface ValidatedRouteOptions<TPath extends string, TTo extends string, TEnv extends Env, TPathSchema, TQuery, TJson, TForm, TMultipart, TMapped> {
   /** The upstream path; see core's route options. */
   to?: TTo;
@@ -32,6 +32,8 @@ export interface ValidatedRouteOptions<TPath extends string, TTo extends string,
   before?: Hook<ParamsOf<TPath, TPathSchema>, TEnv> | readonly Hook<ParamsOf<TPath, TPathSchema>, TEnv>[];
   /** A named policy of the gateway. */
   policy?: string;
+  /** What the route declares about itself for `gateway.routes()`; see core's route options. */
+  meta?: Readonly<Record<string, unknown>>;
   /** Validates the path parameters (input: the decoded strings); hooks and maps get its output. A failure is 422. */
   path?: TPathSchema;
   /** Validates the query string (repeated keys as arrays); with `map`, its output becomes the query. */
@@ -113,14 +115,17 @@ export interface ValidatedRouteBuilders<TEnv extends Env> {
   patch: ValidatedRouteBuilder<TEnv>;
   head: ValidatedRouteBuilder<TEnv>;
   options: ValidatedRouteBuilder<TEnv>;
+  /** The QUERY method: a safe request with a body, validated with `json` or `form` as for post(). */
+  query: ValidatedRouteBuilder<TEnv>;
+  /** Every method; see core's all(). A `form` is read from the query on GET and HEAD, the body otherwise. */
+  all: ValidatedRouteBuilder<TEnv>;
 }
 
-const builder = <TEnv extends Env>(method: Method): ValidatedRouteBuilder<TEnv> => {
+const builder = <TEnv extends Env>(key: keyof RouteBuilders<TEnv>): ValidatedRouteBuilder<TEnv> => {
   const core = defineCoreRoutes<TEnv>();
-  const key = method === 'DELETE' ? 'delete' : (method.toLowerCase() as Lowercase<Exclude<Method, 'DELETE'>>);
   return (path, options = {} as never) => {
-    const { to, before, policy } = options as { to?: string; before?: never; policy?: string };
-    const route = core[key](path as string, { to, before, policy } as never);
+    const { to, before, policy, meta } = options as { to?: string; before?: never; policy?: string; meta?: Readonly<Record<string, unknown>> };
+    const route = core[key](path as string, { to, before, policy, meta } as never);
     return { ...route, options: options as Readonly<Record<string, unknown>>, input: createInput(options as InputOptions) };
   };
 };
@@ -132,11 +137,13 @@ const builder = <TEnv extends Env>(method: Method): ValidatedRouteBuilder<TEnv> 
  * post('/orders', { json: z.object({ sku: z.string(), qty: z.number().int().positive() }) })
  */
 export const defineRoutes = <TEnv extends Env = Env>(): ValidatedRouteBuilders<TEnv> => ({
-  get: builder('GET'),
-  post: builder('POST'),
-  put: builder('PUT'),
-  delete: builder('DELETE'),
-  patch: builder('PATCH'),
-  head: builder('HEAD'),
-  options: builder('OPTIONS'),
+  get: builder('get'),
+  post: builder('post'),
+  put: builder('put'),
+  delete: builder('delete'),
+  patch: builder('patch'),
+  head: builder('head'),
+  options: builder('options'),
+  query: builder('query'),
+  all: builder('all'),
 });

@@ -18,6 +18,21 @@ const nodePeer: ClientIpOf = (c) => {
   return incoming === undefined ? undefined : peerAddress(incoming);
 };
 
+/**
+ * RESPONSE_ALREADY_SENT for a HEAD request. Hono answers HEAD by running the GET handlers and
+ * wrapping their response in `new Response(null, response)`. With @hono/node-server's global
+ * Response, a wrapper made from a plain response is a cached one, which it writes without looking
+ * at `x-hono-already-sent`, over the bridge's response; a wrapper made from a response that was
+ * already turned into a real one (reading `body` does that) is real too, and its writer honours
+ * the header. With the platform's own Response (`overrideGlobalObjects: false`) the copy is a
+ * plain native response, which it honours as well. test/node.test.ts fails if this changes.
+ */
+const alreadySentThroughHead = (): Response => {
+  const response = new Response(null, RESPONSE_ALREADY_SENT);
+  void response.body;
+  return response;
+};
+
 const symbolNamed = (value: object, name: string): boolean => Object.getOwnPropertySymbols(value).some((symbol) => symbol.description === name);
 
 /**
@@ -47,9 +62,7 @@ export const honoGateway = (gateway: Gateway, { transport, ...options }: NodeHon
   const fallback = fetchGateway(gateway, { ...options, clientIp: options.clientIp ?? nodePeer });
   const middleware: MiddlewareHandler = async function apigate(c, next) {
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
-    // Hono answers HEAD by running GET and re-wrapping the response, which @hono/node-server then
-    // writes itself (it does not see RESPONSE_ALREADY_SENT through the wrapper): HEAD goes by fetch.
-    if (incoming === undefined || outgoing === undefined || incoming.method === 'HEAD') return fallback(c, next);
+    if (incoming === undefined || outgoing === undefined) return fallback(c, next);
     const req = incoming as NodeRequest;
     if (c.req.raw.bodyUsed) {
       if (req.body === undefined) req.body = (await parsedBodyOf(c))?.value;
@@ -65,7 +78,7 @@ export const honoGateway = (gateway: Gateway, { transport, ...options }: NodeHon
     });
     if (passed) return next();
     // The bridge writes the response on `outgoing` itself; @hono/node-server must not.
-    return RESPONSE_ALREADY_SENT;
+    return incoming.method === 'HEAD' ? alreadySentThroughHead() : RESPONSE_ALREADY_SENT;
   };
   return Object.assign(middleware, { transport: handler.transport });
 };

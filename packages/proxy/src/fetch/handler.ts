@@ -12,6 +12,13 @@ export interface FetchRequestContext {
   readonly clientIp?: string | undefined;
   /** The body the host framework already read and parsed, when the Request's body is used. */
   readonly parsedBody?: { readonly value: unknown } | undefined;
+  /**
+   * The request target exactly as the client sent it (`/a/%2e%2e/b?q`, or absolute-form), when the
+   * host has it (on @hono/node-server, `incoming.url`). A Request's URL went through the WHATWG URL
+   * parser, which resolves `.`, `..` and `%2e%2e` and reads a backslash as `/`; the gateway matches this
+   * instead, so that a request cannot reach a service its raw target does not name.
+   */
+  readonly target?: string | undefined;
 }
 
 /** Serves gateway routes from a Web Request; undefined means not a gateway route. */
@@ -87,6 +94,33 @@ const targetOf = (url: string): string => {
   return start === -1 ? '/' : url.slice(start);
 };
 
+/** A `.` or `..` segment (percent-encoded or not) or a backslash: what URL parsing moves or resolves. */
+const movable = /(?:^|[/\\])(?:\.|%2e){1,2}(?=[/\\#]|$)|\\/i;
+
+/** What the gateway matches: a target, or a request it must refuse if its URL is a gateway path. */
+type Matched = { readonly target: string; readonly refuse: boolean };
+
+/**
+ * The target to match: the raw one the host passed when the Request's URL was parsed from it, so
+ * `/aux/%2e%2e/sales/ping` is matched as sent, not as the `/sales/ping` the URL parser made of it.
+ * When the URL no longer comes from the raw target (an app rewrote it, e.g. `app.mount()` cut a
+ * prefix), the URL is what the app means, unless URL parsing may have moved the raw path: then
+ * where the client meant to go is unknown, and the request is refused rather than routed.
+ */
+const matchedTarget = (url: string, raw: string | undefined): Matched => {
+  const parsed = targetOf(url);
+  if (raw === undefined || raw === parsed) return { target: parsed, refuse: false };
+  let resolved: string | undefined;
+  try {
+    resolved = new URL(raw, url).href;
+  } catch {
+    resolved = undefined;
+  }
+  if (resolved === url) return { target: raw, refuse: false };
+  const q = raw.indexOf('?');
+  return { target: parsed, refuse: movable.test(q === -1 ? raw : raw.slice(0, q)) };
+};
+
 /**
  * Serves a gateway from Web `Request`s (edge runtimes, Hono, Deno, Bun): the fetch counterpart of
  * the Node bridge, with the same pipeline, hygiene and error mapping.
@@ -94,14 +128,15 @@ const targetOf = (url: string): string => {
 export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new FetchTransport(gateway.upstream)): FetchHandler => {
   const isTrusted = trustMatcher(gateway.upstream.trustedProxies);
   return async function apigate(request, context = {}) {
-    const target = targetOf(request.url);
+    const { target, refuse } = matchedTarget(request.url, context.target);
     const match = gateway.match(request.method, target);
     if (match === undefined) return undefined;
-    const q = target.indexOf('?');
-    const path = q === -1 ? target : target.slice(0, q);
-    const fail = (error: GatewayError): Response => toWebResponse(request.method, gateway.render(error, request.method, path));
+    const fail = (error: GatewayError): Response => toWebResponse(request.method, gateway.render(error, request.method, match.path));
+    if (refuse) {
+      return fail(new GatewayError('invalid_path', { details: { reason: 'the request URL no longer corresponds to a raw target that URL parsing may have resolved', target: context.target } }));
+    }
     const refused = transferCodingRefusal(request.headers.get('transfer-encoding'));
-    if (refused !== undefined) return toWebResponse(request.method, gateway.render(refused, request.method, path), true);
+    if (refused !== undefined) return toWebResponse(request.method, gateway.render(refused, request.method, match.path), true);
     const headers = new Headers(request.headers);
     dropClientHopByHop(headers);
     const io = new WebIO(request, headers, context);

@@ -1,3 +1,2 @@
 export { fetchHandler, toWebResponse, type FetchHandler, type FetchRequestContext } from './handler.ts';
-export { FetchTransport, fetchError, type FetchExchange } from './transport.ts';
-export { WebBodySource } from './body.ts';
+export { FetchTransport, type FetchExchange } from './transport.ts';

@@ -1,5 +1,8 @@
-export { NodeTransport, upstreamError, clientClosed, type NodeExchange } from './transport.ts';
-export { nodeHandler, sendResponse, type NodeHandler, type NodeRequest } from './bridge.ts';
+export { NodeTransport, type NodeExchange } from './transport.ts';
 export { renderClientErrors } from './client-errors.ts';
-export { cleanRequestHeaders, cleanResponseHeaders, trustMatcher, peerAddress } from './hygiene.ts';
+
+// For adapter authors: the Node bridge the Express, Koa and Hono-on-Node adapters wrap. Each is
+// imported by an adapter, so it is API, but an app mounts an adapter instead.
+export { nodeHandler, sendResponse, type NodeHandler, type NodeRequest } from './bridge.ts';
+export { peerAddress } from './hygiene.ts';
 export { standaloneRequest } from './standalone.ts';
