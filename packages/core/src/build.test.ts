@@ -212,6 +212,7 @@ describe('build()', () => {
           upstream: {
             connectTimeout: 0,
             requestTimeout: Number.NaN,
+            clientTimeout: Number.POSITIVE_INFINITY,
             idleTimeout: -1,
             maxIdleSockets: 0,
             trustedProxies: ['10.0.0.0/8', '::1', 'fd00::/8', 'localhost', '10.0.0.256', '10.0.0.0/33', 'fd00::/129', '1.2.3', '1.2.3.4/8/1'],
@@ -221,6 +222,7 @@ describe('build()', () => {
       expect(summary(problems)).toEqual([
         'invalid_option @ upstream.connectTimeout',
         'invalid_option @ upstream.requestTimeout',
+        'invalid_option @ upstream.clientTimeout',
         'invalid_option @ upstream.idleTimeout',
         'invalid_option @ upstream.maxIdleSockets',
         ...Array.from({ length: 6 }, () => 'invalid_option @ upstream.trustedProxies'),
@@ -237,6 +239,6 @@ describe('build()', () => {
     const gateway = createGateway({ upstream: { requestTimeout: 1_000, connectTimeout: undefined } })
       .mount(service({ name: 's' }, [get('/a')]), [ok])
       .build();
-    expect(gateway.upstream).toMatchObject({ connectTimeout: 5_000, requestTimeout: 1_000, idleTimeout: 90_000, noDelay: true, preserveHost: false });
+    expect(gateway.upstream).toMatchObject({ connectTimeout: 5_000, requestTimeout: 1_000, clientTimeout: 60_000, idleTimeout: 90_000, noDelay: true, preserveHost: false });
   });
 });
