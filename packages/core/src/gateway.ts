@@ -22,7 +22,7 @@ import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.
 import { compileRewrite, decodeParams, withQuery, type Rewrite } from './rewrite.ts';
 import { Router } from './router.ts';
 import type { Route, Service } from './routes.ts';
-import { upstreamDefaults, upstreamProblems, type UpstreamConfig } from './upstream.ts';
+import { routeUpstreamProblems, upstreamDefaults, upstreamProblems, type RouteUpstream, type UpstreamConfig } from './upstream.ts';
 
 export type BackendInput = string | { readonly url: string; readonly weight?: number };
 
@@ -63,6 +63,7 @@ interface CompiledRoute {
   readonly input: RouteInput | undefined;
   /** No hooks, no parameters and no input stage: match, pick, stream. */
   readonly passthrough: boolean;
+  readonly upstream: RouteUpstream | undefined;
 }
 
 /** A request that matched a gateway path: a route, or a path whose methods exclude the request's. */
@@ -258,6 +259,7 @@ class Forward implements ForwardPlan {
   readonly uri: string;
   readonly body: Uint8Array | undefined;
   readonly contentType: string | undefined;
+  readonly upstream: RouteUpstream | undefined;
   readonly #path: string;
   readonly #balancer: PolicyInstance;
   readonly #observer: Observer | undefined;
@@ -278,6 +280,7 @@ class Forward implements ForwardPlan {
     this.uri = uri;
     this.body = replacement?.body;
     this.contentType = replacement?.contentType;
+    this.upstream = route.upstream;
     this.#path = match.path;
     this.#balancer = route.balancer;
     this.#observer = observer;
@@ -463,13 +466,14 @@ export class GatewayBuilder<TState extends object> {
           problems.push({ code: 'unknown_policy', at: routeAt, message: `policy "${route.policy}" is not registered` });
         }
         for (const message of route.input?.problems ?? []) problems.push({ code: 'invalid_option', at: routeAt, message });
+        problems.push(...routeUpstreamProblems(route.options.upstream, routeAt));
         const compiled = compileRoute(service, prefix, route, routeAt, problems);
         if (compiled === undefined || !prefixOk) continue;
         const policyName = route.policy ?? service.policy ?? defaultPolicy;
         const policy = Object.hasOwn(policies, policyName) ? policies[policyName] : undefined;
         let balancer = policy === undefined ? unknownPolicy : balancers.get(policyName);
         if (!balancer) balancers.set(policyName, (balancer = policy!.create(backends)));
-        const full: CompiledRoute = { ...compiled, balancer };
+        const full: CompiledRoute = { ...compiled, balancer, upstream: route.options.upstream as RouteUpstream | undefined };
         if (!router.add(route.method, compiled.segments, full)) {
           problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${route.method} ${compiled.info.path}` });
         }
@@ -499,7 +503,7 @@ const compileRoute = (
   route: Route<never>,
   at: string,
   problems: BuildProblem[],
-): (Omit<CompiledRoute, 'balancer'> & { segments: Segment[] }) | undefined => {
+): (Omit<CompiledRoute, 'balancer' | 'upstream'> & { segments: Segment[] }) | undefined => {
   let own: Segment[];
   try {
     own = parseTemplate(route.path);

@@ -4,7 +4,7 @@ export type { Hook, HookResult, RequestContext, RequestHeaders, RouteInfo } from
 export { defineRoutes, service, methods, type Method, type Route, type RouteBuilders, type RouteOptions, type Service, type ServiceOptions } from './routes.ts';
 export { roundRobin, smoothRoundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
-export { upstreamDefaults, type Transport, type UpstreamConfig } from './upstream.ts';
+export { upstreamDefaults, type RouteUpstream, type Transport, type UpstreamConfig } from './upstream.ts';
 export type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
 export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
 export { Gateway, GatewayBuilder, createGateway, type BackendInput, type GatewayOptions, type Match, type RequestIO } from './gateway.ts';

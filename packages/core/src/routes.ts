@@ -2,6 +2,7 @@ import type { Env } from './env.ts';
 import type { RouteInput } from './input.ts';
 import type { CheckTo, PathParams } from './path-template.ts';
 import type { Hook } from './request.ts';
+import type { RouteUpstream } from './upstream.ts';
 
 export const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const;
 export type Method = (typeof methods)[number];
@@ -20,6 +21,8 @@ export interface RouteOptions<TPath extends string, TTo extends string, TEnv ext
   before?: Hook<PathParams<TPath>, TEnv> | readonly Hook<PathParams<TPath>, TEnv>[];
   /** A named policy of the gateway; overrides the service's and the default. */
   policy?: string;
+  /** Timeouts of this route's upstream requests, over the gateway's `upstream` (long polls, streams). */
+  upstream?: RouteUpstream;
 }
 
 /** A declared route: what the builders return and `service()` collects. */

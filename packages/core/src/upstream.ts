@@ -38,6 +38,12 @@ export interface UpstreamConfig {
   preserveHost?: boolean;
 }
 
+/**
+ * The upstream settings a route may set for itself, over the gateway's: a long poll or a stream
+ * that stays silent longer than the gateway's requestTimeout, a slow upload.
+ */
+export type RouteUpstream = Pick<UpstreamConfig, 'requestTimeout' | 'clientTimeout'>;
+
 export const upstreamDefaults = {
   connectTimeout: 5_000,
   requestTimeout: 30_000,
@@ -84,6 +90,23 @@ export const upstreamProblems = (config: UpstreamConfig): BuildProblem[] => {
   }
   for (const entry of config.trustedProxies ?? []) {
     if (!isAddressOrRange(entry)) problems.push({ code: 'invalid_option', at: 'upstream.trustedProxies', message: `"${entry}" is not an IP address or CIDR range` });
+  }
+  return problems;
+};
+
+const routeSettings: readonly string[] = ['requestTimeout', 'clientTimeout'] satisfies (keyof RouteUpstream)[];
+
+/** The problems of a route's `upstream` option, for build(); `at` names the route. */
+export const routeUpstreamProblems = (upstream: unknown, at: string): BuildProblem[] => {
+  if (upstream === undefined) return [];
+  if (typeof upstream !== 'object' || upstream === null) return [{ code: 'invalid_option', at: `${at} upstream`, message: 'must be an object such as { requestTimeout: 120_000 }' }];
+  const problems: BuildProblem[] = [];
+  for (const [name, value] of Object.entries(upstream)) {
+    if (!routeSettings.includes(name)) {
+      problems.push({ code: 'invalid_option', at: `${at} upstream.${name}`, message: `is not a per-route upstream setting (${routeSettings.join(', ')})` });
+    } else if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) {
+      problems.push({ code: 'invalid_option', at: `${at} upstream.${name}`, message: `must be a positive number of milliseconds, got ${String(value)}` });
+    }
   }
   return problems;
 };

@@ -260,6 +260,45 @@ describe('express adapter: upstream faults', () => {
     await expectStillServing(gateway);
     await expectNothingLeaked(gateway, upstream);
   });
+  describe("a route's own upstream timeouts", () => {
+    const routes = (origin: string, options: Options) =>
+      createGateway(options)
+        .mount(service({ name: 'poll', prefix: '/poll' }, [get('/long', { upstream: { requestTimeout: 10_000 } }), get('/short', { upstream: { requestTimeout: 200 } })]), [origin])
+        .build();
+
+    it('waits past the gateway requestTimeout on a route that allows longer', async () => {
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      let arrived!: () => void;
+      const arrival = new Promise<void>((resolve) => (arrived = resolve));
+      const upstream = await upstreamWith((req, res) => {
+        req.resume();
+        arrived();
+        void answered.then(() => res.end('late news'));
+      });
+      const gateway = await startGateway(routes(upstream.origin, { upstream: { requestTimeout: 200 } }));
+      opened.push(gateway);
+      const reply = send(gateway.port, '/poll/long');
+      await arrival;
+      // Silent for several times the gateway's requestTimeout, well within the route's.
+      await sleep(1_000);
+      answer();
+      expect(await reply).toMatchObject({ status: 200, text: 'late news' });
+      await expectNothingLeaked(gateway, upstream);
+    });
+
+    it('answers 504 upstream_timeout on a route whose requestTimeout is shorter than the gateway\'s', async () => {
+      const upstream = await upstreamWith((req) => req.resume());
+      const outcomes: Outcome[] = [];
+      const gateway = await startGateway(routes(upstream.origin, { observer: recording(outcomes) }));
+      opened.push(gateway);
+      const reply = await send(gateway.port, '/poll/short');
+      expect(reply.status).toBe(504);
+      expect(outcomes).toMatchObject([{ error: 'upstream_timeout' }]);
+      await expectNothingLeaked(gateway, upstream);
+    });
+  });
+
   describe('timeouts measure the side they name', () => {
     // Long enough for a response head on a busy machine; the pauses below are several times it.
     const requestTimeout = 500;

@@ -270,6 +270,37 @@ describe('FetchTransport through fetchHandler', () => {
     await expect(response?.text()).rejects.toMatchObject({ code: 'client_closed' });
   });
 
+  it("honours a route's own requestTimeout, longer or shorter than the gateway's", async () => {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const { origin } = await startUpstream((req, res) => {
+      req.resume();
+      if (req.url === '/short') return;
+      arrived();
+      void answered.then(() => res.end('late news'));
+    });
+    const outcomes: Outcome[] = [];
+    const gateway = createGateway({
+      upstream: { requestTimeout: 200 },
+      observer: { upstreamSucceeded: (event) => outcomes.push({ status: event.status }), upstreamFailed: (event) => outcomes.push({ error: event.error.code }) },
+    })
+      .mount(service({ name: 'poll', prefix: '/poll' }, [get('/long', { upstream: { requestTimeout: 10_000 } }), get('/short', { upstream: { requestTimeout: 100 } })]), [origin])
+      .build();
+    const handle = fetchHandler(gateway);
+    const pending = handle(new Request('http://gateway.test/poll/long'));
+    await arrival;
+    // Silent for several times the gateway's requestTimeout, well within the route's.
+    await sleep(1_000);
+    answer();
+    const long = await pending;
+    expect(long?.status).toBe(200);
+    expect(await long?.text()).toBe('late news');
+    expect((await handle(new Request('http://gateway.test/poll/short')))?.status).toBe(504);
+    expect(outcomes).toEqual([{ status: 200 }, { error: 'upstream_timeout' }]);
+  });
+
   it("passes the client's abort to the upstream and settles client_closed", async () => {
     let arrived!: () => void;
     const arrival = new Promise<void>((resolve) => (arrived = resolve));

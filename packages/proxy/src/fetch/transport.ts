@@ -169,7 +169,9 @@ export class FetchTransport implements Transport<FetchExchange> {
 
     const controller = new AbortController();
     let streaming: ((failure: GatewayError) => void) | undefined;
-    const clock = new Clock(this.#limits, (onClient) => {
+    const own = plan.upstream;
+    const limits = own === undefined ? this.#limits : { request: own.requestTimeout ?? this.#limits.request, client: own.clientTimeout ?? this.#limits.client };
+    const clock = new Clock(limits, (onClient) => {
       if (!onClient) controller.abort(timeoutReason);
       // A response the client stopped reading has no read pending to fail: end it here.
       else if (streaming !== undefined) streaming(new GatewayError('client_closed', { details: { reason: clientSilence } }));

@@ -246,7 +246,9 @@ export class NodeTransport implements Transport<NodeExchange> {
     const agent = target.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
     const chunkedBody = req.headers['transfer-encoding'] !== undefined;
     const buffer = body !== undefined ? new WholeBody(body) : bodyless(req) ? noBody : undefined;
-    const flight = new Flight(exchange, plan, this.#timeouts, buffer === undefined && !req.readableEnded);
+    const own = plan.upstream;
+    const timeouts = own === undefined ? this.#timeouts : { request: own.requestTimeout ?? this.#timeouts.request, client: own.clientTimeout ?? this.#timeouts.client };
+    const flight = new Flight(exchange, plan, timeouts, buffer === undefined && !req.readableEnded);
     (res as Tagged)[flightKey] = flight;
     if (buffer === undefined) {
       // The pipe into the upstream request pauses `req` while the upstream is not taking bytes.
