@@ -24,6 +24,14 @@ export interface Origins {
 /** Short, so that the timeout case is quick; long enough for the streaming and abort cases. */
 export const requestTimeout = 1_000;
 
+/**
+ * The own requestTimeout of the routes that test which side a timeout measures: generous for a
+ * response head on a busy machine; the cases pause several times it.
+ */
+export const sideTimeout = 500;
+/** The own clientTimeout of the `-stall` routes, whose client stalls for good. */
+export const stalledClientTimeout = 1_000;
+
 /** The token the hook route accepts, and the header it sets upstream from it. */
 export const apiToken = 'Bearer conformance';
 export const userHeader = 'x-user-id';
@@ -54,6 +62,11 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   get('/cut'),
   get('/stall'),
   get('/trickle'),
+  // Slow clients (the echo upstream floods a response, or counts an upload): see sideTimeout.
+  get('/flood', { upstream: { requestTimeout: sideTimeout } }),
+  post('/sink', { upstream: { requestTimeout: sideTimeout } }),
+  get('/flood-stall', { upstream: { requestTimeout: sideTimeout, clientTimeout: stalledClientTimeout } }),
+  post('/sink-stall', { upstream: { requestTimeout: sideTimeout, clientTimeout: stalledClientTimeout } }),
   // A hook: no token is 401 rendered by the gateway; a good one sets a header upstream.
   get('/private', {
     to: '/private',

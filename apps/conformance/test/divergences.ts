@@ -65,6 +65,12 @@ export const divergences: readonly Divergence[] = [
     observed: { closedEarly: false },
     why: 'In the worker, request.body errors ("Network connection lost.") when the client leaves mid-upload, and the transport aborts its fetch; but workerd ends the errored upload stream it was sending upstream with a clean chunked terminator first, so the upstream reads a complete (truncated) body before its connection closes. The Node adapters abort the upstream request, and the upstream sees an incomplete body.',
   },
+  {
+    case: 'stalled upload',
+    adapter: 'hono-workerd',
+    observed: { connection: undefined },
+    why: "workerd owns the client connection: it drops a Worker's `Connection` response header, so the 408 the gateway answers to a stalled upload does not say `Connection: close` there. The status, code and the aborted upstream request are the same.",
+  },
 ];
 
 const find = (caseName: string, adapter: AdapterName): Divergence | undefined => divergences.find((d) => d.case === caseName && d.adapter === adapter);
