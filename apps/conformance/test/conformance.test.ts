@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import { eventually, pausedDownload, pausedUpload, untilStuck } from '@apigate/test-utils/http';
-import { apiToken, requestTimeout, sideTimeout, userHeader } from '../src/gateway.ts';
+import { apiToken, requestTimeout, userHeader } from '../src/gateway.ts';
 import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts';
 import { drip, ending, nextChunk, open, rest, send, sendPartial, type Reply } from './client.ts';
 import { conform, converges, observations } from './divergences.ts';
@@ -335,8 +335,8 @@ describeAdapters(adapterNames, (f, adapter) => {
       const download = pausedDownload(port(), '/echo/flood');
       const status = await download.status;
       // Every buffer up to the client is full: the gateway waits on the client, not on the upstream.
-      await untilStuck(await flooding, sideTimeout);
-      await sleep(3 * sideTimeout);
+      await untilStuck(await flooding, requestTimeout);
+      await sleep(3 * requestTimeout);
       const ended = await download.resume();
       conform('slow reader', adapter, { status, ...ended, upstreamFinished: await (await flooding).finished }, { status: 200, bytes: floodBytes, complete: true, upstreamFinished: true });
     });
@@ -345,7 +345,7 @@ describeAdapters(adapterNames, (f, adapter) => {
       const sink = f.upstreams.echo[0]!.nextSink();
       const upload = pausedUpload(port(), '/echo/sink', 64 * 1024, 256 * 1024);
       await eventually('the upstream has the first part', () => sink.received() === 64 * 1024);
-      await sleep(3 * sideTimeout);
+      await sleep(3 * requestTimeout);
       upload.finish();
       const reply = await upload.reply;
       const status = 'status' in reply ? reply.status : reply.error;
