@@ -89,7 +89,6 @@ interface Timeouts {
  */
 class Flight {
   readonly plan: ForwardPlan;
-  readonly exchange: NodeExchange;
   readonly #timeouts: Timeouts;
   proxyReq: ClientRequest | undefined;
   #uploading: boolean;
@@ -99,8 +98,7 @@ class Flight {
   /** Whether the timer now measures the client's silence. */
   onClient: boolean;
 
-  constructor(exchange: NodeExchange, plan: ForwardPlan, timeouts: Timeouts, uploading: boolean) {
-    this.exchange = exchange;
+  constructor(plan: ForwardPlan, timeouts: Timeouts, uploading: boolean) {
     this.plan = plan;
     this.#timeouts = timeouts;
     this.#uploading = uploading;
@@ -248,7 +246,7 @@ export class NodeTransport implements Transport<NodeExchange> {
     const buffer = body !== undefined ? new WholeBody(body) : bodyless(req) ? noBody : undefined;
     const own = plan.upstream;
     const timeouts = own === undefined ? this.#timeouts : { request: own.requestTimeout ?? this.#timeouts.request, client: own.clientTimeout ?? this.#timeouts.client };
-    const flight = new Flight(exchange, plan, timeouts, buffer === undefined && !req.readableEnded);
+    const flight = new Flight(plan, timeouts, buffer === undefined && !req.readableEnded);
     (res as Tagged)[flightKey] = flight;
     if (buffer === undefined) {
       // The pipe into the upstream request pauses `req` while the upstream is not taking bytes.
