@@ -21,8 +21,14 @@ export interface Origins {
   readonly reset: string;
 }
 
-/** Short, so that the timeout case is quick; long enough for the streaming and abort cases. */
+/**
+ * Short, so that the timeout cases are quick; long enough for a response head on a busy machine,
+ * and for the streaming and abort cases.
+ */
 export const requestTimeout = 1_000;
+
+/** The own clientTimeout of the `-stall` routes, whose client stalls for good: quick to wait out. */
+export const stalledClientTimeout = 1_000;
 
 /** The token the hook route accepts, and the header it sets upstream from it. */
 export const apiToken = 'Bearer conformance';
@@ -56,6 +62,11 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   get('/cut'),
   get('/stall'),
   get('/trickle'),
+  // Slow clients: the echo upstream floods a response, or counts an upload.
+  get('/flood'),
+  post('/sink'),
+  get('/flood-stall', { upstream: { clientTimeout: stalledClientTimeout } }),
+  post('/sink-stall', { upstream: { clientTimeout: stalledClientTimeout } }),
   // A hook: no token is 401 rendered by the gateway; a good one sets a header upstream.
   get('/private', {
     to: '/private',

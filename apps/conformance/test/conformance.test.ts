@@ -1,10 +1,12 @@
-import { describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from '@jest/globals';
+import { eventually, pausedDownload, pausedUpload, untilStuck } from '@apigate/test-utils/http';
 import { apiToken, gatewaySecret, requestTimeout, userHeader } from '../src/gateway.ts';
 import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts';
 import { drip, ending, nextChunk, open, poll, rest, send, sendPartial, type Reply } from './client.ts';
 import { conform, converges, observations } from './divergences.ts';
-import { bigBody, trickleChunks, type Echo } from './upstreams.ts';
+import { bigBody, floodBytes, trickleChunks, type Echo } from './upstreams.ts';
 
 /** A rendered gateway error as the json renderer writes it. */
 type Rendered = { error: { code: string; message: string; status: number; issues?: { in: string; path: (string | number)[]; message: string }[] } };
@@ -465,6 +467,51 @@ describeAdapters(adapterNames, (f, adapter) => {
 
     it('answers 502 upstream_reset when the upstream resets before responding', async () => {
       conform('answers 502 upstream_reset when the upstream resets before responding', adapter, failure(await get('/reset/any')), rendered(502, 'upstream_reset'));
+    });
+  });
+
+  describe('timeouts measure the side they name', () => {
+    const port = (): number => Number(new URL(f.target.base).port);
+
+    it('delivers a whole response to a client that stops reading for longer than requestTimeout', async () => {
+      const flooding = f.upstreams.echo[0]!.nextFlood();
+      const download = pausedDownload(port(), '/echo/flood');
+      const status = await download.status;
+      // Every buffer up to the client is full: the gateway waits on the client, not on the upstream.
+      await untilStuck(await flooding, requestTimeout);
+      await sleep(3 * requestTimeout);
+      const ended = await download.resume();
+      conform('slow reader', adapter, { status, ...ended, upstreamFinished: await (await flooding).finished }, { status: 200, bytes: floodBytes, complete: true, upstreamFinished: true });
+    });
+
+    it('forwards a whole upload whose client pauses mid-body for longer than requestTimeout', async () => {
+      const sink = f.upstreams.echo[0]!.nextSink();
+      const upload = pausedUpload(port(), '/echo/sink', 64 * 1024, 256 * 1024);
+      await eventually('the upstream has the first part', () => sink.received() === 64 * 1024);
+      await sleep(3 * requestTimeout);
+      upload.finish();
+      const reply = await upload.reply;
+      const status = 'status' in reply ? reply.status : reply.error;
+      conform('paused upload', adapter, { status, body: 'text' in reply ? reply.text : undefined }, { status: 200, body: JSON.stringify({ bytes: 64 * 1024 + 256 * 1024 }) });
+    });
+
+    it('drops a client that stops reading for good at clientTimeout, and frees the upstream', async () => {
+      const flooding = f.upstreams.echo[0]!.nextFlood();
+      const download = pausedDownload(port(), '/echo/flood-stall');
+      const status = await download.status;
+      // Only the gateway giving up on the client ends the upstream's response early.
+      const upstreamFinished = await (await flooding).finished;
+      const ended = await download.resume();
+      conform('stalled reader', adapter, { status, complete: ended.complete, upstreamFinished }, { status: 200, complete: false, upstreamFinished: false });
+    });
+
+    it('answers 408 request_timeout to a client that stops mid-upload for good, and aborts the upstream request', async () => {
+      const sink = f.upstreams.echo[0]!.nextSink();
+      const upload = pausedUpload(port(), '/echo/sink-stall', 64 * 1024, 256 * 1024);
+      await eventually('the upstream has the first part', () => sink.received() === 64 * 1024);
+      const reply = await upload.reply;
+      const observed = 'status' in reply ? { ...failure(reply as unknown as Reply), connection: reply.headers.connection } : { error: reply.error };
+      conform('stalled upload', adapter, { ...observed, upstreamAborted: await sink.closed }, { ...rendered(408, 'request_timeout'), connection: 'close', upstreamAborted: true });
     });
   });
 

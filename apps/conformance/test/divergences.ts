@@ -113,6 +113,12 @@ export const divergences: readonly Divergence[] = [
     observed: { status: 500, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined },
     why: 'workerd refuses a request whose Transfer-Encoding is not `chunked` alone (`gzip, chunked`) itself, with a plain 500 and `Connection: close`, before any worker code runs. The upstream is not reached either way; on Node the gateway answers 501 not_implemented, as NGINX does.',
   },
+  {
+    case: 'stalled upload',
+    adapter: 'hono-workerd',
+    observed: { connection: undefined },
+    why: "workerd owns the client connection: it drops a Worker's `Connection` response header, so the 408 the gateway answers to a stalled upload does not say `Connection: close` there. The status, code and the aborted upstream request are the same.",
+  },
 ];
 
 const find = (caseName: string, adapter: AdapterName): Divergence | undefined => divergences.find((d) => d.case === caseName && d.adapter === adapter);

@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { flood, type Flood } from '@apigate/test-utils/http';
 import type { Origins } from '../src/gateway.ts';
 
 /** What the echo upstream reports of a request (its JSON body). */
@@ -17,6 +18,12 @@ export const bigBody = Buffer.alloc(3 * 1024 * 1024, 'apigate conformance/');
 
 /** `/trickle` sends this many chunks, 100 ms apart: about 1.5 times the gateway's requestTimeout. */
 export const trickleChunks = 15;
+
+/**
+ * `/flood` sends this much, honouring back-pressure: several times what every buffer between the
+ * upstream and a client that does not read holds (the upstream is stuck after about 8 MiB here).
+ */
+export const floodBytes = 32 * 1024 * 1024;
 
 /** An event the test waits for; resolves at most once. */
 class Signal<T = void> {
@@ -45,6 +52,14 @@ export interface Hold {
   readonly closed: Promise<boolean>;
 }
 
+/** One `/sink` exchange: an upload the upstream reads and answers with its size. */
+export interface Sink {
+  /** Bytes received so far. */
+  readonly received: () => number;
+  /** Resolves true when the upstream request closed before its body was complete. */
+  readonly closed: Promise<boolean>;
+}
+
 export interface EchoUpstream {
   readonly name: string;
   readonly origin: string;
@@ -56,6 +71,10 @@ export interface EchoUpstream {
   nextHold(): Hold;
   /** Registers the next `/drip` exchange: an upload the upstream reads without answering. */
   nextDrip(): Hold;
+  /** The next `/flood` exchange, once it has started writing. */
+  nextFlood(): Promise<Flood>;
+  /** Registers the next `/sink` exchange. */
+  nextSink(): Sink;
   close(): Promise<void>;
 }
 
@@ -93,6 +112,8 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
   const streams: Signal[] = [];
   const holds: { started: Signal; closed: Signal<boolean> }[] = [];
   const drips: { started: Signal; closed: Signal<boolean> }[] = [];
+  const floods: Signal<Flood>[] = [];
+  const sinks: { received: number; closed: Signal<boolean> }[] = [];
   const timers = new Set<NodeJS.Timeout>();
 
   let requests = 0;
@@ -136,6 +157,18 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
       // Never answers: only the client leaving (or the gateway giving up) closes the exchange.
       req.on('close', () => drip.closed.fire(!req.complete));
       res.on('close', () => drip.closed.fire(!req.complete));
+      return;
+    }
+    if (path?.startsWith('/flood') === true) {
+      req.resume();
+      (floods.shift() ?? new Signal<Flood>()).fire(flood(res, floodBytes));
+      return;
+    }
+    if (path?.startsWith('/sink') === true) {
+      const sink = sinks.shift() ?? { received: 0, closed: new Signal<boolean>() };
+      req.on('data', (chunk: Buffer) => (sink.received += chunk.byteLength));
+      req.on('end', () => res.end(JSON.stringify({ bytes: sink.received })));
+      req.on('close', () => sink.closed.fire(!req.complete));
       return;
     }
     if (path === '/cookies') {
@@ -233,6 +266,16 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
       const drip = { started: new Signal(), closed: new Signal<boolean>() };
       drips.push(drip);
       return { started: drip.started.promise, closed: drip.closed.promise };
+    },
+    nextFlood() {
+      const signal = new Signal<Flood>();
+      floods.push(signal);
+      return signal.promise;
+    },
+    nextSink() {
+      const sink = { received: 0, closed: new Signal<boolean>() };
+      sinks.push(sink);
+      return { received: () => sink.received, closed: sink.closed.promise };
     },
     async close() {
       for (const timer of timers) clearInterval(timer);

@@ -1,6 +1,7 @@
 import { GatewayBuildError, type BuildProblem } from '@apigate/errors';
 import { describe, expect, it } from '@jest/globals';
-import { createGateway, del, get, head, post, service, type GatewayBuilder, type Policy } from './index.ts';
+import { createGateway, del, get, head, post, service, type ForwardPlan, type GatewayBuilder, type Policy } from './index.ts';
+import { run } from './test-utils/index.ts';
 
 const buildProblems = (builder: GatewayBuilder<object>): BuildProblem[] => {
   try {
@@ -230,6 +231,7 @@ describe('build()', () => {
           upstream: {
             connectTimeout: 0,
             requestTimeout: Number.NaN,
+            clientTimeout: Number.POSITIVE_INFINITY,
             idleTimeout: -1,
             maxIdleSockets: 0,
             trustedProxies: ['10.0.0.0/8', '::1', 'fd00::/8', 'localhost', '10.0.0.256', '10.0.0.0/33', 'fd00::/129', '1.2.3', '1.2.3.4/8/1'],
@@ -239,6 +241,7 @@ describe('build()', () => {
       expect(summary(problems)).toEqual([
         'invalid_option @ upstream.connectTimeout',
         'invalid_option @ upstream.requestTimeout',
+        'invalid_option @ upstream.clientTimeout',
         'invalid_option @ upstream.idleTimeout',
         'invalid_option @ upstream.maxIdleSockets',
         ...Array.from({ length: 6 }, () => 'invalid_option @ upstream.trustedProxies'),
@@ -253,15 +256,44 @@ describe('build()', () => {
       expect(summary(problems)).toEqual(['invalid_option @ service s GET /a', 'invalid_option @ service s GET /b']);
     });
 
+    it("for a route's upstream timeouts that are not positive numbers, and settings a route cannot have", () => {
+      const problems = buildProblems(
+        createGateway().mount(
+          service({ name: 's' }, [
+            get('/poll', { upstream: { requestTimeout: 0, clientTimeout: Number.NaN } }),
+            get('/pool', { upstream: { idleTimeout: 5 } as never }),
+            get('/fine', { upstream: { requestTimeout: 120_000 } }),
+          ]),
+          [ok],
+        ),
+      );
+      expect(summary(problems)).toEqual([
+        'invalid_option @ service s GET /poll upstream.requestTimeout',
+        'invalid_option @ service s GET /poll upstream.clientTimeout',
+        'invalid_option @ service s GET /pool upstream.idleTimeout',
+      ]);
+      expect(problems[2]!.message).toBe('is not a per-route upstream setting (requestTimeout, clientTimeout)');
+    });
+
     it('not for an unlimited idle pool', () => {
       expect(() => createGateway({ upstream: { maxIdleSockets: Number.POSITIVE_INFINITY } }).mount(service({ name: 's' }, [get('/x')]), [ok]).build()).not.toThrow();
     });
+  });
+
+  it("carries a route's own upstream timeouts on its forward plan, and none for the other routes", async () => {
+    const gateway = createGateway({ upstream: { requestTimeout: 1_000 } })
+      .mount(service({ name: 's', prefix: '/s' }, [get('/events', { upstream: { requestTimeout: 300_000 } }), get('/a')]), [ok])
+      .build();
+    const events = (await run(gateway, 'GET', '/s/events')) as ForwardPlan;
+    const plain = (await run(gateway, 'GET', '/s/a')) as ForwardPlan;
+    expect(events.upstream).toEqual({ requestTimeout: 300_000 });
+    expect(plain.upstream).toBeUndefined();
   });
 
   it('builds a valid configuration with the upstream defaults filled in', () => {
     const gateway = createGateway({ upstream: { requestTimeout: 1_000, connectTimeout: undefined } })
       .mount(service({ name: 's' }, [get('/a')]), [ok])
       .build();
-    expect(gateway.upstream).toMatchObject({ connectTimeout: 5_000, requestTimeout: 1_000, idleTimeout: 90_000, noDelay: true, preserveHost: false });
+    expect(gateway.upstream).toMatchObject({ connectTimeout: 5_000, requestTimeout: 1_000, clientTimeout: 60_000, idleTimeout: 90_000, noDelay: true, preserveHost: false });
   });
 });

@@ -24,7 +24,7 @@ import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.
 import { compileRewrite, decodeParams, withQuery, type Rewrite } from './rewrite.ts';
 import { Router } from './router.ts';
 import type { Route, RouteDescriptor, Service } from './routes.ts';
-import { upstreamDefaults, upstreamProblems, type UpstreamConfig } from './upstream.ts';
+import { routeUpstreamProblems, upstreamDefaults, upstreamProblems, type RouteUpstream, type UpstreamConfig } from './upstream.ts';
 
 export type BackendInput = string | { readonly url: string; readonly weight?: number };
 
@@ -71,6 +71,7 @@ interface CompiledRoute {
   readonly tail: boolean;
   /** No hooks, no parameters and no input stage: match, pick, stream. */
   readonly passthrough: boolean;
+  readonly upstream: RouteUpstream | undefined;
 }
 
 /**
@@ -440,6 +441,7 @@ class Forward implements ForwardPlan {
   readonly uri: string;
   readonly body: Uint8Array | undefined;
   readonly contentType: string | undefined;
+  readonly upstream: RouteUpstream | undefined;
   readonly #path: string;
   readonly #balancer: PolicyInstance;
   readonly #observer: Observer | undefined;
@@ -458,6 +460,7 @@ class Forward implements ForwardPlan {
     this.uri = parts.uri;
     this.body = replacement?.body;
     this.contentType = replacement?.contentType;
+    this.upstream = route.upstream;
     this.#path = match.path;
     this.#balancer = route.balancer;
     this.#observer = observer;
@@ -696,6 +699,7 @@ export class GatewayBuilder<TState extends object> {
         if (route.meta !== undefined && (route.meta === null || typeof route.meta !== 'object' || Array.isArray(route.meta))) {
           problems.push({ code: 'invalid_option', at: routeAt, message: 'meta must be a plain object' });
         }
+        problems.push(...routeUpstreamProblems(route.options.upstream, routeAt));
         const compiled = compileRoute({ service, prefix, route, at: routeAt, problems, chain: compileChain([gatewayUse, service.use, route.use as readonly Middleware[]]) });
         for (const middleware of [...service.use, ...(route.use as readonly Middleware[])]) used.add(middleware);
         if (compiled === undefined || !prefixOk) continue;
@@ -703,7 +707,7 @@ export class GatewayBuilder<TState extends object> {
         const policy = Object.hasOwn(policies, policyName) ? policies[policyName] : undefined;
         let balancer = policy === undefined ? unknownPolicy : balancers.get(policyName);
         if (!balancer) balancers.set(policyName, (balancer = policy!.create(backends)));
-        const full: CompiledRoute = { ...compiled, balancer };
+        const full: CompiledRoute = { ...compiled, balancer, upstream: route.options.upstream as RouteUpstream | undefined };
         if (!router.add(route.method, compiled.segments, full)) {
           const which = route.method === '*' ? 'every method of' : route.method;
           problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${which} ${compiled.info.path}` });
@@ -763,7 +767,7 @@ interface RouteToCompile {
   readonly chain: Chain;
 }
 
-const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCompile): (Omit<CompiledRoute, 'balancer'> & { segments: Segment[]; implied: string }) | undefined => {
+const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCompile): (Omit<CompiledRoute, 'balancer' | 'upstream'> & { segments: Segment[]; implied: string }) | undefined => {
   let own: Segment[];
   try {
     own = parseTemplate(route.path);

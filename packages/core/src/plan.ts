@@ -2,6 +2,7 @@ import type { GatewayError, GatewayResponse } from '@apigate/errors';
 import type { ResponseHeaders } from './middleware.ts';
 import type { Backend } from './policy.ts';
 import type { RouteInfo } from './request.ts';
+import type { RouteUpstream } from './upstream.ts';
 
 /** How a forwarded request ended, as a transport reports it. */
 export type SettleInput = { readonly status: number } | { readonly error: GatewayError };
@@ -18,6 +19,8 @@ export interface ForwardPlan {
   readonly body: Uint8Array | undefined;
   /** The Content-Type of `body`. */
   readonly contentType: string | undefined;
+  /** The route's own upstream timeouts, which win over the gateway's; undefined when it has none. */
+  readonly upstream: RouteUpstream | undefined;
   settle(result: SettleInput): void;
   /** Whether middleware has a response phase: only then need a transport call `respond()`. */
   readonly intercepts: boolean;

@@ -3,6 +3,7 @@ import type { RouteInput } from './input.ts';
 import type { CheckTo, PathParams } from './path-template.ts';
 import type { Middleware } from './middleware.ts';
 import type { Hook } from './request.ts';
+import type { RouteUpstream } from './upstream.ts';
 
 /** The methods with a builder of their own; `all()` answers these and any other. */
 export const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'QUERY'] as const;
@@ -31,6 +32,8 @@ export interface RouteOptions<TPath extends string, TTo extends string, TEnv ext
    * OpenAPI): a summary, tags, "needs a bearer token". The gateway never reads it.
    */
   meta?: Readonly<Record<string, unknown>>;
+  /** Timeouts of this route's upstream requests, over the gateway's `upstream` (long polls, streams). */
+  upstream?: RouteUpstream;
 }
 
 /** A declared route: what the builders return and `service()` collects. */

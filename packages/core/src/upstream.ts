@@ -6,11 +6,23 @@ export interface UpstreamConfig {
   /** Milliseconds to establish a connection. Default 5 000. */
   connectTimeout?: number;
   /**
-   * Milliseconds the upstream may stay silent (no bytes sent or received) during a request, as
-   * NGINX's proxy_read_timeout. Before the response starts it gives 504; after, the client
-   * connection is aborted. Default 30 000.
+   * Milliseconds the upstream may stay silent while the gateway waits on it, as NGINX's
+   * proxy_read_timeout: for the response head once the request (and its upload) is sent, for
+   * upload bytes the upstream does not accept, and between response chunks while the client
+   * keeps up. Time the gateway spends waiting on the client (its next upload bytes, or reading
+   * a response it has fallen behind on) does not count: that is `clientTimeout`'s. Expiry before
+   * the response starts gives 504 upstream_timeout; after, the client connection is aborted.
+   * Default 30 000.
    */
   requestTimeout?: number;
+  /**
+   * Milliseconds the client may stay silent while the gateway waits on it: between the bytes of
+   * an upload it is sending, or while it reads nothing of a response it has fallen behind on (as
+   * NGINX's client_body_timeout and send_timeout). Expiry before the response starts gives 408
+   * request_timeout and closes the connection; after, the client connection is aborted. Either
+   * way the request settles as client_closed: the backend is not blamed. Default 60 000.
+   */
+  clientTimeout?: number;
   /** Milliseconds an idle pooled connection is kept. Default 90 000. */
   idleTimeout?: number;
   /** Idle connections kept per upstream host. Default unlimited. */
@@ -26,9 +38,16 @@ export interface UpstreamConfig {
   preserveHost?: boolean;
 }
 
+/**
+ * The upstream settings a route may set for itself, over the gateway's: a long poll or a stream
+ * that stays silent longer than the gateway's requestTimeout, a slow upload.
+ */
+export type RouteUpstream = Pick<UpstreamConfig, 'requestTimeout' | 'clientTimeout'>;
+
 export const upstreamDefaults = {
   connectTimeout: 5_000,
   requestTimeout: 30_000,
+  clientTimeout: 60_000,
   idleTimeout: 90_000,
   maxIdleSockets: Number.POSITIVE_INFINITY,
   noDelay: true,
@@ -63,7 +82,7 @@ export const isAddressOrRange = (entry: string): boolean => {
 /** The configuration problems of an upstream config, for build(). */
 export const upstreamProblems = (config: UpstreamConfig): BuildProblem[] => {
   const problems: BuildProblem[] = [];
-  for (const name of ['connectTimeout', 'requestTimeout', 'idleTimeout', 'maxIdleSockets'] as const) {
+  for (const name of ['connectTimeout', 'requestTimeout', 'clientTimeout', 'idleTimeout', 'maxIdleSockets'] as const) {
     const value = config[name];
     if (value !== undefined && !(typeof value === 'number' && value > 0 && (Number.isFinite(value) || name === 'maxIdleSockets'))) {
       problems.push({ code: 'invalid_option', at: `upstream.${name}`, message: `must be a positive number of ${name === 'maxIdleSockets' ? 'sockets' : 'milliseconds'}, got ${String(value)}` });
@@ -71,6 +90,23 @@ export const upstreamProblems = (config: UpstreamConfig): BuildProblem[] => {
   }
   for (const entry of config.trustedProxies ?? []) {
     if (!isAddressOrRange(entry)) problems.push({ code: 'invalid_option', at: 'upstream.trustedProxies', message: `"${entry}" is not an IP address or CIDR range` });
+  }
+  return problems;
+};
+
+const routeSettings: readonly string[] = ['requestTimeout', 'clientTimeout'] satisfies (keyof RouteUpstream)[];
+
+/** The problems of a route's `upstream` option, for build(); `at` names the route. */
+export const routeUpstreamProblems = (upstream: unknown, at: string): BuildProblem[] => {
+  if (upstream === undefined) return [];
+  if (typeof upstream !== 'object' || upstream === null) return [{ code: 'invalid_option', at: `${at} upstream`, message: 'must be an object such as { requestTimeout: 120_000 }' }];
+  const problems: BuildProblem[] = [];
+  for (const [name, value] of Object.entries(upstream)) {
+    if (!routeSettings.includes(name)) {
+      problems.push({ code: 'invalid_option', at: `${at} upstream.${name}`, message: `is not a per-route upstream setting (${routeSettings.join(', ')})` });
+    } else if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) {
+      problems.push({ code: 'invalid_option', at: `${at} upstream.${name}`, message: `must be a positive number of milliseconds, got ${String(value)}` });
+    }
   }
   return problems;
 };

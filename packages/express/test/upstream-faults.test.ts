@@ -1,5 +1,6 @@
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createGateway, get, service, type GatewayOptions } from '@apigate/core';
 import {
@@ -7,8 +8,11 @@ import {
   connectionsOf,
   echo,
   eventually,
+  flood,
   freePort,
   parseHead,
+  pausedDownload,
+  pausedUpload,
   rawRequest,
   salesGateway,
   send,
@@ -16,12 +20,21 @@ import {
   startUpstream,
   streamUpload,
   tcpHandles,
+  untilStuck,
+  type Flood,
   type GatewayApp,
   type Upstream,
   type UpstreamHandler,
 } from './helpers.ts';
 
 type Options = Omit<GatewayOptions<Record<string, never>>, 'state'>;
+type Outcome = { status: number } | { error: string; reason?: unknown };
+
+/** An observer that records how each forwarded request settled. */
+const recording = (outcomes: Outcome[]): Options['observer'] => ({
+  upstreamSucceeded: (event) => outcomes.push({ status: event.status }),
+  upstreamFailed: (event) => outcomes.push({ error: event.error.code, reason: (event.error.details as { reason?: unknown } | undefined)?.reason }),
+});
 
 describe('express adapter: upstream faults', () => {
   let baseline = 0;
@@ -246,6 +259,161 @@ describe('express adapter: upstream faults', () => {
     expect(await closed).toBe(false);
     await expectStillServing(gateway);
     await expectNothingLeaked(gateway, upstream);
+  });
+  describe("a route's own upstream timeouts", () => {
+    const routes = (origin: string, options: Options) =>
+      createGateway(options)
+        .mount(service({ name: 'poll', prefix: '/poll' }, [get('/long', { upstream: { requestTimeout: 10_000 } }), get('/short', { upstream: { requestTimeout: 200 } })]), [origin])
+        .build();
+
+    it('waits past the gateway requestTimeout on a route that allows longer', async () => {
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      let arrived!: () => void;
+      const arrival = new Promise<void>((resolve) => (arrived = resolve));
+      const upstream = await upstreamWith((req, res) => {
+        req.resume();
+        arrived();
+        void answered.then(() => res.end('late news'));
+      });
+      const gateway = await startGateway(routes(upstream.origin, { upstream: { requestTimeout: 200 } }));
+      opened.push(gateway);
+      const reply = send(gateway.port, '/poll/long');
+      await arrival;
+      // Silent for several times the gateway's requestTimeout, well within the route's.
+      await sleep(1_000);
+      answer();
+      expect(await reply).toMatchObject({ status: 200, text: 'late news' });
+      await expectNothingLeaked(gateway, upstream);
+    });
+
+    it('answers 504 upstream_timeout on a route whose requestTimeout is shorter than the gateway\'s', async () => {
+      const upstream = await upstreamWith((req) => req.resume());
+      const outcomes: Outcome[] = [];
+      const gateway = await startGateway(routes(upstream.origin, { observer: recording(outcomes) }));
+      opened.push(gateway);
+      const reply = await send(gateway.port, '/poll/short');
+      expect(reply.status).toBe(504);
+      expect(outcomes).toMatchObject([{ error: 'upstream_timeout' }]);
+      await expectNothingLeaked(gateway, upstream);
+    });
+  });
+
+  describe('timeouts measure the side they name', () => {
+    // Long enough for a response head on a busy machine; the pauses below are several times it.
+    const requestTimeout = 500;
+    // Several times what the buffers up to a client that does not read hold (about 8 MiB on loopback).
+    const big = 32 * 1024 * 1024;
+
+    it('delivers a whole response to a client that stops reading for longer than requestTimeout, and settles it ok', async () => {
+      let flooding!: Flood;
+      const upstream = await upstreamWith((req, res) => {
+        req.resume();
+        flooding = flood(res, big);
+      });
+      const outcomes: Outcome[] = [];
+      const gateway = await gatewayTo(upstream.origin, { upstream: { requestTimeout }, observer: recording(outcomes) });
+      const download = pausedDownload(gateway.port, '/sales/ping');
+      expect(await download.status).toBe(200);
+      // The client reads nothing: once the upstream is stuck the gateway is the one waiting, on the client.
+      await untilStuck(flooding, requestTimeout);
+      await sleep(3 * requestTimeout);
+      expect(await download.resume()).toEqual({ bytes: big, complete: true });
+      expect(await flooding.finished).toBe(true);
+      await eventually('settled', () => outcomes.length === 1);
+      expect(outcomes).toEqual([{ status: 200 }]);
+      await expectNothingLeaked(gateway, upstream);
+    });
+
+    it('forwards a whole upload whose client pauses for longer than requestTimeout mid-body', async () => {
+      let received = 0;
+      const upstream = await upstreamWith((req, res) => {
+        req.on('data', (chunk: Buffer) => (received += chunk.byteLength));
+        req.on('end', () => res.end(JSON.stringify({ bytes: received })));
+      });
+      const outcomes: Outcome[] = [];
+      const gateway = await gatewayTo(upstream.origin, { upstream: { requestTimeout }, observer: recording(outcomes) });
+      const upload = pausedUpload(gateway.port, '/sales/upload', 64 * 1024, 1024 * 1024);
+      await eventually('the upstream has the first part', () => received === 64 * 1024);
+      // Nothing moves now but the clock: the gateway waits on the client, not on the upstream.
+      await sleep(3 * requestTimeout);
+      upload.finish();
+      const reply = await upload.reply;
+      expect(reply).toMatchObject({ status: 200 });
+      expect((reply as { json: () => unknown }).json()).toEqual({ bytes: 64 * 1024 + 1024 * 1024 });
+      expect(outcomes).toEqual([{ status: 200 }]);
+      await expectNothingLeaked(gateway, upstream);
+    });
+
+    it('settles 504 upstream_timeout for an upstream that is silent after the whole upload is in', async () => {
+      const upstream = await upstreamWith((req) => req.resume());
+      const outcomes: Outcome[] = [];
+      const gateway = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 200 }, observer: recording(outcomes) });
+      const reply = await send(gateway.port, '/sales/upload', { method: 'POST', body: Buffer.alloc(256 * 1024) });
+      expect(reply.status).toBe(504);
+      expect(reply.text).toBe('upstream_timeout: The upstream did not respond in time.\n');
+      expect(outcomes).toMatchObject([{ error: 'upstream_timeout' }]);
+      await expectNothingLeaked(gateway, upstream);
+    });
+
+    it('settles upstream_timeout and aborts the client when the upstream goes silent mid-body while the client reads', async () => {
+      const upstream = await upstreamWith((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+        res.write('x'.repeat(100));
+      });
+      const outcomes: Outcome[] = [];
+      // Generous for the head; the silence after it is the upstream's own.
+      const gateway = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 1_000 }, observer: recording(outcomes) });
+      const raw = await rawRequest(gateway.port, 'GET /sales/ping HTTP/1.1\r\nHost: gateway.test\r\n\r\n');
+      expect(parseHead(raw)).toMatchObject({ status: 200, body: 'x'.repeat(100) });
+      await eventually('settled', () => outcomes.length === 1);
+      expect(outcomes).toMatchObject([{ error: 'upstream_timeout' }]);
+      await expectNothingLeaked(gateway, upstream);
+    });
+
+    it('cuts a client that stops reading for good at clientTimeout, settles client_closed and frees the upstream connection', async () => {
+      let flooding!: Flood;
+      const upstream = await upstreamWith((req, res) => {
+        req.resume();
+        flooding = flood(res, big);
+      });
+      const outcomes: Outcome[] = [];
+      const gateway = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 1_000, clientTimeout: 600 }, observer: recording(outcomes) });
+      const download = pausedDownload(gateway.port, '/sales/ping');
+      expect(await download.status).toBe(200);
+      // The client reads nothing more: the gateway gives up on it, not on the healthy upstream.
+      await eventually('settled', () => outcomes.length === 1);
+      expect(outcomes).toEqual([{ error: 'client_closed', reason: 'the client was silent for longer than clientTimeout' }]);
+      expect(await flooding.finished).toBe(false);
+      await eventually('the gateway dropped the client connection', async () => (await connectionsOf(gateway.server)) === 0);
+      // A client that reads again finds its response cut short.
+      const ended = await download.resume();
+      expect(ended.complete).toBe(false);
+      expect(ended.bytes).toBeLessThan(big);
+      await expectStillServing(gateway);
+      await expectNothingLeaked(gateway, upstream);
+    });
+
+    it('answers 408 request_timeout to a client that stops mid-upload for good, settles client_closed and aborts the upstream request', async () => {
+      let received = 0;
+      let upstreamClosed!: (complete: boolean) => void;
+      const closed = new Promise<boolean>((resolve) => (upstreamClosed = resolve));
+      const upstream = await upstreamWith((req) => {
+        req.on('data', (chunk: Buffer) => (received += chunk.byteLength));
+        req.on('close', () => upstreamClosed(req.complete));
+      });
+      const outcomes: Outcome[] = [];
+      const gateway = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 1_000, clientTimeout: 600 }, observer: recording(outcomes) });
+      const upload = pausedUpload(gateway.port, '/sales/upload', 64 * 1024, 1024 * 1024);
+      await eventually('the upstream has the first part', () => received === 64 * 1024);
+      const reply = await upload.reply;
+      expect(reply).toMatchObject({ status: 408, headers: { connection: 'close' } });
+      expect((reply as { text: string }).text).toBe('request_timeout: The request body was not received in time.\n');
+      expect(await closed).toBe(false);
+      expect(outcomes).toEqual([{ error: 'client_closed', reason: 'the client was silent for longer than clientTimeout' }]);
+      await expectNothingLeaked(gateway, upstream);
+    });
   });
 });
 

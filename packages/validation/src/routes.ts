@@ -1,4 +1,4 @@
-import { defineRoutes as defineCoreRoutes, type CheckTo, type Env, type Hook, type InputContext, type PathParams, type Route, type RouteBuilders } from '@apigate/core';
+import { defineRoutes as defineCoreRoutes, type CheckTo, type Env, type Hook, type InputContext, type PathParams, type Route, type RouteBuilders, type RouteUpstream } from '@apigate/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createInput, type InputOptions } from './input.ts';
 
@@ -24,7 +24,7 @@ export type MapInput<TQuery, TJson, TForm> = [TQuery] extends [never]
 /** What a map is given besides its input: typed params, app state, scope and the request. */
 export type MapContext<TParams, TEnv extends Env> = Pick<InputContext<TParams, TEnv>, 'params' | 'state' | 'get' | 'headers' | 'method' | 'path' | 'route' | 'clientIp'>;
 
-/** Route options: core's (`to`, `before`, `policy`, `meta`) plus typed input validation and a map. */
+/** Route options: core's (`to`, `before`, `policy`, `meta`, `upstream`) plus typed input validation and a map. */
 export interface ValidatedRouteOptions<TPath extends string, TTo extends string, TEnv extends Env, TPathSchema, TQuery, TJson, TForm, TMultipart, TMapped> {
   /** The upstream path; see core's route options. */
   to?: TTo;
@@ -34,6 +34,8 @@ export interface ValidatedRouteOptions<TPath extends string, TTo extends string,
   policy?: string;
   /** What the route declares about itself for `gateway.routes()`; see core's route options. */
   meta?: Readonly<Record<string, unknown>>;
+  /** The route's own upstream timeouts; see core's route options. */
+  upstream?: RouteUpstream;
   /** Validates the path parameters (input: the decoded strings); hooks and maps get its output. A failure is 422. */
   path?: TPathSchema;
   /** Validates the query string (repeated keys as arrays); with `map`, its output becomes the query. */

@@ -23,7 +23,90 @@ const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETU
 const reset = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 const timeoutReason = Symbol('apigate.upstreamTimeout');
+const clientTimeoutReason = Symbol('apigate.clientTimeout');
 const clientReason = Symbol('apigate.clientClosed');
+
+interface Limits {
+  readonly request: number;
+  readonly client: number;
+}
+
+/**
+ * Which side a fetch exchange waits on, and the deadline of that side's silence (DESIGN.md rule 7).
+ * Web streams are pulled, so the side is known from who holds a pending read: the exchange waits
+ * on the **client** while it reads the client's upload (the next bytes are the client's to send),
+ * and while the response has a chunk ready that the client has not asked for (nothing pulls the
+ * relay); it waits on the **upstream** otherwise: for fetch to take the next upload chunk (it pulls
+ * when the connection accepts bytes), for the response head, and while a read of the response
+ * body is pending because the client asked for more.
+ *
+ * Per chunk this costs one Date.now() and no timer operation: one lazy timer wakes at most every
+ * min(requestTimeout, clientTimeout), checks the silence of the side waited on, and sleeps again
+ * for what is left. Never sleeping longer than the shorter limit is what makes a switch of side
+ * safe without re-arming: any new deadline lies after the pending wake-up.
+ */
+class Clock {
+  uploadOnClient = false;
+  downloadOnClient = false;
+  readonly #limits: Limits;
+  readonly #expire: (onClient: boolean) => void;
+  readonly #nap: number;
+  #since = Date.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(limits: Limits, expire: (onClient: boolean) => void) {
+    this.#limits = limits;
+    this.#expire = expire;
+    this.#nap = Math.min(limits.request, limits.client);
+    this.#timer = setTimeout(this.#check, this.#nap);
+  }
+
+  get onClient(): boolean {
+    return this.uploadOnClient || this.downloadOnClient;
+  }
+
+  /** Bytes moved, or the side changed: the silence starts over. */
+  tick(): void {
+    this.#since = Date.now();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  readonly #check = (): void => {
+    const onClient = this.onClient;
+    const left = this.#since + (onClient ? this.#limits.client : this.#limits.request) - Date.now();
+    if (left > 0) {
+      this.#timer = setTimeout(this.#check, Math.min(left, this.#nap));
+      return;
+    }
+    this.#timer = undefined;
+    this.#expire(onClient);
+  };
+}
+
+/** The client's upload, relayed so that the clock knows when the exchange waits on the client. */
+const relayUpload = (body: ReadableStream<Uint8Array>, clock: Clock): ReadableStream<Uint8Array> => {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        clock.uploadOnClient = true;
+        clock.tick();
+        const chunk = await reader.read();
+        clock.uploadOnClient = false;
+        clock.tick();
+        if (chunk.done) controller.close();
+        else controller.enqueue(chunk.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    // Pulled only when fetch asks: between a chunk and the next pull, the upstream is the slow side.
+    { highWaterMark: 0 },
+  );
+};
 
 /**
  * Maps a fetch failure to the gateway's code for it. Node's fetch names the cause (`ECONNREFUSED`);
@@ -47,15 +130,15 @@ const dropHopByHop = (headers: Headers): void => {
 
 /**
  * The fetch transport, for edge runtimes: streams the request body up and the response body back
- * (no buffering), times out through an AbortSignal, passes the client's abort to the upstream,
+ * (no buffering), times the side it waits on (upstream or client) and aborts through an AbortSignal, passes the client's abort to the upstream,
  * applies the same header hygiene and error mapping as the Node transport.
  */
 export class FetchTransport implements Transport<FetchExchange> {
-  readonly #requestTimeout: number;
+  readonly #limits: Limits;
   readonly #fetch: typeof fetch;
 
   constructor(config: UpstreamConfig = {}, fetchImpl: typeof fetch = (input, init) => fetch(input, init)) {
-    this.#requestTimeout = config.requestTimeout ?? upstreamDefaults.requestTimeout;
+    this.#limits = { request: config.requestTimeout ?? upstreamDefaults.requestTimeout, client: config.clientTimeout ?? upstreamDefaults.clientTimeout };
     this.#fetch = fetchImpl;
   }
 
@@ -88,53 +171,57 @@ export class FetchTransport implements Transport<FetchExchange> {
     if (body !== request.body) headers.delete('content-length');
 
     const controller = new AbortController();
-    // requestTimeout bounds the upstream's silence, as the Node transport's socket timeout does:
-    // every chunk of the response, and of an upload of unknown length, starts it over. An upload
-    // with a Content-Length is sent as it is: workerd sends a piped-through stream chunked, even
-    // with the header set, so that one stays timed from the start until the response headers.
-    const timeout = this.#requestTimeout;
-    const expire = (): void => controller.abort(timeoutReason);
-    let timer = setTimeout(expire, timeout);
-    let settled = false;
-    const touch = (): void => {
-      clearTimeout(timer);
-      // An upload still going after the response ended arms no new timer.
-      if (!settled) timer = setTimeout(expire, timeout);
-    };
+    let streaming: ((failure: GatewayError) => void) | undefined;
+    const own = plan.upstream;
+    const limits = own === undefined ? this.#limits : { request: own.requestTimeout ?? this.#limits.request, client: own.clientTimeout ?? this.#limits.client };
+    const clock = new Clock(limits, (onClient) => {
+      if (!onClient) controller.abort(timeoutReason);
+      // A response the client stopped reading has no read pending to fail: end it here.
+      else if (streaming !== undefined) streaming(new GatewayError('client_closed', { details: { reason: clientSilence } }));
+      else controller.abort(clientTimeoutReason);
+    });
     const onClientAbort = (): void => controller.abort(clientReason);
     // A client that left while hooks ran has an aborted signal that fires no more events.
     if (request.signal.aborted) onClientAbort();
     else request.signal.addEventListener('abort', onClientAbort, { once: true });
+    const done = (result: Parameters<ForwardPlan['settle']>[0]): void => {
+      clock.stop();
+      request.signal.removeEventListener('abort', onClientAbort);
+      plan.settle(result);
+    };
     let upstream: Response;
     try {
-      const sent =
-        body instanceof ReadableStream && !headers.has('content-length')
-          ? body.pipeThrough(
-              new TransformStream<Uint8Array, Uint8Array>({
-                transform(chunk, stream) {
-                  touch();
-                  stream.enqueue(chunk);
-                },
-              }),
-            )
-          : body;
+      let sent = body;
+      if (body instanceof ReadableStream) {
+        sent = relayUpload(body as ReadableStream<Uint8Array>, clock);
+        // workerd sends a stream chunked whatever Content-Length says, unless it flows through a
+        // FixedLengthStream; Node's fetch honours the header as it is.
+        const declared = headers.get('content-length');
+        if (FixedLengthStream !== undefined && declared !== null && /^\d+$/.test(declared)) sent = sent.pipeThrough(new FixedLengthStream(Number(declared)));
+      }
       const init: RequestInit & { duplex?: 'half' } = { method: plan.method, headers, body: sent, redirect: 'manual', signal: controller.signal };
       if (body !== null) init.duplex = 'half';
       upstream = await this.#fetch(`${plan.backend.origin}${plan.uri}`, init);
     } catch (error) {
-      settled = true;
-      clearTimeout(timer);
-      request.signal.removeEventListener('abort', onClientAbort);
+      const reason = controller.signal.reason;
+      if (reason === clientTimeoutReason) {
+        done({ error: new GatewayError('client_closed', { details: { reason: clientSilence }, cause: error }) });
+        // An upload the client stopped sending: answered, and the connection closes rather than
+        // wait for the rest of the body.
+        const response = exchange.fail(new GatewayError('request_timeout', { message: 'The request body was not received in time.', details: { reason: clientSilence } }));
+        response.headers.set('connection', 'close');
+        return response;
+      }
       const failure =
-        controller.signal.reason === timeoutReason
+        reason === timeoutReason
           ? new GatewayError('upstream_timeout', { details: { reason: 'the upstream did not respond within requestTimeout' }, cause: error })
-          : controller.signal.reason === clientReason
+          : reason === clientReason
             ? new GatewayError('client_closed', { cause: error })
             : fetchError(error);
-      plan.settle({ error: failure });
+      done({ error: failure });
       return exchange.fail(failure);
     }
-    touch();
+    clock.tick();
 
     const responseHeaders = new Headers(upstream.headers);
     dropHopByHop(responseHeaders);
@@ -146,42 +233,69 @@ export class FetchTransport implements Transport<FetchExchange> {
     const status = upstream.status;
     if (plan.intercepts) plan.respond(status, new WebResponseHeaders(responseHeaders));
     if (upstream.body === null) {
-      settled = true;
-      clearTimeout(timer);
-      request.signal.removeEventListener('abort', onClientAbort);
-      plan.settle({ status });
+      done({ status });
       return new Response(null, { status, statusText: upstream.statusText, headers: responseHeaders });
     }
-    const done = (result: Parameters<ForwardPlan['settle']>[0]): void => {
-      settled = true;
-      clearTimeout(timer);
-      request.signal.removeEventListener('abort', onClientAbort);
-      plan.settle(result);
-    };
-    const relay = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, stream) {
-        touch();
-        stream.enqueue(chunk);
-      },
-      flush: () => done({ status }),
-    });
-    // The relay is aborted here rather than by pipeTo, so that the client's body stream fails with
-    // the GatewayError, not with fetch's abort reason (a private symbol on a timeout).
-    upstream.body.pipeTo(relay.writable, { preventAbort: true }).catch((error: unknown) => {
-      // The upstream failed or went silent mid-body (the client sees an aborted response), or the client left.
-      const timedOut = controller.signal.reason === timeoutReason;
-      const clientLeft = !timedOut && (request.signal.aborted || controller.signal.reason === clientReason);
-      const code = timedOut ? 'upstream_timeout' : clientLeft ? 'client_closed' : 'upstream_reset';
-      const failure = new GatewayError(code, { cause: error });
+    const reader = upstream.body.getReader();
+    let relay!: ReadableStreamDefaultController<Uint8Array>;
+    const fail = (failure: GatewayError): void => {
+      streaming = undefined;
       done({ error: failure });
       controller.abort(clientReason);
-      relay.writable.abort(failure).catch(() => undefined);
+      reader.cancel(failure).catch(() => undefined);
+      // The client's body fails with the GatewayError, not with fetch's abort reason (a private
+      // symbol on a timeout): it sees an aborted response, never a second one.
+      relay.error(failure);
+    };
+    streaming = fail;
+    const relayed = new ReadableStream<Uint8Array>({
+      start(stream) {
+        relay = stream;
+      },
+      async pull(stream) {
+        // The client asked for more: the wait is the upstream's.
+        clock.downloadOnClient = false;
+        clock.tick();
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (streaming === undefined) return;
+          // The upstream failed or went silent mid-body, or the client left.
+          const reason = controller.signal.reason;
+          const timedOut = reason === timeoutReason;
+          const clientLeft = !timedOut && (request.signal.aborted || reason === clientReason);
+          fail(new GatewayError(timedOut ? 'upstream_timeout' : clientLeft ? 'client_closed' : 'upstream_reset', { cause: error }));
+          return;
+        }
+        if (chunk.done) {
+          streaming = undefined;
+          done({ status });
+          stream.close();
+          return;
+        }
+        // Until the client pulls again, the wait is the client's.
+        clock.downloadOnClient = true;
+        clock.tick();
+        stream.enqueue(chunk.value);
+      },
+      cancel(reason) {
+        // The client went away mid-body.
+        if (streaming === undefined) return;
+        streaming = undefined;
+        done({ error: new GatewayError('client_closed', { cause: reason }) });
+        controller.abort(clientReason);
+        reader.cancel(reason).catch(() => undefined);
+      },
     });
-    return new Response(withDeclaredLength(relay.readable, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
+    return new Response(withDeclaredLength(relayed, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
   }
 }
 
+const clientSilence = 'the client was silent for longer than clientTimeout';
+
 type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
+const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStreamClass }).FixedLengthStream;
 
 /**
  * Workers send a streamed body chunked whatever Content-Length says, unless it flows through their
@@ -189,7 +303,6 @@ type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array
  * a truncated response from a whole one. Elsewhere the runtime honours the header as it is.
  */
 const withDeclaredLength = (body: ReadableStream<Uint8Array>, headers: Headers): ReadableStream<Uint8Array> => {
-  const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStreamClass }).FixedLengthStream;
   const declared = headers.get('content-length');
   if (FixedLengthStream === undefined || declared === null || !/^\d+$/.test(declared)) return body;
   return body.pipeThrough(new FixedLengthStream(Number(declared)));

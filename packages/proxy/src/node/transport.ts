@@ -53,11 +53,99 @@ const bodyless = (req: IncomingMessage): boolean => {
   return headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
 };
 
-const planKey = Symbol('apigate.plan');
-type Tagged = ServerResponse & { [planKey]?: ForwardPlan };
+const flightKey = Symbol('apigate.flight');
+type Tagged = ServerResponse & { [flightKey]?: Flight };
 
 class UpstreamTimeout extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
+}
+
+/** The client, not the upstream, was silent too long: its request settles as client_closed. */
+class ClientTimeout extends Error {
+  readonly code = 'CLIENT_TIMEOUT';
+}
+
+interface Timeouts {
+  readonly request: number;
+  readonly client: number;
+}
+
+/**
+ * One forwarded request, and which side the gateway is waiting on, which decides what its timer
+ * measures (DESIGN.md rule 7). The gateway waits on the **client**
+ * - while it relays the client's upload and the upstream takes every byte as it comes (the pipe
+ *   has not paused `req`): what is missing is the client's next bytes;
+ * - while the client reads the response slower than it comes (`res.write()` returned false and
+ *   the pipe paused `proxyRes` until 'drain'): the upstream may have more, the client takes none.
+ * Otherwise it waits on the **upstream**: to accept upload bytes (the pipe paused `req` because
+ * the upstream request is full), for the response head once the upload is all in, and for the
+ * next response bytes while the client keeps up.
+ *
+ * One timer serves both sides: the upstream socket's idle timeout, which Node already refreshes
+ * on every read and write. Its length (requestTimeout or clientTimeout) and its meaning change
+ * only when the side changes, on backpressure events, never per chunk. That the socket's silence
+ * is the client's while the gateway waits on an upload holds because each byte the client sends
+ * is written upstream at once; while the client is not reading, the paused response stops the
+ * socket's reads, and the client's progress ('drain') hands the timer back to the upstream.
+ */
+class Flight {
+  readonly plan: ForwardPlan;
+  readonly #timeouts: Timeouts;
+  proxyReq: ClientRequest | undefined;
+  #uploading: boolean;
+  #uploadBlocked = false;
+  #downloadBlocked = false;
+  #watchingResume = false;
+  /** Whether the timer now measures the client's silence. */
+  onClient: boolean;
+
+  constructor(plan: ForwardPlan, timeouts: Timeouts, uploading: boolean) {
+    this.plan = plan;
+    this.#timeouts = timeouts;
+    this.#uploading = uploading;
+    this.onClient = uploading;
+  }
+
+  get timeout(): number {
+    return this.onClient ? this.#timeouts.client : this.#timeouts.request;
+  }
+
+  readonly expire = (): void => {
+    this.proxyReq?.destroy(
+      this.onClient ? new ClientTimeout('the client was silent for longer than clientTimeout') : new UpstreamTimeout('the upstream was silent for longer than requestTimeout'),
+    );
+  };
+
+  uploadBlocked(blocked: boolean): void {
+    this.#uploadBlocked = blocked;
+    this.#update();
+  }
+
+  uploadEnded(): void {
+    this.#uploading = false;
+    this.#update();
+  }
+
+  downloadPaused(proxyRes: IncomingMessage): void {
+    if (!this.#watchingResume) {
+      this.#watchingResume = true;
+      proxyRes.on('resume', () => {
+        this.#downloadBlocked = false;
+        this.#update();
+      });
+    }
+    this.#downloadBlocked = true;
+    this.#update();
+  }
+
+  #update(): void {
+    const onClient = this.#downloadBlocked || (this.#uploading && !this.#uploadBlocked);
+    if (onClient === this.onClient) return;
+    this.onClient = onClient;
+    // A no-op once the response has ended (ClientRequest ignores it then), so a late event never
+    // touches a socket that went back to the pool.
+    this.proxyReq?.setTimeout(this.timeout);
+  }
 }
 
 const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
@@ -100,7 +188,7 @@ export class NodeTransport implements Transport<NodeExchange> {
   readonly httpsAgent: HttpsAgent;
   readonly #proxy: ProxyServer;
   readonly #targets = new Map<string, Target>();
-  readonly #requestTimeout: number;
+  readonly #timeouts: Timeouts;
 
   constructor(config: UpstreamConfig = {}) {
     const settings = { ...upstreamDefaults };
@@ -114,7 +202,7 @@ export class NodeTransport implements Transport<NodeExchange> {
     };
     this.httpAgent = new HttpAgent(agentOptions);
     this.httpsAgent = new HttpsAgent(agentOptions);
-    this.#requestTimeout = settings.requestTimeout;
+    this.#timeouts = { request: settings.requestTimeout, client: settings.clientTimeout };
     this.#proxy = new ProxyServer({
       changeOrigin: !settings.preserveHost,
       // The upstream URI is sent exactly as planned: http-proxy-3 re-parses a target's
@@ -125,9 +213,12 @@ export class NodeTransport implements Transport<NodeExchange> {
       selfHandleResponse: true,
       connectTimeout: settings.connectTimeout,
     });
-    this.#proxy.on('proxyReq', (proxyReq) => {
+    this.#proxy.on('proxyReq', (proxyReq, _req, res) => {
       if (!settings.noDelay) proxyReq.setNoDelay(false);
-      proxyReq.setTimeout(this.#requestTimeout, () => proxyReq.destroy(new UpstreamTimeout('the upstream was silent for longer than requestTimeout')));
+      const flight = (res as Tagged)[flightKey];
+      if (flight === undefined) return;
+      flight.proxyReq = proxyReq;
+      proxyReq.setTimeout(flight.timeout, flight.expire);
     });
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#respond(proxyRes, req, res as Tagged));
     // http-proxy-3 gives a DELETE/OPTIONS without Content-Length a `Content-Length: 0` and drops
@@ -142,7 +233,7 @@ export class NodeTransport implements Transport<NodeExchange> {
     });
     // http-proxy-3 handles a reset caused by the client leaving itself (it destroys the upstream
     // request) and calls no error callback: settle the plan here so balancers and observers hear.
-    this.#proxy.on('econnreset', (_error, _req, res) => (res as Tagged)[planKey]?.settle({ error: clientClosed() }));
+    this.#proxy.on('econnreset', (_error, _req, res) => (res as Tagged)[flightKey]?.plan.settle({ error: clientClosed() }));
     this.#proxy.on('error', () => {
       // Errors reach the per-request callback; this listener only keeps a stray one from throwing.
     });
@@ -150,11 +241,20 @@ export class NodeTransport implements Transport<NodeExchange> {
 
   forward(exchange: NodeExchange, plan: ForwardPlan): void {
     const { req, res, body } = exchange;
-    (res as Tagged)[planKey] = plan;
     const target = this.#target(plan.backend.origin);
     const agent = target.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
     const chunkedBody = req.headers['transfer-encoding'] !== undefined;
     const buffer = body !== undefined ? new WholeBody(body) : bodyless(req) ? noBody : undefined;
+    const own = plan.upstream;
+    const timeouts = own === undefined ? this.#timeouts : { request: own.requestTimeout ?? this.#timeouts.request, client: own.clientTimeout ?? this.#timeouts.client };
+    const flight = new Flight(plan, timeouts, buffer === undefined && !req.readableEnded);
+    (res as Tagged)[flightKey] = flight;
+    if (buffer === undefined) {
+      // The pipe into the upstream request pauses `req` while the upstream is not taking bytes.
+      req.on('pause', () => flight.uploadBlocked(true));
+      req.on('resume', () => flight.uploadBlocked(false));
+      req.once('end', () => flight.uploadEnded());
+    }
     const options = buffer === undefined ? { target, agent, method: plan.method, chunkedBody } : { target, agent, method: plan.method, buffer };
     // http-proxy-3 reads the outgoing path from req.url synchronously inside web(); the client's
     // URL is put back right after, for the host framework's logging and error handlers.
@@ -189,7 +289,8 @@ export class NodeTransport implements Transport<NodeExchange> {
   }
 
   #respond(proxyRes: IncomingMessage, req: IncomingMessage, res: Tagged): void {
-    const plan = res[planKey];
+    const flight = res[flightKey];
+    const plan = flight?.plan;
     if (res.headersSent || res.destroyed) {
       proxyRes.destroy();
       return;
@@ -202,6 +303,8 @@ export class NodeTransport implements Transport<NodeExchange> {
     // AbortController and a DOMException per request among it) cost a quarter of the gateway's
     // overhead over bare http-proxy-3 in the benchmark. Settling is idempotent; the first wins.
     proxyRes.pipe(res);
+    // The pipe pauses proxyRes while `res` is backpressured: the client is then the slow side.
+    if (flight !== undefined) proxyRes.on('pause', () => flight.downloadPaused(proxyRes));
     // The upstream failed mid-body: abort the client connection, never a second response.
     proxyRes.on('error', (error: NodeJS.ErrnoException) => {
       plan?.settle({ error: upstreamError(error) });
@@ -222,6 +325,20 @@ export class NodeTransport implements Transport<NodeExchange> {
 
   #failed(exchange: NodeExchange, plan: ForwardPlan, error: NodeJS.ErrnoException): void {
     const { req, res } = exchange;
+    if (error instanceof ClientTimeout) {
+      // The client stalled, not the upstream: the backend is not blamed.
+      plan.settle({ error: new GatewayError('client_closed', { details: { reason: error.message }, cause: error }) });
+      if (res.writableFinished) return;
+      if (res.headersSent || res.destroyed || req.socket.destroyed) {
+        res.destroy();
+        return;
+      }
+      // An upload the client stopped sending: answered (as NGINX does), and the connection closes
+      // rather than wait for the rest of the body.
+      res.shouldKeepAlive = false;
+      exchange.fail(req, res, new GatewayError('request_timeout', { message: 'The request body was not received in time.', details: { reason: error.message } }));
+      return;
+    }
     const gatewayError = upstreamError(error);
     plan.settle({ error: gatewayError });
     // The client already has the whole response (an upstream that answered before reading the
