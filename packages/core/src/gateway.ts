@@ -260,6 +260,7 @@ export class Gateway<TState extends object = object> {
         chain,
         { route: answer.route, method: answer.method, path: answer.path, status: response.status, error: answer.error, backend: undefined, durationMs: 0, get: (key) => answer.scope.get(key) },
         this.#report,
+        reached,
       );
     }
     return { kind: 'respond', response, error: answer.error };

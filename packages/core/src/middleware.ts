@@ -134,7 +134,7 @@ type Report = (failure: CallbackFailure) => void;
  */
 export const runResponse = (chain: Chain, context: ResponseContext, report: Report, reached = chain.all.length): void => {
   for (const middleware of chain.response) {
-    if (chain.all.indexOf(middleware) >= reached) continue;
+    if (reached < chain.all.length && chain.all.indexOf(middleware) >= reached) continue;
     try {
       middleware.response!(context);
     } catch (error) {
@@ -143,8 +143,10 @@ export const runResponse = (chain: Chain, context: ResponseContext, report: Repo
   }
 };
 
-export const runSettle = (chain: Chain, event: SettleEvent, report: Report): void => {
+/** Runs the settle phases, of the middleware the request reached only (see runResponse). */
+export const runSettle = (chain: Chain, event: SettleEvent, report: Report, reached = chain.all.length): void => {
   for (const middleware of chain.settle) {
+    if (reached < chain.all.length && chain.all.indexOf(middleware) >= reached) continue;
     try {
       middleware.settle!(event);
     } catch (error) {

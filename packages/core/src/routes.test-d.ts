@@ -10,6 +10,7 @@ import {
   query,
   service,
   type Env,
+  type Middleware,
   type Gateway,
   type Hook,
   type Match,
@@ -202,3 +203,22 @@ void match.compiled;
 // @ts-expect-error a gateway is built, never constructed: only its type is exported
 void new (await import('./index.ts')).Gateway();
 expectTypeOf<Gateway>().toHaveProperty('routes');
+
+// Middleware attaches at three levels; a reusable one (no Env) fits routes of any Env, and a
+// typed one sees that Env's scope in its request phase.
+const requestId: Middleware = { name: 'request-id', request: (ctx) => void ctx.set('requestId', 'r1'), response: (ctx) => ctx.headers.set('x-request-id', String(ctx.get('requestId'))) };
+const typedTier: Middleware<AppEnv> = {
+  name: 'typed',
+  request: (ctx) => {
+    expectTypeOf(ctx.get('user')).toEqualTypeOf<User | undefined>();
+    ctx.set('requestId', 'r2');
+    // @ts-expect-error the scope value has its declared type
+    ctx.set('requestId', 42);
+  },
+};
+app.get('/mw', { use: [requestId, typedTier] });
+service({ prefix: '/mw', use: [requestId] }, [get('/x', { use: [requestId] })]);
+createGateway({ use: [requestId] });
+// @ts-expect-error a middleware has a name
+createGateway({ use: [{ request: () => undefined }] });
+expectTypeOf<RouteDescriptor['middleware'][number]>().toEqualTypeOf<{ readonly name: string; readonly describe: Readonly<Record<string, unknown>> }>();
