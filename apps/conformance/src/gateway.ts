@@ -3,8 +3,8 @@
  * the same module is bundled into the workerd worker (src/worker.ts) and imported by the Node
  * harnesses, so the four adapters run exactly the same routes, policies, renderer and timeouts.
  */
-import { all, createGateway, get, post, roundRobin, service, type Gateway, type Observer, type Policy } from '@apigate/core';
-import { json, unauthorized } from '@apigate/errors';
+import { all, createGateway, get, post, roundRobin, service, type Gateway, type Middleware, type Observer, type Policy } from '@apigate/core';
+import { json, respond, unauthorized } from '@apigate/errors';
 import { headerSticky } from '@apigate/policies';
 import { get as vget, post as vpost } from '@apigate/validation';
 import { z } from 'zod';
@@ -136,6 +136,46 @@ const faultyObserver = (failures: string[]): Observer => ({
   callbackFailed: (failure) => void failures.push(failure.callback),
 });
 
+/**
+ * The lifecycle at three levels on the `/mw` services: each level's middleware appends its name to
+ * the `x-order` request header and to the `x-onion` response header, so a case reads the onion's
+ * order off what the upstream and the client got; the service level also records how each request
+ * settled, which `/mw-log/settled` answers with.
+ */
+const onion = (name: string, settled?: string[]): Middleware => ({
+  name,
+  request: (ctx) => {
+    ctx.headers.set('x-order', `${ctx.headers.get('x-order') ?? ''}${name[0]}`);
+    if (name === 'service' && ctx.headers.has('x-deny')) return unauthorized();
+  },
+  response: (ctx) => ctx.headers.append('x-onion', name),
+  settle: settled && ((event) => void settled.push([event.path, event.status, event.error?.code].filter((part) => part !== undefined).join(' '))),
+});
+/** Gateway level: only the `/mw` paths carry its mark, so the other cases see their responses as before. */
+const gatewayOnion = (settled: string[]): Middleware => {
+  const inner = onion('gateway');
+  return {
+    name: 'gateway',
+    response: (ctx) => {
+      if (ctx.path.startsWith('/mw/')) inner.response!(ctx);
+    },
+    settle: (event) => {
+      if (event.route === undefined && event.path.startsWith('/mw/')) settled.push([event.path, event.status, event.error?.code].filter((part) => part !== undefined).join(' '));
+    },
+  };
+};
+const mwRoutes = (settled: string[]) => ({
+  echo: service({ name: 'mw', prefix: '/mw', use: [onion('service', settled)] }, [
+    get('/echo', { to: '/ping', use: [onion('route')] }),
+    get('/hook', { use: [onion('route')], before: () => respond(202, 'made by a hook') }),
+    get('/hold', { use: [onion('route')] }),
+    get('/cut', { use: [onion('route')] }),
+  ]),
+  slow: service({ name: 'mw-slow', prefix: '/mw/slow', use: [onion('service', settled)] }, [get('/wait', { use: [onion('route')] })]),
+  refused: service({ name: 'mw-refused', prefix: '/mw/refused', use: [onion('service', settled)] }, [get('/any', { use: [onion('route')] })]),
+  log: service({ name: 'mw-log', prefix: '/mw-log' }, [get('/settled', { before: () => json(200, { settled }) })]),
+});
+
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
 const refused = service({ name: 'refused', prefix: '/refused' }, [get('/any')]);
@@ -144,8 +184,11 @@ const reset = service({ name: 'reset', prefix: '/reset' }, [get('/any')]);
 /** Builds the conformance gateway over the given upstreams. */
 export const buildGateway = (origins: Origins): Gateway => {
   const failures: string[] = [];
+  const settled: string[] = [];
+  const mw = mwRoutes(settled);
   return createGateway({
     renderer: 'json',
+    use: [gatewayOnion(settled)],
     state: { failures },
     observer: faultyObserver(failures),
     policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
@@ -160,5 +203,9 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(reset, [origins.reset])
     .mount(faulty, [origins.echo[0]!])
     .mount(faultyPick, [origins.echo[0]!])
+    .mount(mw.echo, [origins.echo[0]!])
+    .mount(mw.slow, [origins.slow])
+    .mount(mw.refused, [origins.refused])
+    .mount(mw.log, [origins.echo[0]!])
     .build();
 };

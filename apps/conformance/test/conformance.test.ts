@@ -229,6 +229,65 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
   });
 
+  describe('middleware at gateway, service and route level', () => {
+    const settledLog = async (): Promise<string[]> => (await get('/mw-log/settled')).json<{ settled: string[] }>().settled;
+
+    it('runs request phases gateway → service → route and response phases back on a proxied response', async () => {
+      const reply = await get('/mw/echo');
+      conform('middleware onion, proxied', adapter, { status: reply.status, order: reply.json<Echo>().headers['x-order'], onion: reply.headers['x-onion'] }, { status: 200, order: 'sr', onion: 'route, service, gateway' });
+    });
+
+    it("adds the response headers to a hook's own response", async () => {
+      const reply = await get('/mw/hook');
+      conform('middleware on a hook response', adapter, { status: reply.status, body: reply.text, onion: reply.headers['x-onion'] }, { status: 202, body: 'made by a hook', onion: 'route, service, gateway' });
+    });
+
+    it('passes a refusal by the service middleware through it and the gateway only, not the route inside', async () => {
+      const { reply, upstreamRequests } = await counting(() => get('/mw/echo', { 'x-deny': '1' }));
+      conform('middleware refusal', adapter, { ...failure(reply), upstreamRequests, onion: reply.headers['x-onion'] }, { ...rendered(401, 'unauthorized'), upstreamRequests: 0, onion: 'service, gateway' });
+    });
+
+    it('adds the response headers to upstream errors and to 405 answers', async () => {
+      const unreachable = await get('/mw/refused/any');
+      const wrongMethod = await send(f.target.base, '/mw/echo', { method: 'DELETE' });
+      conform(
+        'middleware on gateway errors',
+        adapter,
+        { unreachable: [failure(unreachable).code, unreachable.headers['x-onion']], wrongMethod: [wrongMethod.status, wrongMethod.headers['x-onion']] },
+        { unreachable: ['upstream_unreachable', 'route, service, gateway'], wrongMethod: [405, 'gateway'] },
+      );
+    });
+
+    it('settles exactly once per request, however it ended', async () => {
+      const before = (await settledLog()).length;
+      await get('/mw/echo');
+      await get('/mw/echo', { 'x-deny': '1' });
+      await get('/mw/hook');
+      await send(f.target.base, '/mw/echo', { method: 'DELETE' });
+      await get('/mw/slow/wait');
+      await ending(f.target.base, '/mw/cut');
+      const hold = f.upstreams.echo[0]!.nextHold();
+      const { res, abort } = await open(f.target.base, '/mw/hold');
+      await hold.started;
+      await nextChunk(res);
+      abort();
+      await hold.closed;
+      const log = await poll(settledLog, (entries) => entries.length >= before + 7);
+      // Give a second settle of any request the chance to show up before comparing.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const entries = (await settledLog()).slice(before);
+      conform(
+        'middleware settle once per ending',
+        adapter,
+        { count: log.length - before, entries: [...entries].sort() },
+        {
+          count: 7,
+          entries: ['/mw/cut upstream_reset', '/mw/echo 200', '/mw/echo 401 unauthorized', '/mw/echo 405 method_not_allowed', '/mw/hold client_closed', '/mw/hook 202', '/mw/slow/wait upstream_timeout'],
+        },
+      );
+    });
+  });
+
   describe('user callbacks that throw', () => {
     const failures = async (): Promise<string[]> => (await get('/faulty/failures')).json<{ failures: string[] }>().failures;
 
