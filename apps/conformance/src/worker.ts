@@ -5,7 +5,7 @@
  */
 import type { Gateway } from '@apigate/core';
 import { honoGateway } from '@apigate/hono';
-import { Hono, type ExecutionContext, type MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { buildGateway, type Origins } from './gateway.ts';
 
 export interface WorkerEnv {
@@ -33,6 +33,5 @@ app.use(async (c, next) => {
 app.get('/own', (c) => c.text('own route'));
 
 export default {
-  // The execution context gives the gateway `waitUntil`, so requests settle after their client left.
-  fetch: (request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> => app.fetch(request, env, ctx),
+  fetch: (request: Request, env: WorkerEnv): Response | Promise<Response> => app.fetch(request, env),
 };

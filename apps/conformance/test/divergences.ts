@@ -126,7 +126,7 @@ export const divergences: readonly Divergence[] = [
       count: 6,
       entries: ['/mw/cut upstream_reset', '/mw/echo 200', '/mw/echo 401 unauthorized', '/mw/echo 405 method_not_allowed', '/mw/hook 202', '/mw/slow/wait upstream_timeout'],
     },
-    why: "A request whose client leaves mid-response never settles in workerd under Miniflare: no settle phase runs within the test's bound, though the worker passes its execution context (the gateway hands the exchange's end to `waitUntil`) and the upstream request is closed. Every other ending settles once, as on Node.",
+    why: "When a client leaves mid-response, workerd cancels the request's I/O (the upstream request is closed) and runs none of its code again, so the settle phase of that request never runs; every other ending settles once, as on Node. Handing the exchange's end to `ctx.waitUntil` was tried: workerd then keeps the request alive but no longer tells it that the client left, so the upstream request stays open, which is worse; the gateway does not do it.",
   },
 ];
 

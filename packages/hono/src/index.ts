@@ -3,18 +3,6 @@ import type { RendererOption } from '@apigate/errors';
 import { fetchHandler, toWebResponse, FetchTransport, type FetchRequestContext } from '@apigate/proxy';
 import type { Context, MiddlewareHandler } from 'hono';
 
-/** The platform's waitUntil (Workers, Deno Deploy, Bun through Hono's execution context), if any. */
-const waitUntilOf = (c: Context): ((promise: Promise<unknown>) => void) | undefined => {
-  let context: { waitUntil(promise: Promise<unknown>): void } | undefined;
-  try {
-    context = c.executionCtx;
-  } catch {
-    // Hono throws when the platform gave no execution context (Node, tests through app.request()).
-    return undefined;
-  }
-  return (promise) => context.waitUntil(promise);
-};
-
 /** Which address is the client's; by default Cloudflare's `cf-connecting-ip` on workerd, else none. */
 export type ClientIpOf = (c: Context) => string | undefined;
 
@@ -73,7 +61,7 @@ export const parsedBodyOf = async (c: Context): Promise<FetchRequestContext['par
 export const honoGateway = (gateway: Gateway, { transport, clientIp = defaultClientIp, target = defaultTarget }: HonoGatewayOptions = {}): MiddlewareHandler => {
   const handle = fetchHandler(gateway, transport ?? new FetchTransport(gateway.upstream));
   return async function apigate(c, next) {
-    const response = await handle(c.req.raw, { clientIp: clientIp(c), parsedBody: await parsedBodyOf(c), target: target(c), waitUntil: waitUntilOf(c) });
+    const response = await handle(c.req.raw, { clientIp: clientIp(c), parsedBody: await parsedBodyOf(c), target: target(c) });
     if (response === undefined) return next();
     return response;
   };

@@ -19,11 +19,6 @@ export interface FetchRequestContext {
    * instead, so that a request cannot reach a service its raw target does not name.
    */
   readonly target?: string | undefined;
-  /**
-   * The platform's `waitUntil` (on Workers `c.executionCtx.waitUntil`): without it a Worker stops
-   * running a request's code once its client has gone, and the request would never settle.
-   */
-  readonly waitUntil?: ((promise: Promise<unknown>) => void) | undefined;
 }
 
 /** Serves gateway routes from a Web Request; undefined means not a gateway route. */
@@ -175,7 +170,7 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
     }
     return new Promise<Response>((respond) => {
       const failThrough = plan.intercepts ? (error: GatewayError) => toWebResponse(request.method, plan.render(error)) : fail;
-      transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), fail: failThrough, respond, waitUntil: context.waitUntil }, plan);
+      transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), fail: failThrough, respond }, plan);
     });
   };
 };

@@ -17,12 +17,6 @@ export interface FetchExchange {
   readonly fail: (error: GatewayError) => Response;
   /** Receives the transport's result. */
   readonly respond: (response: Response) => void;
-  /**
-   * The platform's `waitUntil` (Workers' `ctx.waitUntil`), when it has one: the exchange's end is
-   * handed to it so the runtime keeps running the request's code until it settles, even after
-   * the client left.
-   */
-  readonly waitUntil?: ((promise: Promise<unknown>) => void) | undefined;
 }
 
 const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -190,13 +184,10 @@ export class FetchTransport implements Transport<FetchExchange> {
     // A client that left while hooks ran has an aborted signal that fires no more events.
     if (request.signal.aborted) onClientAbort();
     else request.signal.addEventListener('abort', onClientAbort, { once: true });
-    let ended: (() => void) | undefined;
-    exchange.waitUntil?.(new Promise<void>((resolve) => (ended = resolve)));
     const done = (result: Parameters<ForwardPlan['settle']>[0]): void => {
       clock.stop();
       request.signal.removeEventListener('abort', onClientAbort);
       plan.settle(result);
-      ended?.();
     };
     let upstream: Response;
     try {
