@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(14);
+    expect(printed).toHaveLength(15);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
       new Set([
@@ -163,6 +163,14 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
     expect(status).toBe(200);
     const echo = JSON.parse(body) as Echo;
     expect([echo.method, echo.url, echo.body]).toEqual(['PATCH', '/storage/notes/todo.txt', { title: 'done' }]);
+  });
+
+  it('sends the request id upstream and returns it on the answer (gateway-level middleware)', async () => {
+    const { status, body } = await runCurl(commandFor('/sales/ping', 'X-Request-Id'));
+    expect(status).toBe(200);
+    const [head = '', payload = ''] = body.split(/\r?\n\r?\n/);
+    expect(head).toMatch(/^x-request-id: demo-1\r?$/im);
+    expect((JSON.parse(payload) as Echo).headers['x-request-id']).toBe('demo-1');
   });
 
   it('refuses a traversal attempt through the tail with 400 invalid_path', async () => {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createGateway, loggingObserver, service } from '@apigate/core';
+import { createGateway, loggingObserver, service, type Middleware } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { leastTime, pathSticky } from '@apigate/policies';
@@ -46,7 +46,25 @@ const sales = service({ name: 'sales', prefix: '/sales' }, [
 // forwarded with the client's encoding and checked segment by segment.
 const files = service({ name: 'files', prefix: '/files' }, [all('/{*rest}', { to: '/storage/{*rest}' })]);
 
+/**
+ * Gateway-level middleware: every request gets an id (the client's X-Request-Id, or a new one) that
+ * goes upstream and comes back on every answer, proxied or made by the gateway.
+ */
+const requestId = ({ header = 'x-request-id' } = {}): Middleware => ({
+  name: 'request-id',
+  request: (ctx) => {
+    const id = ctx.headers.get(header) ?? crypto.randomUUID();
+    ctx.headers.set(header, id);
+    ctx.set('requestId', id);
+  },
+  response: (ctx) => {
+    const id = ctx.get('requestId');
+    if (typeof id === 'string') ctx.headers.set(header, id);
+  },
+});
+
 const gateway = createGateway({
+  use: [requestId()],
   state: { apiKey: 'demo-key' },
   renderer: 'json',
   observer: loggingObserver(pino({ level: process.env.LOG_LEVEL ?? 'info' })),
@@ -88,6 +106,7 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl '${base}/files/reports/2024/q1%20summary.pdf'`, 'catch-all -> /storage/reports/2024/q1%20summary.pdf, encoding kept'],
     [`curl -X PATCH -H '${json}' -d '{"title":"done"}' '${base}/files/notes/todo.txt'`, 'all(): any method, here PATCH with its body'],
     [`curl '${base}/files/..%2F..%2Fetc/passwd'`, '400 invalid_path: the tail is checked segment by segment'],
+    [`curl -i -H 'X-Request-Id: demo-1' '${base}/sales/ping'`, 'middleware: the request id goes upstream and comes back on the answer'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
   console.log(`apigate demo on ${base} (upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
