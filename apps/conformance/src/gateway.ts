@@ -19,7 +19,17 @@ export interface Origins {
   readonly refused: string;
   /** Accepts the connection and resets it when the request arrives. */
   readonly reset: string;
+  /**
+   * Closes idle keep-alive connections at exactly `idleKeepAlive` ms, without announcing it in a
+   * `Keep-Alive` header (as NGINX does by default).
+   */
+  readonly idle: string;
+  /** Answers a connection's first request; drops any later request on it unanswered. */
+  readonly stale: string;
 }
+
+/** The keep-alive timeout of the `idle` upstream: requests spaced around it race its close. */
+export const idleKeepAlive = 200;
 
 /**
  * Short, so that the timeout cases are quick; long enough for a response head on a busy machine,
@@ -180,6 +190,11 @@ const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, 
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
 const refused = service({ name: 'refused', prefix: '/refused' }, [get('/any')]);
 const reset = service({ name: 'reset', prefix: '/reset' }, [get('/any')]);
+// Stale pooled connections: a GET, a validated POST whose body the gateway holds, and a streamed
+// upload, on an upstream that closes idle connections and on one that drops reused ones.
+const keepAliveRoutes = () => [get('/ping'), vpost('/orders', { json: order }), post('/upload')];
+const idle = service({ name: 'idle', prefix: '/idle' }, keepAliveRoutes());
+const stale = service({ name: 'stale', prefix: '/stale' }, keepAliveRoutes());
 
 /** Builds the conformance gateway over the given upstreams. */
 export const buildGateway = (origins: Origins): Gateway => {
@@ -201,6 +216,8 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(slow, [origins.slow])
     .mount(refused, [origins.refused])
     .mount(reset, [origins.reset])
+    .mount(idle, [origins.idle])
+    .mount(stale, [origins.stale])
     .mount(faulty, [origins.echo[0]!])
     .mount(faultyPick, [origins.echo[0]!])
     .mount(mw.echo, [origins.echo[0]!])

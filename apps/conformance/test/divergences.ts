@@ -89,6 +89,18 @@ export const divergences: readonly Divergence[] = [
     observed: { code: 'upstream_unreachable' },
     why: 'workerd reports a refused connection and a reset alike, as "Network connection lost." with no error code; the fetch transport cannot tell them apart and maps both to upstream_unreachable. The status (502) is the same.',
   },
+  ...(['stale connection replays a GET', 'stale connection replays a held body'] as const).map((name) => ({
+    case: name,
+    adapter: 'hono-workerd' as const,
+    observed: { status: 502, code: 'upstream_unreachable', connections: 1, ...(name === 'stale connection replays a held body' ? { body: undefined } : {}) },
+    why: "workerd pools the Worker's outbound connections itself and says nothing of them: a request that meets a pooled connection the upstream closed fails with \"Network connection lost.\", exactly as a refused connection or a reset on a fresh one does. The fetch transport cannot tell that the upstream never got the request, so it does not replay it (a replay after a reset on a fresh connection could apply a POST twice). The Node adapters replay it on a fresh connection.",
+  })),
+  {
+    case: 'stale connection does not replay a streamed upload',
+    adapter: 'hono-workerd',
+    observed: { code: 'upstream_unreachable' },
+    why: 'Not replayed, as on Node; workerd reports the dropped request as "Network connection lost.", which the fetch transport maps to upstream_unreachable (see the upstream_reset case).',
+  },
   {
     case: 'ignores a client-sent CF-Connecting-IP',
     adapter: 'hono-workerd',

@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { flood, type Flood } from '@apigate/test-utils/http';
-import type { Origins } from '../src/gateway.ts';
+import { idleKeepAlive, type Origins } from '../src/gateway.ts';
 
 /** What the echo upstream reports of a request (its JSON body). */
 export interface Echo {
@@ -84,6 +84,8 @@ export interface Upstreams {
   /** How many requests the slow and reset upstreams received. */
   readonly slowRequests: () => number;
   readonly resetConnections: () => number;
+  /** Connections the stale upstream accepted, and requests it dropped unanswered on a reused one. */
+  readonly staleCounts: () => { readonly connections: number; readonly dropped: number };
   close(): Promise<void>;
 }
 
@@ -285,7 +287,7 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
   };
 };
 
-/** Starts the echo upstreams `a`, `b`, `c`, the slow and reset upstreams, and finds a closed port. */
+/** Starts the echo upstreams `a`, `b`, `c`, the slow, reset, idle and stale upstreams, and finds a closed port. */
 export const startUpstreams = async (): Promise<Upstreams> => {
   const echo = await Promise.all(['a', 'b', 'c'].map(startEcho));
 
@@ -308,18 +310,55 @@ export const startUpstreams = async (): Promise<Upstreams> => {
   });
   const resetOrigin = await listen(reset);
 
+  // Answers `{ method, body }` with `Connection: keep-alive` set by hand, which keeps Node from
+  // announcing `Keep-Alive: timeout=0`: the gateway learns the timeout from nothing but the close.
+  const idle = createServer((req, res) => {
+    void readBody(req).then((body) => {
+      const payload = JSON.stringify({ method: req.method, body });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), connection: 'keep-alive' });
+      res.end(payload);
+    });
+  });
+  idle.keepAliveTimeout = idleKeepAlive;
+  // Node ≥ 24.6 keeps a connection keepAliveTimeoutBuffer (1 s) past the timeout it announces.
+  idle.keepAliveTimeoutBuffer = 0;
+  const idleOrigin = await listen(idle);
+
+  // The keep-alive race made deterministic: a connection's first request is answered, a later one
+  // on it finds the connection closed, as when the upstream's keep-alive timeout fires just then.
+  const staleCounts = { connections: 0, dropped: 0 };
+  const answered = new WeakSet<Socket>();
+  const stale = createServer((req, res) => {
+    if (answered.has(req.socket)) {
+      staleCounts.dropped++;
+      req.socket.destroy();
+      return;
+    }
+    answered.add(req.socket);
+    void readBody(req).then((body) => {
+      const payload = JSON.stringify({ method: req.method, body });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      res.end(payload);
+    });
+  });
+  stale.on('connection', () => staleCounts.connections++);
+  const staleOrigin = await listen(stale);
+
   const closed = createServer();
   const refusedOrigin = await listen(closed);
   await closeHttp(closed);
 
   return {
     echo,
-    origins: { echo: echo.map((e) => e.origin), slow: slowOrigin, refused: refusedOrigin, reset: resetOrigin },
+    origins: { echo: echo.map((e) => e.origin), slow: slowOrigin, refused: refusedOrigin, reset: resetOrigin, idle: idleOrigin, stale: staleOrigin },
     slowRequests: () => slowCount,
     resetConnections: () => resetCount,
+    staleCounts: () => ({ ...staleCounts }),
     async close() {
       await Promise.all(echo.map((e) => e.close()));
       await closeHttp(slow);
+      await closeHttp(idle);
+      await closeHttp(stale);
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => reset.close(() => resolve()));
     },

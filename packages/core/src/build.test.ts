@@ -294,6 +294,6 @@ describe('build()', () => {
     const gateway = createGateway({ upstream: { requestTimeout: 1_000, connectTimeout: undefined } })
       .mount(service({ name: 's' }, [get('/a')]), [ok])
       .build();
-    expect(gateway.upstream).toMatchObject({ connectTimeout: 5_000, requestTimeout: 1_000, clientTimeout: 60_000, idleTimeout: 90_000, noDelay: true, preserveHost: false });
+    expect(gateway.upstream).toMatchObject({ connectTimeout: 5_000, requestTimeout: 1_000, clientTimeout: 60_000, idleTimeout: 4_000, noDelay: true, preserveHost: false });
   });
 });

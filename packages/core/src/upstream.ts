@@ -23,7 +23,15 @@ export interface UpstreamConfig {
    * way the request settles as client_closed: the backend is not blamed. Default 60 000.
    */
   clientTimeout?: number;
-  /** Milliseconds an idle pooled connection is kept. Default 90 000. */
+  /**
+   * Milliseconds an idle pooled connection is kept. An upstream's `Keep-Alive: timeout=N` hint
+   * shortens it to N − 1 s for that connection (N ≤ 1: not pooled). Default 4 000: below the 5 s
+   * keep-alive of Node's and uvicorn's servers, which close idle connections silently, so that
+   * the gateway retires a connection before the upstream would (a request sent just as the
+   * upstream closes the connection fails; with a body the gateway holds it is replayed, with a
+   * streamed one it cannot be). Raise it for upstreams known to keep connections longer (NGINX
+   * 75 s, a load balancer's 60 s).
+   */
   idleTimeout?: number;
   /** Idle connections kept per upstream host. Default unlimited. */
   maxIdleSockets?: number;
@@ -48,7 +56,7 @@ export const upstreamDefaults = {
   connectTimeout: 5_000,
   requestTimeout: 30_000,
   clientTimeout: 60_000,
-  idleTimeout: 90_000,
+  idleTimeout: 4_000,
   maxIdleSockets: Number.POSITIVE_INFINITY,
   noDelay: true,
   trustedProxies: [] as readonly string[],

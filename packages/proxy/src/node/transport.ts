@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
 import type { ForwardPlan, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
 import { GatewayError } from '@apigate/errors';
@@ -53,6 +54,15 @@ const bodyless = (req: IncomingMessage): boolean => {
   return headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
 };
 
+/** What forward() hands http-proxy-3 for one attempt. */
+interface AttemptOptions {
+  readonly target: Target;
+  readonly agent: HttpAgent | HttpsAgent | false;
+  readonly method: string;
+  readonly buffer?: WholeBody;
+  readonly chunkedBody?: boolean;
+}
+
 const flightKey = Symbol('apigate.flight');
 type Tagged = ServerResponse & { [flightKey]?: Flight };
 
@@ -92,6 +102,11 @@ class Flight {
   readonly plan: ForwardPlan;
   readonly #timeouts: Timeouts;
   proxyReq: ClientRequest | undefined;
+  /** The upstream socket of the current attempt, and what it had read when the attempt got it. */
+  socket: Socket | undefined;
+  readBefore = 0;
+  /** Attempts sent so far: 2 once a stale pooled connection made the gateway replay the request. */
+  attempts = 0;
   #uploading: boolean;
   #uploadBlocked = false;
   #downloadBlocked = false;
@@ -150,15 +165,31 @@ class Flight {
 
 const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
-/** Maps a Node/http-proxy error to the gateway's code for it. */
-export const upstreamError = (error: NodeJS.ErrnoException): GatewayError => {
+/**
+ * Maps a Node/http-proxy error to the gateway's code for it; `replayed` says in the details that
+ * this was the replay after a stale pooled connection.
+ */
+export const upstreamError = (error: NodeJS.ErrnoException, replayed = false): GatewayError => {
   const code = error.code ?? '';
-  const details = { upstreamCode: code, reason: error.message };
+  const details = replayed ? { upstreamCode: code, reason: error.message, replayed } : { upstreamCode: code, reason: error.message };
   if (code === 'UPSTREAM_TIMEOUT' || code === 'ECONNECT_TIMEOUT' || code === 'ETIMEDOUT') return new GatewayError('upstream_timeout', { details, cause: error });
   if (unreachable.has(code)) return new GatewayError('upstream_unreachable', { details, cause: error });
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') return new GatewayError('upstream_reset', { details, cause: error });
   return new GatewayError('bad_gateway', { details, cause: error });
 };
+
+/** How a pooled connection the upstream had closed shows when a request is written on it. */
+const staleCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/**
+ * Whether a failed attempt met a stale pooled connection, one the upstream closed while it sat
+ * idle or just as the request went out on it (the keep-alive race, nodejs/node#47130): the
+ * socket came from the pool, it was reset or hung up ("socket hang up" is an ECONNRESET), and
+ * not one byte of a response arrived on it. The upstream then never processed the request,
+ * whatever its method: it had closed the connection before reading it.
+ */
+const metStaleConnection = (flight: Flight, error: NodeJS.ErrnoException): boolean =>
+  flight.proxyReq?.reusedSocket === true && staleCodes.has(error.code ?? '') && flight.socket !== undefined && flight.socket.bytesRead === flight.readBefore;
 
 /** The outcome of a request whose client closed the connection first (never rendered). */
 export const clientClosed = (): GatewayError => new GatewayError('client_closed');
@@ -213,11 +244,14 @@ export class NodeTransport implements Transport<NodeExchange> {
       selfHandleResponse: true,
       connectTimeout: settings.connectTimeout,
     });
-    this.#proxy.on('proxyReq', (proxyReq, _req, res) => {
+    this.#proxy.on('proxyReq', (proxyReq, _req, res, _options, socket) => {
       if (!settings.noDelay) proxyReq.setNoDelay(false);
       const flight = (res as Tagged)[flightKey];
       if (flight === undefined) return;
       flight.proxyReq = proxyReq;
+      flight.socket = socket;
+      // A reused socket has read the earlier responses: only bytes past these are this attempt's.
+      flight.readBefore = socket.bytesRead;
       proxyReq.setTimeout(flight.timeout, flight.expire);
     });
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#respond(proxyRes, req, res as Tagged));
@@ -255,13 +289,24 @@ export class NodeTransport implements Transport<NodeExchange> {
       req.on('resume', () => flight.uploadBlocked(false));
       req.once('end', () => flight.uploadEnded());
     }
-    const options = buffer === undefined ? { target, agent, method: plan.method, chunkedBody } : { target, agent, method: plan.method, buffer };
+    const options: AttemptOptions = buffer === undefined ? { target, agent, method: plan.method, chunkedBody } : { target, agent, method: plan.method, buffer };
+    this.#send(exchange, flight, options);
+  }
+
+  /** Sends one attempt of the request through http-proxy-3. */
+  #send(exchange: NodeExchange, flight: Flight, options: AttemptOptions): void {
+    const { req, res } = exchange;
+    const attempt = ++flight.attempts;
     // http-proxy-3 reads the outgoing path from req.url synchronously inside web(); the client's
     // URL is put back right after, for the host framework's logging and error handlers.
     const url = req.url;
-    req.url = plan.uri;
+    req.url = flight.plan.uri;
     try {
-      this.#proxy.web(req, res, options as never, (error) => this.#failed(exchange, plan, error as NodeJS.ErrnoException));
+      this.#proxy.web(req, res, options as never, (error) => {
+        // http-proxy-3 leaves each attempt's error listener on the client's request: one that
+        // was replayed no longer answers for it.
+        if (attempt === flight.attempts) this.#failed(exchange, flight, options, error as NodeJS.ErrnoException);
+      });
     } finally {
       req.url = url;
     }
@@ -323,8 +368,17 @@ export class NodeTransport implements Transport<NodeExchange> {
     });
   }
 
-  #failed(exchange: NodeExchange, plan: ForwardPlan, error: NodeJS.ErrnoException): void {
+  #failed(exchange: NodeExchange, flight: Flight, options: AttemptOptions, error: NodeJS.ErrnoException): void {
     const { req, res } = exchange;
+    const { plan } = flight;
+    if (options.buffer !== undefined && flight.attempts === 1 && metStaleConnection(flight, error) && !res.headersSent && !res.destroyed && !req.socket.destroyed) {
+      // The body is in memory (or there is none), so the request goes again, once, on a new
+      // connection: `agent: false` opens one outside the pool (with `Connection: close`), so
+      // that the replay cannot draw another pooled socket that went stale in the same way. The
+      // plan settles once, with the replay's outcome.
+      this.#send(exchange, flight, { ...options, agent: false });
+      return;
+    }
     if (error instanceof ClientTimeout) {
       // The client stalled, not the upstream: the backend is not blamed.
       plan.settle({ error: new GatewayError('client_closed', { details: { reason: error.message }, cause: error }) });
@@ -339,7 +393,7 @@ export class NodeTransport implements Transport<NodeExchange> {
       exchange.fail(req, res, new GatewayError('request_timeout', { message: 'The request body was not received in time.', details: { reason: error.message } }));
       return;
     }
-    const gatewayError = upstreamError(error);
+    const gatewayError = upstreamError(error, flight.attempts > 1);
     plan.settle({ error: gatewayError });
     // The client already has the whole response (an upstream that answered before reading the
     // upload, then dropped it): nothing to abort.
