@@ -19,6 +19,15 @@ export interface Origins {
   readonly refused: string;
   /** Accepts the connection and resets it when the request arrives. */
   readonly reset: string;
+  /** Reads the request and closes the connection (FIN) without answering. */
+  readonly hangup: string;
+}
+
+/** How the gateway settled one forwarded request, as its observer heard it. */
+export interface Settled {
+  readonly path: string;
+  /** The status the upstream answered, or the code of the failure. */
+  readonly outcome: number | string;
 }
 
 /**
@@ -61,6 +70,7 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   get('/no-content'),
   get('/cut'),
   get('/stall'),
+  get('/silent'),
   get('/trickle'),
   // Slow clients: the echo upstream floods a response, or counts an upload.
   get('/flood'),
@@ -126,28 +136,46 @@ const throwingPick: Policy = {
   }),
 };
 
-const faultyObserver = (failures: string[]): Observer => ({
+/**
+ * Records how every request settled (for the fault cases to compare across adapters: on workerd
+ * the test can only ask the gateway) and throws for the `faulty` service.
+ */
+const recordingObserver = (failures: string[], settled: Settled[]): Observer => ({
   upstreamSucceeded: (event) => {
+    settled.push({ path: event.path, outcome: event.status });
     if (event.route.service === 'faulty') throw new Error('observer upstreamSucceeded failed');
   },
   upstreamFailed: (event) => {
+    settled.push({ path: event.path, outcome: event.error.code });
     if (event.route.service === 'faulty') throw new Error('observer upstreamFailed failed');
   },
   callbackFailed: (failure) => void failures.push(failure.callback),
 });
 
+/** `/probe/settled?path=/slow/wait` answers how the requests for that path settled, in order. */
+const probe = service({ name: 'probe', prefix: '/probe' }, [
+  get('/settled', {
+    before: (ctx) => {
+      const path = new URLSearchParams(ctx.query).get('path');
+      return json(200, { settled: (ctx.state as { settled: Settled[] }).settled.filter((s) => s.path === path).map((s) => s.outcome) });
+    },
+  }),
+]);
+
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
 const refused = service({ name: 'refused', prefix: '/refused' }, [get('/any')]);
 const reset = service({ name: 'reset', prefix: '/reset' }, [get('/any')]);
+const hangup = service({ name: 'hangup', prefix: '/hangup' }, [get('/any')]);
 
 /** Builds the conformance gateway over the given upstreams. */
 export const buildGateway = (origins: Origins): Gateway => {
   const failures: string[] = [];
+  const settled: Settled[] = [];
   return createGateway({
     renderer: 'json',
-    state: { failures },
-    observer: faultyObserver(failures),
+    state: { failures, settled },
+    observer: recordingObserver(failures, settled),
     policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
     upstream: { requestTimeout },
   })
@@ -158,7 +186,9 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(slow, [origins.slow])
     .mount(refused, [origins.refused])
     .mount(reset, [origins.reset])
+    .mount(hangup, [origins.hangup])
     .mount(faulty, [origins.echo[0]!])
     .mount(faultyPick, [origins.echo[0]!])
+    .mount(probe, [origins.echo[0]!])
     .build();
 };
