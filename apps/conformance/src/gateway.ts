@@ -26,6 +26,15 @@ export interface Origins {
   readonly idle: string;
   /** Answers a connection's first request; drops any later request on it unanswered. */
   readonly stale: string;
+  /** Reads the request and closes the connection (FIN) without answering. */
+  readonly hangup: string;
+}
+
+/** How the gateway settled one forwarded request, as its observer heard it. */
+export interface Settled {
+  readonly path: string;
+  /** The status the upstream answered, or the code of the failure. */
+  readonly outcome: number | string;
 }
 
 /** The keep-alive timeout of the `idle` upstream: requests spaced around it race its close. */
@@ -71,6 +80,7 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   get('/no-content'),
   get('/cut'),
   get('/stall'),
+  get('/silent'),
   get('/trickle'),
   // Slow clients: the echo upstream floods a response, or counts an upload.
   get('/flood'),
@@ -136,11 +146,17 @@ const throwingPick: Policy = {
   }),
 };
 
-const faultyObserver = (failures: string[]): Observer => ({
+/**
+ * Records how every request settled (for the fault cases to compare across adapters: on workerd
+ * the test can only ask the gateway) and throws for the `faulty` service.
+ */
+const recordingObserver = (failures: string[], settled: Settled[]): Observer => ({
   upstreamSucceeded: (event) => {
+    settled.push({ path: event.path, outcome: event.status });
     if (event.route.service === 'faulty') throw new Error('observer upstreamSucceeded failed');
   },
   upstreamFailed: (event) => {
+    settled.push({ path: event.path, outcome: event.error.code });
     if (event.route.service === 'faulty') throw new Error('observer upstreamFailed failed');
   },
   callbackFailed: (failure) => void failures.push(failure.callback),
@@ -185,6 +201,15 @@ const mwRoutes = (settled: string[]) => ({
   refused: service({ name: 'mw-refused', prefix: '/mw/refused', use: [onion('service', settled)] }, [get('/any', { use: [onion('route')] })]),
   log: service({ name: 'mw-log', prefix: '/mw-log' }, [get('/settled', { before: () => json(200, { settled }) })]),
 });
+/** `/probe/settled?path=/slow/wait` answers how the requests for that path settled, in order. */
+const probe = service({ name: 'probe', prefix: '/probe' }, [
+  get('/settled', {
+    before: (ctx) => {
+      const path = new URLSearchParams(ctx.query).get('path');
+      return json(200, { settled: (ctx.state as { settled: Settled[] }).settled.filter((s) => s.path === path).map((s) => s.outcome) });
+    },
+  }),
+]);
 
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
@@ -195,17 +220,19 @@ const reset = service({ name: 'reset', prefix: '/reset' }, [get('/any')]);
 const keepAliveRoutes = () => [get('/ping'), vpost('/orders', { json: order }), post('/upload')];
 const idle = service({ name: 'idle', prefix: '/idle' }, keepAliveRoutes());
 const stale = service({ name: 'stale', prefix: '/stale' }, keepAliveRoutes());
+const hangup = service({ name: 'hangup', prefix: '/hangup' }, [get('/any')]);
 
 /** Builds the conformance gateway over the given upstreams. */
 export const buildGateway = (origins: Origins): Gateway => {
   const failures: string[] = [];
-  const settled: string[] = [];
-  const mw = mwRoutes(settled);
+  const settled: Settled[] = [];
+  const mwSettled: string[] = [];
+  const mw = mwRoutes(mwSettled);
   return createGateway({
     renderer: 'json',
-    use: [gatewayOnion(settled)],
-    state: { failures },
-    observer: faultyObserver(failures),
+    use: [gatewayOnion(mwSettled)],
+    state: { failures, settled },
+    observer: recordingObserver(failures, settled),
     policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
     upstream: { requestTimeout },
   })
@@ -218,8 +245,10 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(reset, [origins.reset])
     .mount(idle, [origins.idle])
     .mount(stale, [origins.stale])
+    .mount(hangup, [origins.hangup])
     .mount(faulty, [origins.echo[0]!])
     .mount(faultyPick, [origins.echo[0]!])
+    .mount(probe, [origins.echo[0]!])
     .mount(mw.echo, [origins.echo[0]!])
     .mount(mw.slow, [origins.slow])
     .mount(mw.refused, [origins.refused])

@@ -7,6 +7,8 @@ import { serve } from '@hono/node-server';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { honoGateway } from '@apigate/hono/node';
 import { koaGateway } from '@apigate/koa';
+import type { NodeTransport } from '@apigate/proxy/node';
+import { busySockets, connectionsOf } from '@apigate/test-utils/http';
 import { build } from 'esbuild';
 import express from 'express';
 import { Hono } from 'hono';
@@ -20,12 +22,34 @@ import { startUpstreams, type Upstreams } from './upstreams.ts';
 export const adapterNames = ['express', 'koa', 'hono-node', 'hono-workerd'] as const;
 export type AdapterName = (typeof adapterNames)[number];
 
+/**
+ * What a Node adapter shows of the resources it holds: its transport's agent and its server's
+ * client connections. workerd holds both out of this process; there, only the upstreams' side
+ * and this process's TCP handles can be observed.
+ */
+export interface NodeProbe {
+  /** Upstream sockets in use by the agent, over all hosts. */
+  busySockets(): number;
+  /** Pooled idle upstream sockets, over all hosts. */
+  idleSockets(): number;
+  /** Client connections the app's server holds open. */
+  clientConnections(): Promise<number>;
+}
+
 /** One adapter's app, serving the conformance gateway and an own `/own` route, on a real port. */
 export interface Target {
   readonly name: AdapterName;
   readonly base: string;
+  /** For the Node adapters; undefined on workerd. */
+  readonly node: NodeProbe | undefined;
   close(): Promise<void>;
 }
+
+const probeOf = (server: Server, transport: NodeTransport): NodeProbe => ({
+  busySockets: () => busySockets(transport.httpAgent),
+  idleSockets: () => Object.values(transport.httpAgent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0),
+  clientConnections: () => connectionsOf(server),
+});
 
 const listen = async (server: Server): Promise<string> => {
   if (!server.listening) {
@@ -65,6 +89,7 @@ const startExpress = async (origins: Origins, { bodyParser: parse = false }: App
   return {
     name: 'express',
     base: await listen(server),
+    node: probeOf(server, handler.transport),
     close: async () => {
       await stop(server);
       handler.transport.close();
@@ -89,6 +114,7 @@ const startKoa = async (origins: Origins, { bodyParser: parse = false }: AppOpti
   return {
     name: 'koa',
     base: await listen(server),
+    node: probeOf(server, middleware.transport),
     close: async () => {
       await stop(server);
       middleware.transport.close();
@@ -112,6 +138,7 @@ const startHonoNode = async (origins: Origins, { bodyParser: parse = false }: Ap
   return {
     name: 'hono-node',
     base: await listen(server),
+    node: probeOf(server, middleware.transport),
     close: async () => {
       await stop(server);
       middleware.transport.close();
@@ -151,6 +178,7 @@ const startWorkerd = async (origins: Origins, { bodyParser: parse = false }: App
   return {
     name: 'hono-workerd',
     base: url.origin,
+    node: undefined,
     close: () => mf.dispose(),
   };
 };

@@ -53,6 +53,35 @@ export const open = (base: string, path: string): Promise<{ res: IncomingMessage
     req.end();
   });
 
+/** Sends a GET and returns at once, before any response: the caller leaves with `abort()`. */
+export const begin = (base: string, path: string): { abort: () => void } => {
+  const url = new URL(base);
+  const req = request({ host: url.hostname, port: url.port, path, agent: false });
+  req.on('error', () => {});
+  req.end();
+  return { abort: () => req.destroy() };
+};
+
+/**
+ * Resolves what `promise` resolves, or `fallback` if it has not after `ms`: a liveness bound, many
+ * times what the awaited event takes, so that an event that never comes fails the case instead of
+ * hanging it.
+ */
+export const within = <T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(fallback), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+
 /** The next chunk of a response body. */
 export const nextChunk = (res: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {

@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
-import { eventually, pausedDownload, pausedUpload, untilStuck } from '@apigate/test-utils/http';
+import { eventually, parseHead, pausedDownload, pausedUpload, rawRequest, untilStuck } from '@apigate/test-utils/http';
 import { apiToken, gatewaySecret, requestTimeout, userHeader } from '../src/gateway.ts';
 import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts';
-import { drip, ending, nextChunk, open, poll, rest, send, sendPartial, type Reply } from './client.ts';
+import { begin, drip, ending, nextChunk, open, poll, rest, send, sendPartial, within, type Reply } from './client.ts';
 import { conform, converges, observations } from './divergences.ts';
+import { holdings, leftOver } from './leaks.ts';
 import { bigBody, floodBytes, trickleChunks, type Echo } from './upstreams.ts';
 
 /** A rendered gateway error as the json renderer writes it. */
@@ -78,6 +79,24 @@ describeAdapters(adapterNames, (f, adapter) => {
     const { reply, upstreamRequests } = await counting(request);
     return { ...failure(reply), upstreamRequests };
   };
+
+  const port = (): number => Number(new URL(f.target.base).port);
+  /** How the gateway settled the requests for `path` so far (its observer's record, asked through a route). */
+  const settledOf = async (path: string): Promise<(number | string)[]> => (await get(`/probe/settled?path=${encodeURIComponent(path)}`)).json<{ settled: (number | string)[] }>().settled;
+  /**
+   * Runs a fault case and adds to what it observed: how the gateway settled the request for `path`,
+   * that the app still serves, and what the case left behind (see leaks.ts).
+   */
+  const fault = async (path: string, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> => {
+    const before = await holdings(f);
+    const earlier = (await settledOf(path)).length;
+    const observed = await run();
+    const settled = (await poll(() => settledOf(path), (list) => list.length > earlier)).slice(earlier);
+    const serving = (await get('/own')).status;
+    return { ...observed, settled, serving, leftOver: await leftOver(f, before) };
+  };
+  /** What `fault` adds for a case that settled as `settled` and released everything. */
+  const cleanly = (settled: (number | string)[]) => ({ settled, serving: 200, leftOver: [] });
 
   describe('rewrites', () => {
     it('forwards a passthrough route with its path and query as sent', async () => {
@@ -503,34 +522,57 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
   });
 
+  /** A raw GET for `path` on a fresh socket; `onData` sees everything received so far. */
+  const raw = async (path: string, onData?: (received: string) => void) => {
+    const text = await rawRequest(port(), `GET ${path} HTTP/1.1\r\nHost: ${new URL(f.target.base).host}\r\n\r\n`, onData);
+    const { status, headers, body } = parseHead(text);
+    // A raw socket sees every byte the gateway writes: a second response could not hide.
+    return { status, contentLength: headers['content-length'], body, responses: text.match(/HTTP\/1\.1 \d{3}/g)?.length ?? 0 };
+  };
+
   describe('failures after the response started', () => {
-    it('aborts the client connection when the upstream dies mid-body', async () => {
-      const result = await ending(f.target.base, '/echo/cut');
-      conform('aborts the client when the upstream dies mid-body', adapter, { ...result }, { status: 200, bytes: 8, end: 'aborted' });
+    it('aborts the client connection, without a second response, when the upstream dies mid-body', async () => {
+      const gate = f.upstreams.echo[0]!.nextCut();
+      // The upstream dies only once the client holds the first part of the body.
+      const observed = await fault('/echo/cut', () => raw('/echo/cut', (received) => received.includes('partial\n') && gate.cut()));
+      conform('aborts the client when the upstream dies mid-body', adapter, observed, { status: 200, contentLength: '1000', body: 'partial\n', responses: 1, ...cleanly(['upstream_reset']) });
     });
 
-    it('aborts the client connection when the upstream goes silent mid-body past requestTimeout', async () => {
-      const result = await ending(f.target.base, '/echo/stall', 5 * requestTimeout);
-      conform('aborts the client when the upstream goes silent mid-body', adapter, { ...result }, { status: 200, bytes: 8, end: 'aborted' });
+    it('aborts the client connection, and the upstream request, when the upstream goes silent mid-body past requestTimeout', async () => {
+      const observed = await fault('/echo/stall', () => raw('/echo/stall'));
+      conform('aborts the client when the upstream goes silent mid-body', adapter, observed, { status: 200, contentLength: '1000', body: 'partial\n', responses: 1, ...cleanly(['upstream_timeout']) });
     });
   });
 
   describe('upstream faults', () => {
     it('answers 502 upstream_unreachable when the upstream refuses the connection', async () => {
-      conform('refused', adapter, failure(await get('/refused/any')), rendered(502, 'upstream_unreachable'));
+      const observed = await fault('/refused/any', async () => failure(await get('/refused/any')));
+      conform('refused', adapter, observed, { ...rendered(502, 'upstream_unreachable'), ...cleanly(['upstream_unreachable']) });
     });
 
-    it('answers 504 upstream_timeout when the upstream stays silent past requestTimeout', async () => {
-      conform('timeout', adapter, failure(await get('/slow/wait')), rendered(504, 'upstream_timeout'));
+    it('answers 504 upstream_timeout when the upstream stays silent past requestTimeout, and closes its connection to it', async () => {
+      const requests = f.upstreams.slowRequests();
+      const observed = await fault('/slow/wait', async () => {
+        const reply = await get('/slow/wait');
+        const upstreamConnections = await poll(async () => f.upstreams.slowConnections(), (open) => open === 0);
+        return { ...failure(reply), upstreamRequests: f.upstreams.slowRequests() - requests, upstreamConnections };
+      });
+      conform('timeout', adapter, observed, { ...rendered(504, 'upstream_timeout'), upstreamRequests: 1, upstreamConnections: 0, ...cleanly(['upstream_timeout']) });
     });
 
     it('answers 502 upstream_reset when the upstream resets before responding', async () => {
-      conform('answers 502 upstream_reset when the upstream resets before responding', adapter, failure(await get('/reset/any')), rendered(502, 'upstream_reset'));
+      const observed = await fault('/reset/any', async () => failure(await get('/reset/any')));
+      conform('answers 502 upstream_reset when the upstream resets before responding', adapter, observed, { ...rendered(502, 'upstream_reset'), ...cleanly(['upstream_reset']) });
+    });
+
+    it('answers 502 upstream_reset when the upstream closes the connection before responding', async () => {
+      const requests = f.upstreams.hangupRequests();
+      const observed = await fault('/hangup/any', async () => ({ ...failure(await get('/hangup/any')), upstreamRequests: f.upstreams.hangupRequests() - requests }));
+      conform('upstream closes before responding', adapter, observed, { ...rendered(502, 'upstream_reset'), upstreamRequests: 1, ...cleanly(['upstream_reset']) });
     });
   });
 
   describe('timeouts measure the side they name', () => {
-    const port = (): number => Number(new URL(f.target.base).port);
 
     it('delivers a whole response to a client that stops reading for longer than requestTimeout', async () => {
       const flooding = f.upstreams.echo[0]!.nextFlood();
@@ -575,21 +617,38 @@ describeAdapters(adapterNames, (f, adapter) => {
   });
 
   describe('client aborts', () => {
+    it('closes the upstream request when the client leaves before any response', async () => {
+      const exchange = f.upstreams.echo[0]!.nextSilent();
+      const observed = await fault('/echo/silent', async () => {
+        const client = begin(f.target.base, '/echo/silent');
+        await exchange.started;
+        client.abort();
+        return { closedEarly: await within(exchange.closed, 10_000, 'still open') };
+      });
+      conform('client abort before the response', adapter, observed, { closedEarly: true, ...cleanly(['client_closed']) });
+    });
+
     it('closes the upstream request when the client leaves mid-response', async () => {
       const hold = f.upstreams.echo[0]!.nextHold();
-      const { res, abort } = await open(f.target.base, '/echo/hold');
-      await hold.started;
-      await nextChunk(res);
-      abort();
-      conform('client abort', adapter, { closedEarly: await hold.closed }, { closedEarly: true });
+      const observed = await fault('/echo/hold', async () => {
+        const { res, abort } = await open(f.target.base, '/echo/hold');
+        await hold.started;
+        await nextChunk(res);
+        abort();
+        return { closedEarly: await within(hold.closed, 10_000, 'still open') };
+      });
+      conform('client abort', adapter, observed, { closedEarly: true, ...cleanly(['client_closed']) });
     });
 
     it('closes the upstream request when the client leaves mid-upload, before any response', async () => {
       const exchange = f.upstreams.echo[0]!.nextDrip();
-      const upload = drip(f.target.base, '/echo/drip');
-      await exchange.started;
-      upload.abort();
-      conform('client abort mid-upload', adapter, { closedEarly: await exchange.closed, response: await upload.response }, { closedEarly: true, response: undefined });
+      const observed = await fault('/echo/drip', async () => {
+        const upload = drip(f.target.base, '/echo/drip');
+        await exchange.started;
+        upload.abort();
+        return { closedEarly: await within(exchange.closed, 10_000, 'still open'), response: await upload.response };
+      });
+      conform('client abort mid-upload', adapter, observed, { closedEarly: true, response: undefined, ...cleanly(['client_closed']) });
     });
   });
 

@@ -86,7 +86,7 @@ export const divergences: readonly Divergence[] = [
   {
     case: 'answers 502 upstream_reset when the upstream resets before responding',
     adapter: 'hono-workerd',
-    observed: { code: 'upstream_unreachable' },
+    observed: { code: 'upstream_unreachable', settled: ['upstream_unreachable'] },
     why: 'workerd reports a refused connection and a reset alike, as "Network connection lost." with no error code; the fetch transport cannot tell them apart and maps both to upstream_unreachable. The status (502) is the same.',
   },
   ...(['stale connection replays a GET', 'stale connection replays a held body'] as const).map((name) => ({
@@ -100,6 +100,24 @@ export const divergences: readonly Divergence[] = [
     adapter: 'hono-workerd',
     observed: { code: 'upstream_unreachable' },
     why: 'Not replayed, as on Node; workerd reports the dropped request as "Network connection lost.", which the fetch transport maps to upstream_unreachable (see the upstream_reset case).',
+  },
+  {
+    case: 'upstream closes before responding',
+    adapter: 'hono-workerd',
+    observed: { code: 'upstream_unreachable', settled: ['upstream_unreachable'] },
+    why: 'workerd reports a connection the upstream closed (FIN) before a response byte as it reports a refused one, "Network connection lost." with no error code: the fetch transport maps it to upstream_unreachable. The status (502), the one upstream request and the released connection are the same.',
+  },
+  {
+    case: 'client abort before the response',
+    adapter: 'hono-workerd',
+    observed: { settled: ['upstream_timeout'] },
+    why: "workerd does not tell the worker that its client left before the response: the gateway's fetch to the upstream goes on until requestTimeout ends it, and the request settles as upstream_timeout instead of client_closed. The upstream request is closed early all the same, and nothing is left open.",
+  },
+  {
+    case: 'client abort',
+    adapter: 'hono-workerd',
+    observed: { settled: [] },
+    why: "When the client leaves mid-response, workerd cancels the worker's response stream and closes the upstream request, but the gateway is never told: its observer hears no settle for the request (none within the case's 10 s bound). Nothing is left open.",
   },
   {
     case: 'ignores a client-sent CF-Connecting-IP',
@@ -116,8 +134,8 @@ export const divergences: readonly Divergence[] = [
   {
     case: 'client abort mid-upload',
     adapter: 'hono-workerd',
-    observed: { closedEarly: false },
-    why: 'In the worker, request.body errors ("Network connection lost.") when the client leaves mid-upload, and the transport aborts its fetch; but workerd ends the errored upload stream it was sending upstream with a clean chunked terminator first, so the upstream reads a complete (truncated) body before its connection closes. The Node adapters abort the upstream request, and the upstream sees an incomplete body.',
+    observed: { closedEarly: false, settled: [], leftOver: ['1 upstream request(s) still open'] },
+    why: 'In the worker, request.body errors ("Network connection lost.") when the client leaves mid-upload, but workerd ends the errored upload stream it was sending upstream with a clean chunked terminator, so the upstream reads a complete (truncated) body. Then nothing more happens: the gateway hears no settle, and the upstream request stays open past the case\'s 10 s bound (the `/drip` upstream never answers, and requestTimeout does not end it). The Node adapters abort the upstream request, and the upstream sees an incomplete body.',
   },
   {
     case: 'transfer coding other than chunked',

@@ -52,6 +52,12 @@ export interface Hold {
   readonly closed: Promise<boolean>;
 }
 
+/** One `/cut` exchange: the head and a first part, then the upstream dies when the test says so. */
+export interface Cut {
+  /** Resets the upstream connection mid-body. */
+  readonly cut: () => void;
+}
+
 /** One `/sink` exchange: an upload the upstream reads and answers with its size. */
 export interface Sink {
   /** Bytes received so far. */
@@ -75,17 +81,33 @@ export interface EchoUpstream {
   nextFlood(): Promise<Flood>;
   /** Registers the next `/sink` exchange. */
   nextSink(): Sink;
+  /** Registers the next `/silent` exchange: a request the upstream reads and never answers. */
+  nextSilent(): Hold;
+  /** Registers the next `/cut` exchange; without one, `/cut` dies right after its first part. */
+  nextCut(): Cut;
+  /** Connections the upstream holds open now, idle or busy. */
+  openConnections(): number;
+  /** Requests whose response has not closed yet. */
+  inFlight(): number;
   close(): Promise<void>;
 }
 
 export interface Upstreams {
   readonly echo: readonly EchoUpstream[];
   readonly origins: Origins;
-  /** How many requests the slow and reset upstreams received. */
+  /** How many requests the slow upstream received, and how many connections it holds open now. */
   readonly slowRequests: () => number;
+  readonly slowConnections: () => number;
+  /** How many connections the reset upstream accepted. */
   readonly resetConnections: () => number;
   /** Connections the stale upstream accepted, and requests it dropped unanswered on a reused one. */
   readonly staleCounts: () => { readonly connections: number; readonly dropped: number };
+  /** How many requests the hang-up upstream received. */
+  readonly hangupRequests: () => number;
+  /** Connections held open now, over every upstream: what a gateway's pool or a leak keeps. */
+  readonly openConnections: () => number;
+  /** Requests to the echo and slow upstreams whose response has not closed yet. */
+  readonly inFlight: () => number;
   close(): Promise<void>;
 }
 
@@ -95,6 +117,16 @@ const listen = async (server: Server | TcpServer): Promise<string> => {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
+
+/** Counts the connections a server holds open (sockets of any kind, idle or busy). */
+const countOpen = (server: Server | TcpServer): (() => number) => {
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    open++;
+    socket.once('close', () => open--);
+  });
+  return () => open;
 };
 
 const closeHttp = (server: Server): Promise<void> =>
@@ -116,11 +148,16 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
   const drips: { started: Signal; closed: Signal<boolean> }[] = [];
   const floods: Signal<Flood>[] = [];
   const sinks: { received: number; closed: Signal<boolean> }[] = [];
+  const silents: { started: Signal; closed: Signal<boolean> }[] = [];
+  const cuts: Signal[] = [];
   const timers = new Set<NodeJS.Timeout>();
 
   let requests = 0;
+  let inFlight = 0;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
+    inFlight++;
+    res.once('close', () => inFlight--);
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/big') {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bigBody.byteLength, 'x-upstream': name });
@@ -199,8 +236,21 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
     if (path === '/cut' || path === '/stall') {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
       res.write('partial\n');
-      // `/cut` dies mid-body; `/stall` goes silent until the gateway's requestTimeout.
-      if (path === '/cut') setImmediate(() => res.socket?.resetAndDestroy());
+      // `/stall` goes silent until the gateway's requestTimeout. `/cut` dies mid-body: when the
+      // test says so (once its client holds the first part), else right away.
+      if (path === '/stall') return;
+      const socket = res.socket;
+      const gate = cuts.shift();
+      if (gate === undefined) setImmediate(() => socket?.resetAndDestroy());
+      else void gate.promise.then(() => socket?.resetAndDestroy());
+      return;
+    }
+    if (path === '/silent') {
+      const silent = silents.shift() ?? { started: new Signal(), closed: new Signal<boolean>() };
+      req.resume();
+      // Never answers: only the client leaving (or the gateway giving up) closes the exchange.
+      res.on('close', () => silent.closed.fire(!res.writableFinished));
+      silent.started.fire();
       return;
     }
     if (path === '/hold') {
@@ -249,11 +299,24 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
   };
 
   const server = createServer(handle);
+  const openConnections = countOpen(server);
   const origin = await listen(server);
   return {
     name,
     origin,
     requests: () => requests,
+    openConnections,
+    inFlight: () => inFlight,
+    nextSilent() {
+      const silent = { started: new Signal(), closed: new Signal<boolean>() };
+      silents.push(silent);
+      return { started: silent.started.promise, closed: silent.closed.promise };
+    },
+    nextCut() {
+      const gate = new Signal();
+      cuts.push(gate);
+      return { cut: () => gate.fire() };
+    },
     nextStream() {
       const signal = new Signal();
       streams.push(signal);
@@ -282,21 +345,36 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
     async close() {
       for (const timer of timers) clearInterval(timer);
       for (const gate of streams) gate.fire();
+      for (const gate of cuts) gate.fire();
       await closeHttp(server);
     },
   };
 };
 
-/** Starts the echo upstreams `a`, `b`, `c`, the slow, reset, idle and stale upstreams, and finds a closed port. */
+/** Starts the echo upstreams `a`, `b`, `c`, the slow, reset, idle, stale and hang-up upstreams, and finds a closed port. */
 export const startUpstreams = async (): Promise<Upstreams> => {
   const echo = await Promise.all(['a', 'b', 'c'].map(startEcho));
 
   let slowCount = 0;
-  const slow = createServer(() => {
+  let slowInFlight = 0;
+  const slow = createServer((req, res) => {
     // Never answers: the gateway's requestTimeout must fire.
     slowCount++;
+    slowInFlight++;
+    req.resume();
+    res.once('close', () => slowInFlight--);
   });
+  const slowOpen = countOpen(slow);
   const slowOrigin = await listen(slow);
+
+  let hangupCount = 0;
+  const hangup = createServer((req) => {
+    // Closes the connection (FIN, not RST) once the request is in, without a response byte.
+    hangupCount++;
+    req.socket.destroy();
+  });
+  const hangupOpen = countOpen(hangup);
+  const hangupOrigin = await listen(hangup);
 
   let resetCount = 0;
   const sockets = new Set<Socket>();
@@ -350,15 +428,20 @@ export const startUpstreams = async (): Promise<Upstreams> => {
 
   return {
     echo,
-    origins: { echo: echo.map((e) => e.origin), slow: slowOrigin, refused: refusedOrigin, reset: resetOrigin, idle: idleOrigin, stale: staleOrigin },
+    origins: { echo: echo.map((e) => e.origin), slow: slowOrigin, refused: refusedOrigin, reset: resetOrigin, idle: idleOrigin, stale: staleOrigin, hangup: hangupOrigin },
     slowRequests: () => slowCount,
+    slowConnections: slowOpen,
     resetConnections: () => resetCount,
     staleCounts: () => ({ ...staleCounts }),
+    hangupRequests: () => hangupCount,
+    openConnections: () => echo.reduce((sum, e) => sum + e.openConnections(), 0) + slowOpen() + hangupOpen() + sockets.size,
+    inFlight: () => echo.reduce((sum, e) => sum + e.inFlight(), 0) + slowInFlight,
     async close() {
       await Promise.all(echo.map((e) => e.close()));
       await closeHttp(slow);
       await closeHttp(idle);
       await closeHttp(stale);
+      await closeHttp(hangup);
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => reset.close(() => resolve()));
     },

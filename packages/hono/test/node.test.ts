@@ -1,4 +1,4 @@
-import { request, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -233,7 +233,10 @@ describe('honoGateway (node) after a handler that read the body', () => {
   });
 });
 
-describe('honoGateway (node): upstream faults', () => {
+// The upstream faults and client aborts every adapter meets are conformance cases (apps/conformance),
+// run on hono-node with their leak checks. Only HEAD stays here: the Node bridge answers it with a
+// copy of RESPONSE_ALREADY_SENT, which is this adapter's own.
+describe('honoGateway (node): upstream faults on HEAD', () => {
   let baseline = 0;
   let opened: { close: () => Promise<void> }[] = [];
   let outcomes: Outcome[] = [];
@@ -272,15 +275,6 @@ describe('honoGateway (node): upstream faults', () => {
     await eventually('no TCP handle left over', () => tcpHandles() <= baseline);
   };
 
-  it('answers 502 upstream_unreachable when the upstream refuses the connection', async () => {
-    const app = await gatewayTo(`http://127.0.0.1:${await freePort()}`);
-    const reply = await send(app.port, '/sales/ping');
-    expect(reply.status).toBe(502);
-    expect(reply.text).toBe('upstream_unreachable: The upstream could not be reached.\n');
-    expect(outcomes).toEqual([{ error: 'upstream_unreachable' }]);
-    await expectNothingLeaked(app);
-  });
-
   it('answers HEAD with 502 when the upstream refuses the connection', async () => {
     const app = await gatewayTo(`http://127.0.0.1:${await freePort()}`);
     const reply = await send(app.port, '/sales/ping', { method: 'HEAD' });
@@ -301,86 +295,6 @@ describe('honoGateway (node): upstream faults', () => {
     await expectNothingLeaked(app, upstream);
   });
 
-  it('answers 504 upstream_timeout past requestTimeout', async () => {
-    const upstream = await upstreamWith((req) => req.resume());
-    const app = await gatewayTo(upstream.origin, { upstream: { requestTimeout: 200 } });
-    const reply = await send(app.port, '/sales/ping');
-    expect(reply.status).toBe(504);
-    expect(reply.text).toBe('upstream_timeout: The upstream did not respond in time.\n');
-    await expectNothingLeaked(app, upstream);
-  });
-
-  it('answers 502 upstream_reset when the upstream closes the connection before responding', async () => {
-    const upstream = await upstreamWith((req) => req.socket.destroy());
-    const app = await gatewayTo(upstream.origin);
-    const reply = await send(app.port, '/sales/ping');
-    expect(reply.status).toBe(502);
-    expect(reply.text).toBe('upstream_reset: The upstream closed the connection before responding.\n');
-    await expectNothingLeaked(app, upstream);
-  });
-
-  it('aborts the client connection, without a second response, when the upstream dies mid-body', async () => {
-    let cut!: () => void;
-    const upstream = await upstreamWith((req, res) => {
-      req.resume();
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
-      res.write('x'.repeat(100));
-      cut = () => req.socket.destroy();
-    });
-    const app = await gatewayTo(upstream.origin);
-    const raw = await rawRequest(app.port, 'GET /sales/ping HTTP/1.1\r\nHost: gateway.test\r\n\r\n', (received) => {
-      if (received.includes('x'.repeat(100))) cut();
-    });
-    const { status, body } = parseHead(raw);
-    expect(status).toBe(200);
-    expect(body).toBe('x'.repeat(100));
-    expect(raw.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
-    await eventually('the request settled', () => outcomes.length === 1);
-    expect(outcomes).toEqual([{ error: 'upstream_reset' }]);
-    await expectNothingLeaked(app, upstream);
-  });
-
-  it('aborts the upstream request when the client hangs up before the response', async () => {
-    let arrived!: () => void;
-    const arrival = new Promise<void>((resolve) => (arrived = resolve));
-    let upstreamAborted!: (finished: boolean) => void;
-    const aborted = new Promise<boolean>((resolve) => (upstreamAborted = resolve));
-    const upstream = await upstreamWith((req, res) => {
-      req.resume();
-      res.on('close', () => upstreamAborted(res.writableFinished));
-      arrived();
-    });
-    const app = await gatewayTo(upstream.origin);
-    const client = request({ host: '127.0.0.1', port: app.port, path: '/sales/ping', agent: false });
-    client.on('error', () => undefined);
-    client.end();
-    await arrival;
-    client.destroy();
-    expect(await aborted).toBe(false);
-    await eventually('the request settled', () => outcomes.length === 1);
-    expect(outcomes).toEqual([{ error: 'client_closed' }]);
-    await expectNothingLeaked(app, upstream);
-  });
-
-  it('aborts the upstream request when the client hangs up while streaming its body', async () => {
-    let received!: () => void;
-    const someBytes = new Promise<void>((resolve) => (received = resolve));
-    let upstreamClosed!: (complete: boolean) => void;
-    const closed = new Promise<boolean>((resolve) => (upstreamClosed = resolve));
-    const upstream = await upstreamWith((req) => {
-      req.once('data', () => received());
-      req.on('close', () => upstreamClosed(req.complete));
-      req.resume();
-    });
-    const app = await gatewayTo(upstream.origin);
-    const client = request({ host: '127.0.0.1', port: app.port, path: '/sales/upload', method: 'POST', agent: false, headers: { 'content-length': 1_000_000 } });
-    client.on('error', () => undefined);
-    client.write(Buffer.alloc(1000));
-    await someBytes;
-    client.destroy();
-    expect(await closed).toBe(false);
-    await expectNothingLeaked(app, upstream);
-  });
 });
 
 describe('honoGateway (node) after honoMiddleware', () => {

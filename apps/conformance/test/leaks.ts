@@ -1,0 +1,64 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tcpHandles } from '@apigate/test-utils/http';
+import type { Fixture } from './adapters.ts';
+
+/** What the process held when a case began, to compare with what it holds after it. */
+export interface Holdings {
+  readonly handles: number;
+}
+
+/**
+ * TCP handles of this process that no pooled idle connection explains. An idle pooled connection
+ * of a Node adapter is two handles here (the agent's socket, the upstream's); one of workerd is
+ * one (the upstream's; workerd's end is in its own process).
+ */
+const unexplained = (f: Fixture): number => tcpHandles() - f.upstreams.openConnections() - (f.target.node?.idleSockets() ?? 0);
+
+/** What is still held: one line per resource that should have been released, [] when none. */
+const held = async (f: Fixture, before?: Holdings): Promise<string[]> => {
+  const left: string[] = [];
+  const node = f.target.node;
+  if (node !== undefined) {
+    const busy = node.busySockets();
+    if (busy > 0) left.push(`the agent has ${busy} upstream socket(s) in use`);
+    const clients = await node.clientConnections();
+    if (clients > 0) left.push(`the app holds ${clients} client connection(s)`);
+    const open = f.upstreams.openConnections();
+    const idle = node.idleSockets();
+    if (open !== idle) left.push(`the upstreams hold ${open} connection(s) for ${idle} pooled idle one(s)`);
+  }
+  const inFlight = f.upstreams.inFlight();
+  if (inFlight > 0) left.push(`${inFlight} upstream request(s) still open`);
+  if (before !== undefined) {
+    const extra = unexplained(f) - before.handles;
+    if (extra > 0) left.push(`${extra} TCP handle(s) more than before the case`);
+  }
+  return left;
+};
+
+/** Asks `held` again until nothing is left; a liveness bound of about 10 s, not a measurement. */
+const untilReleased = async (f: Fixture, before?: Holdings): Promise<string[]> => {
+  let left = await held(f, before);
+  for (let attempt = 0; attempt < 200 && left.length > 0; attempt++) {
+    await sleep(50);
+    left = await held(f, before);
+  }
+  return left;
+};
+
+/**
+ * What the process holds before a case, taken once what earlier cases held has been released, so
+ * that the comparison afterwards is not loosened by their sockets still closing.
+ */
+export const holdings = async (f: Fixture): Promise<Holdings> => {
+  const left = await untilReleased(f);
+  if (left.length > 0) throw new Error(`an earlier case left resources behind: ${left.join('; ')}`);
+  return { handles: unexplained(f) };
+};
+
+/**
+ * What a case left behind once it is over: no agent socket in use, no client connection held, the
+ * upstreams holding only the pool's idle connections and no open request, no TCP handle more than
+ * before (beyond pooled idle connections). [] when it released everything.
+ */
+export const leftOver = (f: Fixture, before: Holdings): Promise<string[]> => untilReleased(f, before);
