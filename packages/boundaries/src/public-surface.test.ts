@@ -21,6 +21,8 @@ const surface: Record<string, readonly string[]> = {
     'patch', 'post', 'put', 'query', 'roundRobin', 'service',
     // For adapter, transport and policy authors (the adapters, @apigate/proxy, @apigate/policies).
     'runHook', 'upstreamDefaults', 'smoothRoundRobin',
+    // For adapter authors: a middleware run outside a gateway (expressMiddleware and the like).
+    'isMiddleware', 'runStandaloneResponse', 'runStandaloneSettle',
   ],
   '@apigate/validation': ['all', 'declaredSchemas', 'defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'query', 'validate'],
   '@apigate/policies': [
@@ -36,7 +38,7 @@ const surface: Record<string, readonly string[]> = {
   '@apigate/policies/header-sticky': ['byHeader', 'headerSticky'],
   '@apigate/policies/path-sticky': ['byPathParam', 'pathSticky'],
   '@apigate/policies/cookie-sticky': ['byCookie', 'cookieSticky', 'readCookie'],
-  '@apigate/proxy': ['FetchTransport', 'fetchHandler', 'toWebResponse'],
+  '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'fetchHandler', 'toWebResponse'],
   '@apigate/proxy/node': [
     'NodeTransport', 'renderClientErrors',
     // For adapter authors: the bridge that @apigate/express, @apigate/koa and @apigate/hono/node wrap.

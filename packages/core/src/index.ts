@@ -31,4 +31,4 @@ const builders = defineRoutes();
 export const { get, post, put, patch, head, options, query, all } = builders;
 /** `delete` is a reserved word: import it as `del`, or use defineRoutes(). */
 export const del = builders.delete;
-export { runHook, type StandaloneRequest, type StandaloneResult } from './standalone.ts';
+export { runHook, runStandaloneResponse, runStandaloneSettle, isMiddleware, type StandaloneRequest, type StandaloneResponse, type StandaloneResult } from './standalone.ts';

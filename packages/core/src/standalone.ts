@@ -1,4 +1,6 @@
 import { GatewayError, isGatewayError, isGatewayResponse, renderError, resolveRenderer, toGatewayError, type GatewayResponse, type RendererOption } from '@apigate/errors';
+import { callbackReporter } from './guard.ts';
+import type { Middleware, ResponseHeaders } from './middleware.ts';
 import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 
 /** A framework's request, as a hook run outside a gateway sees it. */
@@ -69,3 +71,51 @@ export const runHook = async (hook: Hook, request: StandaloneRequest, renderer: 
   }
   return { next: false, response: renderError(error, { method: context.method, path: context.path }, resolveRenderer(renderer)), error };
 };
+
+/** What a framework adapter knows of its response when a standalone middleware's phases run. */
+export interface StandaloneResponse {
+  readonly status: number;
+  readonly headers: ResponseHeaders;
+}
+
+const reportStandalone = callbackReporter(undefined);
+
+/**
+ * Runs a middleware's response phase on a framework's response head, outside any gateway: the
+ * adapter calls it just before the head is written. A throw is reported once on the console and
+ * the response goes on.
+ */
+export const runStandaloneResponse = (middleware: Middleware, request: StandaloneRequest, response: StandaloneResponse): void => {
+  if (middleware.response === undefined) return;
+  const q = request.url.indexOf('?');
+  const path = q === -1 ? request.url : request.url.slice(0, q);
+  try {
+    middleware.response({ route: undefined, method: request.method, path, status: response.status, headers: response.headers, gatewayMade: false, error: undefined, get: (key) => request.scope.get(key) });
+  } catch (error) {
+    reportStandalone({ callback: `${middleware.name}.response`, error, route: undefined });
+  }
+};
+
+/** Runs a middleware's settle phase when a framework's response ended (status) or was cut (no status). */
+export const runStandaloneSettle = (middleware: Middleware, request: StandaloneRequest, ending: { readonly status: number | undefined; readonly durationMs: number }): void => {
+  if (middleware.settle === undefined) return;
+  const q = request.url.indexOf('?');
+  const error = ending.status === undefined ? new GatewayError('client_closed') : undefined;
+  try {
+    middleware.settle({
+      route: undefined,
+      method: request.method,
+      path: q === -1 ? request.url : request.url.slice(0, q),
+      status: ending.status,
+      error,
+      backend: undefined,
+      durationMs: ending.durationMs,
+      get: (key) => request.scope.get(key),
+    });
+  } catch (thrown) {
+    reportStandalone({ callback: `${middleware.name}.settle`, error: thrown, route: undefined });
+  }
+};
+
+/** Whether a value given to `expressMiddleware` and the like is a Middleware rather than a Hook. */
+export const isMiddleware = (value: Hook | Middleware): value is Middleware => typeof value === 'object' && value !== null && typeof value.name === 'string';

@@ -1,6 +1,6 @@
-import { runHook, type Gateway, type Hook } from '@apigate/core';
+import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware } from '@apigate/core';
 import type { RendererOption } from '@apigate/errors';
-import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, type NodeHandler, type NodeTransport } from '@apigate/proxy/node';
+import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeHandler, type NodeTransport } from '@apigate/proxy/node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 
@@ -46,16 +46,33 @@ export interface ExpressMiddlewareOptions {
 }
 
 /**
- * One gateway hook (the neutral middleware contract) as plain Express middleware, without a
- * gateway: it goes on, or answers. Scope values live in `res.locals`.
+ * A gateway hook, or a whole middleware, as plain Express middleware on the app's own routes,
+ * without a gateway: the hook (or the middleware's request phase) goes on or answers; a
+ * middleware's response phase runs on whatever response the app writes, just before its head,
+ * and its settle phase when that response ended. Scope values live in `res.locals`.
  * @example app.use(expressMiddleware(requireApiKey))
  */
-export const expressMiddleware = (hook: Hook, { renderer, state }: ExpressMiddlewareOptions = {}): RequestHandler =>
-  function apigateHook(req, res, next) {
-    runHook(hook, standaloneRequest(req, res.locals as Record<PropertyKey, unknown>, state), renderer).then((result) => {
+export const expressMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state }: ExpressMiddlewareOptions = {}): RequestHandler => {
+  const middleware: GatewayMiddleware = isMiddleware(hook) ? hook : { name: hook.name || 'hook', request: hook };
+  const request = middleware.request as Hook | undefined;
+  return function apigateMiddleware(req, res, next) {
+    const standalone = standaloneRequest(req, res.locals as Record<PropertyKey, unknown>, state);
+    if (middleware.response !== undefined || middleware.settle !== undefined) {
+      const started = performance.now();
+      watchResponse(res, {
+        head: middleware.response && ((status, headers) => runStandaloneResponse(middleware, standalone, { status, headers })),
+        end: middleware.settle && ((status) => runStandaloneSettle(middleware, standalone, { status, durationMs: performance.now() - started })),
+      });
+    }
+    if (request === undefined) {
+      next();
+      return;
+    }
+    runHook(request, standalone, renderer).then((result) => {
       if (result.next) next();
       else sendResponse(req, res, result.response);
     }, next);
   };
+};
 
 export { renderClientErrors };

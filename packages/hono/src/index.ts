@@ -1,6 +1,6 @@
-import { runHook, type Gateway, type Hook } from '@apigate/core';
+import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware, type StandaloneRequest } from '@apigate/core';
 import type { RendererOption } from '@apigate/errors';
-import { fetchHandler, toWebResponse, FetchTransport, type FetchRequestContext } from '@apigate/proxy';
+import { fetchHandler, toWebResponse, FetchTransport, WebResponseHeaders, type FetchRequestContext } from '@apigate/proxy';
 import type { Context, MiddlewareHandler } from 'hono';
 
 /** Which address is the client's; by default Cloudflare's `cf-connecting-ip` on workerd, else none. */
@@ -113,26 +113,50 @@ const headersOf = (c: Context) => {
 };
 
 /**
- * One gateway hook (the neutral middleware contract) as plain Hono middleware, without a gateway:
- * it goes on, or answers. Scope values live in `c.set()`/`c.get()`.
+ * A gateway hook, or a whole middleware, as plain Hono middleware, without a gateway: the hook (or
+ * the middleware's request phase) goes on or answers; a middleware's response phase runs on the
+ * Response the later handlers made (`c.res`), and its settle phase after it. Behind
+ * `@apigate/hono/node`'s gateway, which writes the Node response itself, give the middleware to the
+ * gateway's `use` instead. Scope values live in `c.set()`/`c.get()`.
  * @example app.use(honoMiddleware(requireApiKey))
  */
-export const honoMiddleware = (hook: Hook, { renderer, state, clientIp = defaultClientIp }: HonoMiddlewareOptions = {}): MiddlewareHandler =>
-  async function apigateHook(c, next) {
+export const honoMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state, clientIp = defaultClientIp }: HonoMiddlewareOptions = {}): MiddlewareHandler => {
+  const middleware: GatewayMiddleware = isMiddleware(hook) ? hook : { name: hook.name || 'hook', request: hook };
+  const request = middleware.request as Hook | undefined;
+  return async function apigateMiddleware(c, next) {
     const url = c.req.url;
     const start = url.indexOf('/', url.indexOf('//') + 2);
-    const result = await runHook(
-      hook,
-      {
-        method: c.req.method,
-        url: start === -1 ? '/' : url.slice(start),
-        headers: headersOf(c),
-        clientIp: clientIp(c),
-        scope: { get: (key) => c.get(key as never), set: (key, value) => c.set(key as never, value as never) },
-        state,
-      },
-      renderer,
-    );
-    if (result.next) return next();
-    return toWebResponse(c.req.method, result.response);
+    const standalone = {
+      method: c.req.method,
+      url: start === -1 ? '/' : url.slice(start),
+      headers: headersOf(c),
+      clientIp: clientIp(c),
+      scope: { get: (key: PropertyKey) => c.get(key as never), set: (key: PropertyKey, value: unknown) => c.set(key as never, value as never) },
+      state,
+    };
+    const started = performance.now();
+    if (request !== undefined) {
+      const result = await runHook(request, standalone, renderer);
+      if (!result.next) {
+        c.res = toWebResponse(c.req.method, result.response);
+        afterResponse(c, middleware, standalone, started);
+        return c.res;
+      }
+    }
+    await next();
+    afterResponse(c, middleware, standalone, started);
   };
+};
+
+/** The response and settle phases of a standalone middleware over `c.res`, once it is made. */
+const afterResponse = (c: Context, middleware: GatewayMiddleware, standalone: StandaloneRequest, started: number): void => {
+  const res = c.res as Response | undefined;
+  if (res === undefined || !(res instanceof Response)) return;
+  if (middleware.response !== undefined) {
+    // A Response from fetch() has immutable headers: a copy takes the phase's edits.
+    const copy = new Response(res.body, res);
+    runStandaloneResponse(middleware, standalone, { status: res.status, headers: new WebResponseHeaders(copy.headers) });
+    c.res = copy;
+  }
+  if (middleware.settle !== undefined) runStandaloneSettle(middleware, standalone, { status: res.status, durationMs: performance.now() - started });
+};

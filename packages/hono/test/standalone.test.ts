@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { brokenResponse, tierMiddleware } from '@apigate/test-utils/middleware';
 import type { Hook } from '@apigate/core';
 import { json, unauthorized } from '@apigate/errors';
 import { Hono } from 'hono';
@@ -83,5 +84,38 @@ describe('honoMiddleware on @hono/node-server', () => {
     const head = await send(server.port, '/text/data', { method: 'HEAD' });
     expect(head.status).toBe(401);
     expect(head.text).toBe('');
+  });
+});
+
+describe('honoMiddleware with a whole middleware', () => {
+  const settled: string[] = [];
+  const app = new Hono<{ Variables: { tier: string } }>();
+  app.use('/tier/*', honoMiddleware(tierMiddleware(settled), { renderer: 'json' }));
+  app.use('/broken/*', honoMiddleware(brokenResponse));
+  app.get('/tier/data', (c) => c.json({ tier: c.get('tier'), seen: c.req.header('x-tier-seen') }));
+  app.get('/broken/data', (c) => c.text('still sent'));
+
+  it("runs the request phase before the app's route and the response phase on the Response it made", async () => {
+    const reply = await app.request('/tier/data');
+    expect({ status: reply.status, body: await reply.json(), tier: reply.headers.get('x-tier'), cookie: reply.headers.getSetCookie() }).toEqual({
+      status: 200,
+      body: { tier: 'pro', seen: 'yes' },
+      tier: 'pro',
+      cookie: ['tier=1; Path=/'],
+    });
+  });
+
+  it('passes its own refusal through its response phase, and settles each response once', async () => {
+    const before = settled.length;
+    const reply = await app.request('/tier/data', { headers: { 'x-deny': '1' } });
+    expect({ status: reply.status, code: ((await reply.json()) as { error: { code: string } }).error.code, tier: reply.headers.get('x-tier') }).toEqual({ status: 401, code: 'unauthorized', tier: 'none' });
+    expect(settled.slice(before)).toEqual(['GET /tier/data 401']);
+  });
+
+  it('still sends the response when the response phase throws', async () => {
+    const warn = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const reply = await app.request('/broken/data');
+    warn.mockRestore();
+    expect([reply.status, await reply.text()]).toEqual([200, 'still sent']);
   });
 });

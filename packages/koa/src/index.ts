@@ -1,6 +1,6 @@
-import { runHook, type Gateway, type Hook } from '@apigate/core';
+import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware } from '@apigate/core';
 import type { RendererOption } from '@apigate/errors';
-import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, type NodeRequest, type NodeTransport } from '@apigate/proxy/node';
+import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeRequest, type NodeTransport } from '@apigate/proxy/node';
 import type { Middleware } from 'koa';
 
 export interface KoaGatewayOptions {
@@ -52,16 +52,30 @@ export interface KoaMiddlewareOptions {
 }
 
 /**
- * One gateway hook (the neutral middleware contract) as plain Koa middleware, without a gateway:
- * it goes on, or answers. Scope values live in `ctx.state`.
+ * A gateway hook, or a whole middleware, as plain Koa middleware on the app's own routes, without
+ * a gateway: the hook (or the middleware's request phase) goes on or answers; a middleware's
+ * response phase runs on the response Koa (or a gateway after it) writes, just before its head,
+ * and its settle phase when that response ended. Scope values live in `ctx.state`.
  * @example app.use(koaMiddleware(requireApiKey))
  */
-export const koaMiddleware = (hook: Hook, { renderer, state }: KoaMiddlewareOptions = {}): Middleware =>
-  async function apigateHook(ctx, next) {
-    const result = await runHook(hook, standaloneRequest(ctx.req, ctx.state as Record<PropertyKey, unknown>, state), renderer);
+export const koaMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state }: KoaMiddlewareOptions = {}): Middleware => {
+  const middleware: GatewayMiddleware = isMiddleware(hook) ? hook : { name: hook.name || 'hook', request: hook };
+  const request = middleware.request as Hook | undefined;
+  return async function apigateMiddleware(ctx, next) {
+    const standalone = standaloneRequest(ctx.req, ctx.state as Record<PropertyKey, unknown>, state);
+    if (middleware.response !== undefined || middleware.settle !== undefined) {
+      const started = performance.now();
+      watchResponse(ctx.res, {
+        head: middleware.response && ((status, headers) => runStandaloneResponse(middleware, standalone, { status, headers })),
+        end: middleware.settle && ((status) => runStandaloneSettle(middleware, standalone, { status, durationMs: performance.now() - started })),
+      });
+    }
+    if (request === undefined) return next();
+    const result = await runHook(request, standalone, renderer);
     if (result.next) return next();
     ctx.respond = false;
     sendResponse(ctx.req, ctx.res, result.response);
   };
+};
 
 export { renderClientErrors };

@@ -2,3 +2,5 @@
 // fault mapping are the transport's own steps, not API: they stay in their modules, and the
 // exports map closes every path but the entries.
 export { fetchHandler, toWebResponse, FetchTransport, type FetchHandler, type FetchRequestContext, type FetchExchange } from './fetch/index.ts';
+// For adapter authors: Web Headers as a middleware's response-phase view.
+export { WebResponseHeaders } from './fetch/index.ts';

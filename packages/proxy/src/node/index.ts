@@ -5,4 +5,4 @@ export { renderClientErrors } from './client-errors.ts';
 // imported by an adapter, so it is API, but an app mounts an adapter instead.
 export { nodeHandler, sendResponse, type NodeHandler, type NodeRequest } from './bridge.ts';
 export { peerAddress } from './hygiene.ts';
-export { standaloneRequest } from './standalone.ts';
+export { standaloneRequest, watchResponse, type ResponseWatch } from './standalone.ts';
