@@ -42,7 +42,7 @@ const surface: Record<string, readonly string[]> = {
   '@apigate/proxy/node': [
     'NodeTransport', 'renderClientErrors',
     // For adapter authors: the bridge that @apigate/express, @apigate/koa and @apigate/hono/node wrap.
-    'nodeHandler', 'peerAddress', 'sendResponse', 'standaloneRequest',
+    'nodeHandler', 'peerAddress', 'sendResponse', 'standaloneRequest', 'watchResponse',
   ],
   '@apigate/express': ['expressFastLane', 'expressGateway', 'expressMiddleware', 'renderClientErrors'],
   '@apigate/koa': ['koaGateway', 'koaMiddleware', 'renderClientErrors'],
