@@ -1,5 +1,6 @@
 import type { GatewayResponse } from '@apigate/errors';
-import type { Gateway, RequestIO } from '../gateway.ts';
+import type { Gateway } from '../gateway.ts';
+import type { RequestIO } from '../match.ts';
 import type { ForwardPlan, Plan, RespondPlan } from '../plan.ts';
 import type { RequestHeaders } from '../request.ts';
 
