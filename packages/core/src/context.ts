@@ -5,6 +5,19 @@ import type { RequestHeaders, RouteInfo } from './request.ts';
 import { withQuery } from './rewrite.ts';
 import { originForm, unsafeInUri } from './target.ts';
 
+/** What handle() knows when the pipeline starts. */
+export interface ContextParts {
+  readonly state: object;
+  readonly match: Match;
+  readonly io: RequestIO;
+  readonly params: Record<string, string>;
+  /** The rewritten upstream path, before `to`'s query and the client's. */
+  readonly upstreamPath: string;
+  /** `to`'s own query, which comes first. */
+  readonly toQuery: string;
+  readonly bodyLimit: number;
+}
+
 /** What hooks, middleware request phases and the input stage see of one request, and change. */
 export class Context implements InputContext {
   readonly method: string;
@@ -27,7 +40,7 @@ export class Context implements InputContext {
   #uri: string | undefined;
   #scope: Map<PropertyKey, unknown> | undefined;
 
-  constructor(state: object, match: Match, io: RequestIO, params: Record<string, string>, upstreamPath: string, toQuery: string, bodyLimit: number) {
+  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit }: ContextParts) {
     this.method = match.method;
     this.path = match.path;
     this.query = match.query;

@@ -15,7 +15,7 @@ import type { Env } from './env.ts';
 import { Forward } from './forward.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
 import type { InputContext } from './input.ts';
-import { compiledOf, GatewayMatch, valuesOf, type Match, type RequestIO } from './match.ts';
+import { compiledOf, GatewayMatch, valuesOf, type Match, type RequestIO, type Routed } from './match.ts';
 import { emptyChain, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ScopeReader } from './middleware.ts';
 import type { Observer } from './observer.ts';
 import { decodeTail, type Tail } from './path-template.ts';
@@ -92,8 +92,8 @@ export class Gateway<TState extends object = object> {
     const found = this.#router.find(method, path);
     if (found === undefined) return undefined;
     const query = q === -1 ? '' : url.slice(q + 1);
-    if (found.kind === 'method') return new GatewayMatch(method, path, query, undefined, found.allowed);
-    return new GatewayMatch(method, path, query, found.value, found.values);
+    if (found.kind === 'method') return new GatewayMatch({ method, path, query, compiled: undefined, values: found.allowed });
+    return new GatewayMatch({ method, path, query, compiled: found.value, values: found.values });
   }
 
   /**
@@ -107,7 +107,7 @@ export class Gateway<TState extends object = object> {
     if (observer?.requestStart) observer.requestStart({ route: route.info, method: match.method, path: match.path });
     if (route.passthrough) {
       const uri = withQuery(route.rewrite(emptyParams, match.path, undefined), route.toQuery, match.query);
-      return this.#forward(route, match, io, uri, emptyParams);
+      return this.#forward({ route, match, io, params: emptyParams }, uri);
     }
     const values = valuesOf(match);
     let params: Record<string, string>;
@@ -116,12 +116,13 @@ export class Gateway<TState extends object = object> {
       if (route.tail) tail = decodeTail(values[values.length - 1]!, route.names[route.names.length - 1]!);
       params = decodeParams(route.names, values, tail);
     } catch (error) {
-      return this.#fail(match, route, toGatewayError(error), 'pipeline');
+      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline' });
     }
     const path = route.rewrite(params, match.path, tail);
-    if (route.hooks.length === 0 && route.chain.request.length === 0 && route.input === undefined) return this.#forward(route, match, io, withQuery(path, route.toQuery, match.query), params);
-    const limit = route.input?.limit ?? this.bodyLimit;
-    return this.#pipeline(route, match, io, params, new Context(this.state, match, io, params, path, route.toQuery, limit));
+    const routed: Routed = { route, match, io, params };
+    if (route.hooks.length === 0 && route.chain.request.length === 0 && route.input === undefined) return this.#forward(routed, withQuery(path, route.toQuery, match.query));
+    const bodyLimit = route.input?.limit ?? this.bodyLimit;
+    return this.#pipeline(routed, new Context({ state: this.state, match, io, params, upstreamPath: path, toQuery: route.toQuery, bodyLimit }));
   }
 
   /**
@@ -159,60 +160,55 @@ export class Gateway<TState extends object = object> {
     );
   }
 
-  /** Path validation, then the hooks, then the input stage (query or body). */
   /**
    * The request phases of the route's middleware (gateway, service, route), then path validation,
    * the route's hooks and the input stage (query or body).
    */
-  async #pipeline(route: CompiledRoute, match: Match, io: RequestIO, params: Readonly<Record<string, string>>, context: Context): Promise<Plan> {
+  async #pipeline(routed: Routed, context: Context): Promise<Plan> {
+    const { route, match } = routed;
     const { chain } = route;
     try {
       for (const [i, phase] of chain.request.entries()) {
         // The middleware whose request phase answers, and every one outside it, see the answer.
         context.reached = chain.requestOwners[i]! + 1;
-        const answer = await this.#run(phase, context, route, match);
+        const answer = await this.#run(phase, context, route);
         if (answer !== undefined) return answer;
       }
       context.reached = chain.all.length;
-      if (route.input?.params) context.params = (await route.input.params(params)) as Record<string, string>;
+      if (route.input?.params) context.params = (await route.input.params(routed.params)) as Record<string, string>;
       for (const hook of route.hooks) {
-        const answer = await this.#run(hook, context, route, match);
+        const answer = await this.#run(hook, context, route);
         if (answer !== undefined) return answer;
       }
       if (route.input?.run) await route.input.run(context as InputContext);
     } catch (error) {
-      return this.#fail(match, route, toGatewayError(error), 'pipeline', context);
+      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', context });
     }
-    return this.#forward(route, match, io, context.uri, params, context);
+    return this.#forward(routed, context.uri, context);
   }
 
   /** Runs one hook (or request phase): undefined to go on, or the plan of its answer. */
-  async #run(hook: Hook, context: Context, route: CompiledRoute, match: Match): Promise<RespondPlan | undefined> {
+  async #run(hook: Hook, context: Context, route: CompiledRoute): Promise<RespondPlan | undefined> {
     const result = await hook(context as RequestContext);
     if (result === undefined) return undefined;
-    if (isGatewayResponse(result)) return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response: result, error: undefined, scope: context }, context.reached);
+    if (isGatewayResponse(result)) return this.#answer(route.chain, { route: route.info, method: context.method, path: context.path, response: result, error: undefined, scope: context }, context.reached);
     if (isGatewayError(result)) throw result;
     throw new GatewayError('internal', { details: { reason: 'a hook returned a value that is neither a response nor a GatewayError', value: result } });
   }
 
-  #forward(
-    route: CompiledRoute,
-    match: Match,
-    io: RequestIO,
-    uri: string,
-    params: Readonly<Record<string, string>>,
-    context?: Context,
-  ): Plan {
+  /** Picks the backend and plans the forward to `uri`; `context` is there when the pipeline ran. */
+  #forward(routed: Routed, uri: string, context?: Context): Plan {
+    const { route, match, io } = routed;
     const balancer = route.balancer;
     let backend: Backend | undefined;
     try {
-      backend = balancer.pick(new PolicyView(route.info, match, io, params));
+      backend = balancer.pick(new PolicyView(routed));
     } catch (error) {
       this.#report({ callback: 'balancer.pick', error, route: route.info });
       const failure = new GatewayError('internal', { details: { reason: 'the load-balancing policy failed to pick a backend' }, cause: error });
-      return this.#fail(match, route, failure, 'dispatch', context);
+      return this.#fail({ route, match, error: failure, stage: 'dispatch', context });
     }
-    if (backend === undefined) return this.#fail(match, route, new GatewayError('no_backend_available', { details: { service: route.info.service } }), 'dispatch', context);
+    if (backend === undefined) return this.#fail({ route, match, error: new GatewayError('no_backend_available', { details: { service: route.info.service } }), stage: 'dispatch', context });
     const observer = this.observer;
     if (observer?.backendSelected) observer.backendSelected({ route: route.info, method: match.method, path: match.path, backend });
     if (balancer.start) {
@@ -240,7 +236,7 @@ export class Gateway<TState extends object = object> {
     });
   }
 
-  #fail(match: Match, route: CompiledRoute, error: GatewayError, stage: 'pipeline' | 'dispatch', context?: Context): RespondPlan {
+  #fail({ route, match, error, stage, context }: Failure): RespondPlan {
     const observer = this.observer;
     if (observer) {
       const event = { route: route.info, method: match.method, path: match.path, error };
@@ -258,6 +254,16 @@ export class Gateway<TState extends object = object> {
     const error = new GatewayError('method_not_allowed', { headers: { allow }, details: { method: match.method } });
     return this.#answer(this.#chain, { ...answer, response: renderError(error, { method: match.method, path: match.path }, this.renderer), error });
   }
+}
+
+/** A request that failed before it was forwarded, and where: in the pipeline or at the pick. */
+interface Failure {
+  readonly route: CompiledRoute;
+  readonly match: Match;
+  readonly error: GatewayError;
+  readonly stage: 'pipeline' | 'dispatch';
+  /** The pipeline's context, when the failure came after it was made. */
+  readonly context?: Context | undefined;
 }
 
 /** A response the gateway makes itself, and for whom. */

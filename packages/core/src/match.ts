@@ -29,6 +29,16 @@ export let compiledOf: (match: Match) => CompiledRoute | undefined;
 /** Raw param values, or the allowed methods when no route matched. */
 export let valuesOf: (match: Match) => readonly string[];
 
+/** What match() found: the request line's parts and the router's answer. */
+interface MatchParts {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly compiled: CompiledRoute | undefined;
+  /** Raw param values, or the allowed methods when no route matched. */
+  readonly values: readonly string[];
+}
+
 /** The one Match implementation: what handle() needs stays in private fields. */
 export class GatewayMatch implements Match {
   readonly method: string;
@@ -38,7 +48,7 @@ export class GatewayMatch implements Match {
   readonly #compiled: CompiledRoute | undefined;
   readonly #values: readonly string[];
 
-  constructor(method: string, path: string, query: string, compiled: CompiledRoute | undefined, values: readonly string[]) {
+  constructor({ method, path, query, compiled, values }: MatchParts) {
     this.method = method;
     this.path = path;
     this.query = query;
@@ -54,4 +64,13 @@ export class GatewayMatch implements Match {
     };
     valuesOf = (match) => (match as GatewayMatch).#values;
   }
+}
+
+/** A request whose route matched, as handle() carries it to the backend pick. */
+export interface Routed {
+  readonly route: CompiledRoute;
+  readonly match: Match;
+  readonly io: RequestIO;
+  /** The decoded path parameters, as the balancer sees them (before any validation). */
+  readonly params: Readonly<Record<string, string>>;
 }

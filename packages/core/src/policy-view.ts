@@ -1,4 +1,4 @@
-import type { RequestIO, Match } from './match.ts';
+import type { RequestIO, Routed } from './match.ts';
 import type { PolicyRequest } from './policy.ts';
 import type { RequestHeaders, RouteInfo } from './request.ts';
 
@@ -10,8 +10,8 @@ export class PolicyView implements PolicyRequest {
   readonly params: Readonly<Record<string, string>>;
   readonly #io: RequestIO;
 
-  constructor(route: RouteInfo, match: Match, io: RequestIO, params: Readonly<Record<string, string>>) {
-    this.route = route;
+  constructor({ route, match, io, params }: Routed) {
+    this.route = route.info;
     this.method = match.method;
     this.path = match.path;
     this.params = params;
