@@ -68,7 +68,7 @@ export class Forward implements ForwardPlan {
 
   respond(status: number, headers: ResponseHeaders): void {
     const scope = this.#scope;
-    runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, get: (key) => scope.get(key) }, this.#report);
+    runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, get: (key) => scope.get(key) }, { report: this.#report });
   }
 
   render(error: GatewayError): GatewayResponse {
@@ -76,7 +76,7 @@ export class Forward implements ForwardPlan {
     if (!this.intercepts) return response;
     const scope = this.#scope;
     return respondThrough(response, (headers) =>
-      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, this.#report),
+      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, { report: this.#report }),
     );
   }
 
@@ -98,7 +98,7 @@ export class Forward implements ForwardPlan {
       runSettle(
         chain,
         { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : undefined, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, get: (key) => scope.get(key) },
-        this.#report,
+        { report: this.#report },
       );
     }
     if (end) {

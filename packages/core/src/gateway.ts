@@ -146,8 +146,7 @@ export class Gateway<TState extends object = object> {
       runSettle(
         chain,
         { route: answer.route, method: answer.method, path: answer.path, status: response.status, error: answer.error, backend: undefined, durationMs: 0, get: (key) => answer.scope.get(key) },
-        this.#report,
-        reached,
+        { report: this.#report, reached },
       );
     }
     return { kind: 'respond', response, error: answer.error };
@@ -156,7 +155,7 @@ export class Gateway<TState extends object = object> {
   #through(chain: Chain, answer: Answer, reached?: number): GatewayResponse {
     const { route, method, path, error, scope } = answer;
     return respondThrough(answer.response, (headers) =>
-      runResponse(chain, { route, method, path, status: answer.response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, this.#report, reached),
+      runResponse(chain, { route, method, path, status: answer.response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, { report: this.#report, reached }),
     );
   }
 
