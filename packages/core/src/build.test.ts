@@ -284,8 +284,8 @@ describe('build()', () => {
     const gateway = createGateway({ upstream: { requestTimeout: 1_000 } })
       .mount(service({ name: 's', prefix: '/s' }, [get('/events', { upstream: { requestTimeout: 300_000 } }), get('/a')]), [ok])
       .build();
-    const events = (await run(gateway, 'GET', '/s/events')) as ForwardPlan;
-    const plain = (await run(gateway, 'GET', '/s/a')) as ForwardPlan;
+    const events = (await run(gateway, 'GET /s/events')) as ForwardPlan;
+    const plain = (await run(gateway, 'GET /s/a')) as ForwardPlan;
     expect(events.upstream).toEqual({ requestTimeout: 300_000 });
     expect(plain.upstream).toBeUndefined();
   });

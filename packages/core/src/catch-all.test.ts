@@ -31,7 +31,7 @@ const gateway = createGateway({ observer })
   .mount(service({ name: 'docs', prefix: '/docs' }, [get('/{*page}')]), [backend])
   .build();
 
-const uri = (url: string, method = 'GET'): Promise<string> => forwardedUri(gateway, method, url);
+const uri = (url: string, method = 'GET'): Promise<string> => forwardedUri(gateway, `${method} ${url}`);
 
 describe('catch-all {*rest}', () => {
   it('matches the rest of the path, one segment or more, and the prefix itself', () => {
@@ -76,7 +76,7 @@ describe('catch-all {*rest}', () => {
 
   it('gives hooks the tail decoded per segment, without leading or trailing slash', async () => {
     seen.length = 0;
-    for (const url of ['/hooked', '/hooked/', '/hooked/a%20b/c/', '/hooked/x']) asForward(await run(gateway, 'GET', url));
+    for (const url of ['/hooked', '/hooked/', '/hooked/a%20b/c/', '/hooked/x']) asForward(await run(gateway, `GET ${url}`));
     expect(seen).toEqual([{ rest: '' }, { rest: '' }, { rest: 'a b/c' }, { rest: 'x' }]);
   });
 
@@ -89,11 +89,11 @@ describe('catch-all {*rest}', () => {
   });
 
   it('answers 405 with Allow and an automatic OPTIONS for the methods it lacks', async () => {
-    const refused = asRespond(await run(gateway, 'POST', '/docs/a/b'));
+    const refused = asRespond(await run(gateway, 'POST /docs/a/b'));
     expect(refused.response.status).toBe(405);
     expect(refused.error?.code).toBe('method_not_allowed');
     expect(refused.response.headers.allow).toBe('GET, HEAD, OPTIONS');
-    const options = asRespond(await run(gateway, 'OPTIONS', '/docs'));
+    const options = asRespond(await run(gateway, 'OPTIONS /docs'));
     expect(options.response).toEqual({ status: 204, headers: { allow: 'GET, HEAD, OPTIONS' }, body: null });
   });
 
@@ -121,7 +121,7 @@ describe('catch-all {*rest}', () => {
     for (const [url, what] of refused) {
       it(`${what}: ${url}`, async () => {
         failures.length = 0;
-        const plan = asRespond(await run(gateway, 'GET', url));
+        const plan = asRespond(await run(gateway, `GET ${url}`));
         expect(plan.response.status).toBe(400);
         expect(plan.error?.code).toBe('invalid_path');
         expect(plan.error?.details).toMatchObject({ param: 'rest' });
@@ -132,10 +132,10 @@ describe('catch-all {*rest}', () => {
 
     it('at the root, where `//evil` would otherwise reach the upstream as a scheme-relative URL', async () => {
       const root = createGateway().mount(service({ name: 'root' }, [all('/{*rest}')]), [backend]).build();
-      expect(await forwardedUri(root, 'GET', '/')).toBe('/');
-      expect(await forwardedUri(root, 'DELETE', '/a/b?c')).toBe('/a/b?c');
+      expect(await forwardedUri(root, 'GET /')).toBe('/');
+      expect(await forwardedUri(root, 'DELETE /a/b?c')).toBe('/a/b?c');
       for (const url of ['//evil', '//evil.example/x', '/a//b']) {
-        const plan = asRespond(await run(root, 'GET', url));
+        const plan = asRespond(await run(root, `GET ${url}`));
         expect(plan.response.status).toBe(400);
         expect(plan.error?.code).toBe('invalid_path');
       }
@@ -157,16 +157,16 @@ describe('all()', () => {
     .build();
 
   it('answers every method, and a route of that one method on the same path wins', async () => {
-    expect(await forwardedUri(both, 'GET', '/s/x')).toBe('/get-x');
-    expect(await forwardedUri(both, 'HEAD', '/s/x')).toBe('/get-x');
+    expect(await forwardedUri(both, 'GET /s/x')).toBe('/get-x');
+    expect(await forwardedUri(both, 'HEAD /s/x')).toBe('/get-x');
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'QUERY', 'PROPFIND', 'PURGE']) {
-      const plan = asForward(await run(both, method, '/s/x'));
+      const plan = asForward(await run(both, `${method} /s/x`));
       expect([plan.method, plan.uri, plan.route.method]).toEqual([method, '/all-x', '*']);
     }
   });
 
   it('forwards OPTIONS instead of answering it: preflights are the upstream’s', async () => {
-    expect(await forwardedUri(both, 'OPTIONS', '/s/x')).toBe('/all-x');
+    expect(await forwardedUri(both, 'OPTIONS /s/x')).toBe('/all-x');
     expect(both.match('OPTIONS', '/s/x')?.route).toEqual({ service: 's', method: '*', path: '/s/x' });
   });
 
@@ -174,8 +174,8 @@ describe('all()', () => {
     const sales = createGateway()
       .mount(service({ name: 'sales', prefix: '/sales' }, [all('/{*rest}')]), ['http://127.0.0.1:9/base'])
       .build();
-    expect(await forwardedUri(sales, 'PATCH', '/sales/orders/7?x=1')).toBe('/base/orders/7?x=1');
-    expect(await forwardedUri(sales, 'GET', '/sales')).toBe('/base/');
+    expect(await forwardedUri(sales, 'PATCH /sales/orders/7?x=1')).toBe('/base/orders/7?x=1');
+    expect(await forwardedUri(sales, 'GET /sales')).toBe('/base/');
     expect(sales.match('GET', '/salesfloor')).toBeUndefined();
   });
 
@@ -191,12 +191,12 @@ describe('query()', () => {
     .build();
 
   it('declares a QUERY route', async () => {
-    const plan = asForward(await run(gatewayQ, 'QUERY', '/s/search?page=2'));
+    const plan = asForward(await run(gatewayQ, 'QUERY /s/search?page=2'));
     expect([plan.method, plan.uri, plan.route.method]).toEqual(['QUERY', '/searched?page=2', 'QUERY']);
   });
 
   it('refuses other methods with 405 and an Allow that names QUERY', async () => {
-    const plan = asRespond(await run(gatewayQ, 'GET', '/s/search'));
+    const plan = asRespond(await run(gatewayQ, 'GET /s/search'));
     expect(plan.response.status).toBe(405);
     expect(plan.error?.code).toBe('method_not_allowed');
     expect(plan.response.headers.allow).toBe('QUERY, OPTIONS');

@@ -35,7 +35,7 @@ describe('hooks', () => {
   it('accepts a single hook as well as a list', async () => {
     let ran = false;
     const g = gatewayWith([get('/one', { before: () => void (ran = true) })]);
-    asForward(await run(g, 'GET', '/app/one'));
+    asForward(await run(g, 'GET /app/one'));
     expect(ran).toBe(true);
   });
 
@@ -52,7 +52,7 @@ describe('hooks', () => {
       }),
     ]);
     const io = testIO({ authorization: 'Bearer t', Cookie: 'sid=1' });
-    asForward(await run(g, 'GET', '/app/headers', io));
+    asForward(await run(g, 'GET /app/headers', io));
     expect(io.headers.record).toEqual({ authorization: 'Bearer t', 'x-user': 'u1' });
   });
 
@@ -65,7 +65,7 @@ describe('hooks', () => {
         },
       }),
     ]);
-    await run(g, 'GET', '/app/users/a%20b/posts/7?x=1', testIO({}, '10.1.2.3'));
+    await run(g, 'GET /app/users/a%20b/posts/7?x=1', testIO({}, '10.1.2.3'));
     expect(seen).toEqual([
       { userId: 'a b', postId: '7' },
       'GET',
@@ -80,7 +80,7 @@ describe('hooks', () => {
   it('read the app state given to createGateway', async () => {
     let seen: unknown;
     const g = gatewayWith([get('/state', { before: (ctx) => void (seen = ctx.state) })]);
-    await run(g, 'GET', '/app/state');
+    await run(g, 'GET /app/state');
     expect(seen).toBe(state);
     expect(g.state).toBe(state);
   });
@@ -105,10 +105,10 @@ describe('hooks', () => {
         ],
       }),
     ]);
-    await run(g, 'GET', '/app/scope', testIO({ 'x-user-id': 'u7' }));
+    await run(g, 'GET /app/scope', testIO({ 'x-user-id': 'u7' }));
     expect(seen).toEqual([undefined, { id: 'u7', admin: true }, ['a', 'b']]);
     seen.length = 0;
-    await run(g, 'GET', '/app/scope', testIO());
+    await run(g, 'GET /app/scope', testIO());
     expect(seen).toEqual([undefined, { id: 'anon', admin: true }, ['a', 'b']]);
   });
 
@@ -127,7 +127,7 @@ describe('hooks', () => {
         ],
       }),
     ]);
-    expect(asForward(await run(g, 'GET', '/app/item/42?x=1')).uri).toBe('/base/v2/items/42?x=1&via=hook');
+    expect(asForward(await run(g, 'GET /app/item/42?x=1')).uri).toBe('/base/v2/items/42?x=1&via=hook');
   });
 
   for (const bad of ['http://evil/', 'https://evil.example/x', '//evil', '//evil/path', 'relative/path', '', '\\\\evil', '/\\evil', '/a\\..\\..\\x', '/a b', '/a\r\nHost: evil', '/a\u0000']) {
@@ -143,7 +143,7 @@ describe('hooks', () => {
           ],
         }),
       ]);
-      const plan = asRespond(await run(g, 'GET', '/app/redirect'));
+      const plan = asRespond(await run(g, 'GET /app/redirect'));
       expect(plan.response.status).toBe(500);
       expect(plan.error?.code).toBe('internal');
       expect(plan.error?.details).toMatchObject({ uri: bad });
@@ -165,7 +165,7 @@ describe('hooks', () => {
           ],
         }),
       ]);
-      const plan = asRespond(await run(g, 'GET', '/app/auth'));
+      const plan = asRespond(await run(g, 'GET /app/auth'));
       expect(plan.error?.code).toBe('unauthorized');
       expect(plan.response).toEqual({
         status: 401,
@@ -173,7 +173,7 @@ describe('hooks', () => {
         body: 'unauthorized: Send a key in X-Api-Key.\n',
       });
       expect(after).toBe(false);
-      asForward(await run(g, 'GET', '/app/auth', testIO({ 'x-api-key': 'k1' })));
+      asForward(await run(g, 'GET /app/auth', testIO({ 'x-api-key': 'k1' })));
       expect(after).toBe(true);
     });
 
@@ -185,11 +185,11 @@ describe('hooks', () => {
         ],
         'json',
       );
-      const sync = asRespond(await run(g, 'GET', '/app/sync'));
+      const sync = asRespond(await run(g, 'GET /app/sync'));
       expect(sync.response.status).toBe(403);
       expect(sync.response.headers).toEqual({ 'content-type': 'application/json; charset=utf-8', 'x-reason': 'policy' });
       expect(JSON.parse(bodyText(sync.response))).toEqual({ error: { code: 'forbidden', message: 'Access to this resource is forbidden.', status: 403 } });
-      const later = asRespond(await run(g, 'GET', '/app/async'));
+      const later = asRespond(await run(g, 'GET /app/async'));
       expect(later.response.status).toBe(429);
       expect(later.response.headers['retry-after']).toBe('3');
       expect(later.error?.code).toBe('too_many_requests');
@@ -204,10 +204,10 @@ describe('hooks', () => {
         ],
         'problem',
       );
-      const login = asRespond(await run(g, 'GET', '/app/login'));
+      const login = asRespond(await run(g, 'GET /app/login'));
       expect(login).toEqual({ kind: 'respond', response: { status: 302, headers: { location: '/login' }, body: null }, error: undefined });
       expect(after).toBe(false);
-      const teapot = asRespond(await run(g, 'POST', '/app/teapot'));
+      const teapot = asRespond(await run(g, 'POST /app/teapot'));
       expect(teapot.error).toBeUndefined();
       expect(teapot.response.status).toBe(418);
       expect(teapot.response.headers).toEqual({ 'content-type': 'application/json; charset=utf-8', 'x-kind': 'teapot' });
@@ -221,7 +221,7 @@ describe('hooks', () => {
         'problem',
         { pipelineFailed: (event) => failures.push(event.error.code) },
       );
-      const plan = asRespond(await run(g, 'GET', '/app/custom'));
+      const plan = asRespond(await run(g, 'GET /app/custom'));
       expect(plan.error?.code).toBe('unauthorized');
       expect(plan.response.status).toBe(401);
       expect(plan.response.headers['content-type']).toBe('application/json; charset=utf-8');
@@ -232,7 +232,7 @@ describe('hooks', () => {
     it('with 500 internal when a hook throws a plain Error, keeping the cause for logs but not rendering it', async () => {
       const boom = new Error('db password is hunter2');
       const g = gatewayWith([get('/boom', { before: async () => { throw boom; } })], 'json');
-      const plan = asRespond(await run(g, 'GET', '/app/boom'));
+      const plan = asRespond(await run(g, 'GET /app/boom'));
       expect(plan.response.status).toBe(500);
       expect(plan.error?.code).toBe('internal');
       expect(plan.error?.cause).toBe(boom);
@@ -246,10 +246,10 @@ describe('hooks', () => {
         get('/string', { before: () => { throw 'oops'; } }),
         get('/value', { before: (() => 42) as unknown as Hook<Record<string, string>, AppEnv> }),
       ]);
-      const thrown = asRespond(await run(g, 'GET', '/app/string'));
+      const thrown = asRespond(await run(g, 'GET /app/string'));
       expect(thrown.response.status).toBe(500);
       expect(thrown.error?.cause).toBe('oops');
-      const returned = asRespond(await run(g, 'GET', '/app/value'));
+      const returned = asRespond(await run(g, 'GET /app/value'));
       expect(returned.response.status).toBe(500);
       expect(returned.error?.details).toMatchObject({ value: 42 });
     });

@@ -30,7 +30,7 @@ describe('middleware', () => {
       .mount(service({ name: 's', prefix: '/s', use: [tracer('s', log)] }, [get('/x', { use: [tracer('r', log)] })]), [backendUrl])
       .build();
     const io = testIO();
-    const plan = asForward(await run(gateway, 'GET', '/s/x', io));
+    const plan = asForward(await run(gateway, 'GET /s/x', io));
     expect(io.headers.record['x-order']).toBe('gsr');
     const headers: Record<string, string | readonly string[]> = {};
     expect(plan.intercepts).toBe(true);
@@ -49,7 +49,7 @@ describe('middleware', () => {
     const log: string[] = [];
     const refuse: Middleware = { name: 'auth', request: () => unauthorized(), response: (ctx) => ctx.headers.set('www-authenticate', 'Bearer') };
     const gateway = createGateway({ use: [tracer('g', log), refuse, tracer('inner', log)] }).mount(service({ prefix: '/s' }, [get('/x')]), [backendUrl]).build();
-    const plan = asRespond(await run(gateway, 'GET', '/s/x'));
+    const plan = asRespond(await run(gateway, 'GET /s/x'));
     expect(plan.response.status).toBe(401);
     expect(plan.response.headers['www-authenticate']).toBe('Bearer');
     expect(plan.response.headers['x-onion']).toBe('g');
@@ -61,7 +61,7 @@ describe('middleware', () => {
     const gateway = createGateway({ use: [stamp] })
       .mount(service({ prefix: '/s' }, [get('/hook', { before: () => json(202, { ok: true }) }), get('/item/{id}', { before: () => new GatewayError('forbidden') })]), [backendUrl])
       .build();
-    const header = async (method: string, url: string) => asRespond(await run(gateway, method, url)).response.headers['x-gateway'];
+    const header = async (method: string, url: string) => asRespond(await run(gateway, `${method} ${url}`)).response.headers['x-gateway'];
     expect(await header('GET', '/s/hook')).toBe('made 202');
     expect(await header('GET', '/s/item/1')).toBe('made forbidden');
     expect(await header('GET', '/s/item/..')).toBe('made invalid_path');
@@ -72,7 +72,7 @@ describe('middleware', () => {
   it('renders a transport failure through the response phases', async () => {
     const stamp: Middleware = { name: 'stamp', response: (ctx) => ctx.headers.set('x-gateway', `${ctx.status} ${ctx.error?.code}`) };
     const gateway = createGateway({ use: [stamp] }).mount(service({ prefix: '/s' }, [get('/x')]), [backendUrl]).build();
-    const plan = asForward(await run(gateway, 'GET', '/s/x'));
+    const plan = asForward(await run(gateway, 'GET /s/x'));
     expect(plan.render(new GatewayError('upstream_timeout')).headers['x-gateway']).toBe('504 upstream_timeout');
   });
 
@@ -81,14 +81,14 @@ describe('middleware', () => {
     const gateway = createGateway({ use: [settled(events)] })
       .mount(service({ prefix: '/s' }, [get('/x'), get('/deny', { before: () => unauthorized() }), get('/answer', { before: () => respond(204) })]), [backendUrl])
       .build();
-    const ok = asForward(await run(gateway, 'GET', '/s/x'));
+    const ok = asForward(await run(gateway, 'GET /s/x'));
     ok.settle({ status: 200 });
     ok.settle({ error: new GatewayError('client_closed') });
-    const failed = asForward(await run(gateway, 'GET', '/s/x'));
+    const failed = asForward(await run(gateway, 'GET /s/x'));
     failed.settle({ error: new GatewayError('upstream_reset') });
-    await run(gateway, 'GET', '/s/deny');
-    await run(gateway, 'GET', '/s/answer');
-    await run(gateway, 'DELETE', '/s/x');
+    await run(gateway, 'GET /s/deny');
+    await run(gateway, 'GET /s/answer');
+    await run(gateway, 'DELETE /s/x');
     expect(events.map((e) => [e.route?.path, e.status, e.error?.code, e.backend?.origin])).toEqual([
       ['/s/x', 200, undefined, backendUrl],
       ['/s/x', undefined, 'upstream_reset', backendUrl],
@@ -107,7 +107,7 @@ describe('middleware', () => {
       settle: (event) => void seen.push(event.get('tier')),
     };
     const gateway = createGateway({ use: [tag] }).mount(service({ prefix: '/s' }, [get('/x')]), [backendUrl]).build();
-    const plan = asForward(await run(gateway, 'GET', '/s/x'));
+    const plan = asForward(await run(gateway, 'GET /s/x'));
     const headers: Record<string, string | readonly string[]> = {};
     plan.respond(200, new RecordHeaders(headers));
     plan.settle({ status: 200 });
@@ -133,7 +133,7 @@ describe('middleware', () => {
       settle: () => { throw new Error('settle'); },
     };
     const gateway = createGateway({ observer, use: [broken] }).mount(service({ prefix: '/s' }, [get('/x')]), [backendUrl]).build();
-    const plan = asForward(await run(gateway, 'GET', '/s/x'));
+    const plan = asForward(await run(gateway, 'GET /s/x'));
     plan.respond(200, new RecordHeaders({}));
     plan.settle({ status: 200 });
     expect(failures).toEqual(['broken.upstream', 'broken.response', 'broken.settle']);

@@ -127,12 +127,20 @@ export const compileChain = (levels: readonly (readonly Middleware[])[]): Chain 
 
 type Report = (failure: CallbackFailure) => void;
 
+/** How the response or settle phases run for one request. */
+export interface PhaseRun {
+  /** Where a phase that throws is reported. */
+  readonly report: Report;
+  /** How many middleware of the chain had their request phase run; all of them when absent. */
+  readonly reached?: number | undefined;
+}
+
 /**
  * Runs the response phases over a response head. `reached`, when given, is how many middleware
  * of the chain had their request phase run: a request that a middleware answered itself passes
  * only through it and the ones outside it, as in an onion.
  */
-export const runResponse = (chain: Chain, context: ResponseContext, report: Report, reached = chain.all.length): void => {
+export const runResponse = (chain: Chain, context: ResponseContext, { report, reached = chain.all.length }: PhaseRun): void => {
   for (const middleware of chain.response) {
     if (reached < chain.all.length && chain.all.indexOf(middleware) >= reached) continue;
     try {
@@ -144,7 +152,7 @@ export const runResponse = (chain: Chain, context: ResponseContext, report: Repo
 };
 
 /** Runs the settle phases, of the middleware the request reached only (see runResponse). */
-export const runSettle = (chain: Chain, event: SettleEvent, report: Report, reached = chain.all.length): void => {
+export const runSettle = (chain: Chain, event: SettleEvent, { report, reached = chain.all.length }: PhaseRun): void => {
   for (const middleware of chain.settle) {
     if (reached < chain.all.length && chain.all.indexOf(middleware) >= reached) continue;
     try {

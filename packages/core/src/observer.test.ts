@@ -47,7 +47,7 @@ describe('observer', () => {
 
   it('hears requestStart, backendSelected and upstreamSucceeded with its latency for a forwarded request', async () => {
     const { observer, events } = recorder();
-    const plan = asForward(await run(build(observer), 'GET', '/shop/ping?x=1'));
+    const plan = asForward(await run(build(observer), 'GET /shop/ping?x=1'));
     expect(events).toEqual([
       { name: 'requestStart', event: { route: pingRoute, method: 'GET', path: '/shop/ping' } },
       { name: 'backendSelected', event: { route: pingRoute, method: 'GET', path: '/shop/ping', backend } },
@@ -62,7 +62,7 @@ describe('observer', () => {
 
   it('hears upstreamFailed with the error and latency, and counts a plan settled twice once', async () => {
     const { observer, events } = recorder();
-    const plan = asForward(await run(build(observer), 'GET', '/shop/item/7'));
+    const plan = asForward(await run(build(observer), 'GET /shop/item/7'));
     const error = new GatewayError('upstream_timeout');
     plan.settle({ error });
     plan.settle({ status: 200 });
@@ -76,14 +76,14 @@ describe('observer', () => {
   it('hears pipelineFailed when a hook ends the request, and no backend is chosen', async () => {
     const { observer, events } = recorder();
     const g = build(observer);
-    const refused = asRespond(await run(g, 'GET', '/shop/private'));
+    const refused = asRespond(await run(g, 'GET /shop/private'));
     const route = { service: 'shop', method: 'GET', path: '/shop/private' };
     expect(events).toEqual([
       { name: 'requestStart', event: { route, method: 'GET', path: '/shop/private' } },
       { name: 'pipelineFailed', event: { route, method: 'GET', path: '/shop/private', error: refused.error } },
     ]);
     events.length = 0;
-    const broken = asRespond(await run(g, 'GET', '/shop/broken'));
+    const broken = asRespond(await run(g, 'GET /shop/broken'));
     expect(events.map((e) => e.name)).toEqual(['requestStart', 'pipelineFailed']);
     expect(events[1]!.event.error).toBe(broken.error);
     expect(broken.error?.code).toBe('internal');
@@ -91,7 +91,7 @@ describe('observer', () => {
 
   it('hears dispatchFailed with 503 no_backend_available when the policy picks no backend', async () => {
     const { observer, events } = recorder();
-    const plan = asRespond(await run(build(observer), 'GET', '/shop/empty'));
+    const plan = asRespond(await run(build(observer), 'GET /shop/empty'));
     expect(plan.response.status).toBe(503);
     expect(plan.error?.code).toBe('no_backend_available');
     const route = { service: 'shop', method: 'GET', path: '/shop/empty' };
@@ -103,23 +103,23 @@ describe('observer', () => {
 
   it('hears nothing for a path that only matched for another method', async () => {
     const { observer, events } = recorder();
-    asRespond(await run(build(observer), 'DELETE', '/shop/ping'));
+    asRespond(await run(build(observer), 'DELETE /shop/ping'));
     expect(events).toEqual([]);
   });
 
   it('accepts an observer that implements only some events', async () => {
     const started: string[] = [];
     const g = build({ requestStart: (event) => void started.push(event.path) });
-    asForward(await run(g, 'GET', '/shop/ping')).settle({ status: 200 });
-    asRespond(await run(g, 'GET', '/shop/private'));
-    asRespond(await run(g, 'GET', '/shop/empty'));
+    asForward(await run(g, 'GET /shop/ping')).settle({ status: 200 });
+    asRespond(await run(g, 'GET /shop/private'));
+    asRespond(await run(g, 'GET /shop/empty'));
     expect(started).toEqual(['/shop/ping', '/shop/private', '/shop/empty']);
   });
 
   it('reports an observer method that throws through callbackFailed, and settling goes on', async () => {
     const { observer, events } = recorder();
     const failing = { ...observer, upstreamSucceeded: () => { throw new Error('observer broke'); } };
-    const plan = asForward(await run(build(failing), 'GET', '/shop/ping'));
+    const plan = asForward(await run(build(failing), 'GET /shop/ping'));
     expect(() => plan.settle({ status: 200 })).not.toThrow();
     expect(events.at(-1)).toEqual({ name: 'callbackFailed', event: { callback: 'observer.upstreamSucceeded', error: new Error('observer broke'), route: pingRoute } });
   });
@@ -128,7 +128,7 @@ describe('observer', () => {
     const { observer, events } = recorder();
     const throwing: Policy = { name: 'throwing', create: (backends) => ({ pick: () => backends[0], end: () => { throw new Error('end broke'); } }) };
     const gateway = createGateway({ observer, policies: { throwing, none }, defaultPolicy: 'throwing' }).mount(routes, [backendUrl]).build();
-    const plan = asForward(await run(gateway, 'GET', '/shop/ping'));
+    const plan = asForward(await run(gateway, 'GET /shop/ping'));
     expect(() => plan.settle({ error: new GatewayError('upstream_reset') })).not.toThrow();
     expect(events.slice(-2).map((e) => [e.name, e.event.callback])).toEqual([
       ['callbackFailed', 'balancer.end'],
@@ -140,7 +140,7 @@ describe('observer', () => {
     const { observer, events } = recorder();
     const throwing: Policy = { name: 'throwing', create: () => ({ pick: () => { throw new Error('pick broke'); } }) };
     const gateway = createGateway({ observer, policies: { throwing, none }, defaultPolicy: 'throwing' }).mount(routes, [backendUrl]).build();
-    const plan = asRespond(await run(gateway, 'GET', '/shop/ping'));
+    const plan = asRespond(await run(gateway, 'GET /shop/ping'));
     expect(plan.error?.code).toBe('internal');
     expect(events.map((e) => e.name)).toEqual(['requestStart', 'callbackFailed', 'dispatchFailed']);
   });
@@ -149,7 +149,7 @@ describe('observer', () => {
     const warn = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     const observer: Observer = { upstreamFailed: () => { throw new Error('no channel'); } };
     const gateway = build(observer);
-    for (let i = 0; i < 3; i++) asForward(await run(gateway, 'GET', '/shop/ping')).settle({ error: new GatewayError('upstream_reset') });
+    for (let i = 0; i < 3; i++) asForward(await run(gateway, 'GET /shop/ping')).settle({ error: new GatewayError('upstream_reset') });
     expect(warn.mock.calls.filter((call) => String(call[0]).includes('observer.upstreamFailed'))).toHaveLength(1);
   });
 
@@ -157,11 +157,11 @@ describe('observer', () => {
     const clock = jest.spyOn(performance, 'now');
     const g = build();
     expect(g.observer).toBeUndefined();
-    const plan = asForward(await run(g, 'GET', '/shop/item/1'));
+    const plan = asForward(await run(g, 'GET /shop/item/1'));
     plan.settle({ status: 200 });
     plan.settle({ error: new GatewayError('bad_gateway') });
-    expect(asRespond(await run(g, 'GET', '/shop/private')).response.status).toBe(401);
-    expect(asRespond(await run(g, 'GET', '/shop/empty')).response.status).toBe(503);
+    expect(asRespond(await run(g, 'GET /shop/private')).response.status).toBe(401);
+    expect(asRespond(await run(g, 'GET /shop/empty')).response.status).toBe(503);
     expect(clock).not.toHaveBeenCalled();
   });
 });
@@ -176,7 +176,7 @@ describe('loggingObserver', () => {
 
   it('logs an upstream success at info with the route, backend, status and latency', async () => {
     const { lines, gateway } = logged();
-    asForward(await run(gateway, 'GET', '/shop/ping')).settle({ status: 201 });
+    asForward(await run(gateway, 'GET /shop/ping')).settle({ status: 201 });
     expect(lines).toEqual([
       { level: 30, msg: 'upstream responded', service: 'shop', route: '/shop/ping', method: 'GET', path: '/shop/ping', backend: backendUrl, status: 201, latencyMs: expect.any(Number) },
     ]);
@@ -185,7 +185,7 @@ describe('loggingObserver', () => {
   it('logs an upstream failure at warn with the code, details and cause', async () => {
     const { lines, gateway } = logged();
     const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-    asForward(await run(gateway, 'GET', '/shop/item/9')).settle({ error: new GatewayError('upstream_unreachable', { cause, details: { attempt: 1 } }) });
+    asForward(await run(gateway, 'GET /shop/item/9')).settle({ error: new GatewayError('upstream_unreachable', { cause, details: { attempt: 1 } }) });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       level: 40,
@@ -204,8 +204,8 @@ describe('loggingObserver', () => {
 
   it('logs a client-side refusal at info and a gateway failure at error with its cause', async () => {
     const { lines, gateway } = logged();
-    await run(gateway, 'GET', '/shop/private');
-    await run(gateway, 'GET', '/shop/broken');
+    await run(gateway, 'GET /shop/private');
+    await run(gateway, 'GET /shop/broken');
     expect(lines).toEqual([
       { level: 30, msg: 'request refused', service: 'shop', route: '/shop/private', method: 'GET', path: '/shop/private', code: 'unauthorized' },
       {
@@ -223,7 +223,7 @@ describe('loggingObserver', () => {
 
   it('logs a dispatch failure at error', async () => {
     const { lines, gateway } = logged();
-    await run(gateway, 'GET', '/shop/empty');
+    await run(gateway, 'GET /shop/empty');
     expect(lines).toEqual([
       { level: 50, msg: 'dispatch failed', service: 'shop', route: '/shop/empty', method: 'GET', path: '/shop/empty', code: 'no_backend_available', details: { service: 'shop' } },
     ]);

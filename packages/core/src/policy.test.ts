@@ -13,7 +13,7 @@ const recording = (name: string, log: string[]): Policy => ({
   }),
 });
 
-const backendOf = async (gateway: Parameters<typeof run>[0], url: string): Promise<string> => asForward(await run(gateway, 'GET', url)).backend.url;
+const backendOf = async (gateway: Parameters<typeof run>[0], url: string): Promise<string> => asForward(await run(gateway, `GET ${url}`)).backend.url;
 
 describe('policies', () => {
   it('round-robins over the backends in their order by default', async () => {
@@ -46,7 +46,7 @@ describe('policies', () => {
 
   it('parses backends into origin, base path and weight', async () => {
     const g = createGateway().mount(service({ name: 's' }, [get('/p')]), [{ url: 'https://api.example:8443/v1/', weight: 1 }]).build();
-    const backend: Backend = asForward(await run(g, 'GET', '/p')).backend;
+    const backend: Backend = asForward(await run(g, 'GET /p')).backend;
     expect(backend).toEqual({ url: 'https://api.example:8443/v1/', origin: 'https://api.example:8443', basePath: '/v1', weight: 1 });
   });
 
@@ -59,7 +59,7 @@ describe('policies', () => {
       .mount(service({ name: 'with-policy', prefix: '/a', policy: 'svc' }, [get('/own', { policy: 'route' }), get('/inherited')]), ['http://a'])
       .mount(service({ name: 'without', prefix: '/b' }, [get('/own', { policy: 'route' }), get('/default'), get('/rr', { policy: 'round-robin' })]), ['http://b1', 'http://b2'])
       .build();
-    for (const url of ['/a/own', '/a/inherited', '/b/own', '/b/default']) await run(g, 'GET', url);
+    for (const url of ['/a/own', '/a/inherited', '/b/own', '/b/default']) await run(g, `GET ${url}`);
     expect(log).toEqual(['route GET /a/own', 'svc GET /a/inherited', 'route GET /b/own', 'fallback GET /b/default']);
     // The built-in round-robin stays available by name beside custom policies.
     expect([await backendOf(g, '/b/rr'), await backendOf(g, '/b/rr')]).toEqual(['http://b1', 'http://b2']);
@@ -82,7 +82,7 @@ describe('policies', () => {
     const g = createGateway({ policies: { tracking }, defaultPolicy: 'tracking' })
       .mount(service({ name: 's', prefix: '/s' }, [get('/t/{id}', { to: '/t/{id}' })]), ['http://one', 'http://two'])
       .build();
-    const plan = asForward(await run(g, 'GET', '/s/t/a%20b', testIO({ 'X-Tenant': 'acme' })));
+    const plan = asForward(await run(g, 'GET /s/t/a%20b', testIO({ 'X-Tenant': 'acme' })));
     expect(events).toEqual([
       { pick: { method: 'GET', path: '/s/t/a%20b', route: '/s/t/{id}', params: { id: 'a b' }, tenant: 'acme' } },
       { start: 'http://two' },
@@ -95,7 +95,7 @@ describe('policies', () => {
   it('answers 503 no_backend_available when the balancer picks none', async () => {
     const none: Policy = { name: 'none', create: () => ({ pick: () => undefined }) };
     const g = createGateway({ policies: { none } }).mount(service({ name: 's' }, [get('/x', { policy: 'none' })]), ['http://a']).build();
-    const plan = asRespond(await run(g, 'GET', '/x'));
+    const plan = asRespond(await run(g, 'GET /x'));
     expect(plan.response.status).toBe(503);
     expect(plan.error?.code).toBe('no_backend_available');
     expect(plan.error?.details).toEqual({ service: 's' });

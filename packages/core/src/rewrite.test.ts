@@ -13,7 +13,7 @@ const sales = service({ name: 'sales', prefix: '/sales' }, [
 ]);
 
 const gateway = createGateway().mount(sales, ['http://127.0.0.1:9']).build();
-const uri = (url: string): Promise<string> => forwardedUri(gateway, 'GET', url);
+const uri = (url: string): Promise<string> => forwardedUri(gateway, `GET ${url}`);
 
 describe('rewrites', () => {
   it('strips the service prefix when the route has no `to`', async () => {
@@ -60,11 +60,11 @@ describe('rewrites', () => {
 
   it("prefixes the backend's base path", async () => {
     const based = createGateway().mount(sales, ['http://127.0.0.1:9/base/']).build();
-    expect(await forwardedUri(based, 'GET', '/sales/ping')).toBe('/base/ping');
-    expect(await forwardedUri(based, 'GET', '/sales/item/7/review?x=1')).toBe('/base/api/v2/reviews/7?x=1');
-    expect(await forwardedUri(based, 'GET', '/sales')).toBe('/base/');
+    expect(await forwardedUri(based, 'GET /sales/ping')).toBe('/base/ping');
+    expect(await forwardedUri(based, 'GET /sales/item/7/review?x=1')).toBe('/base/api/v2/reviews/7?x=1');
+    expect(await forwardedUri(based, 'GET /sales')).toBe('/base/');
     const deep = createGateway().mount(sales, ['http://127.0.0.1:9/a/b']).build();
-    expect(await forwardedUri(deep, 'GET', '/sales/public')).toBe('/a/b/internal');
+    expect(await forwardedUri(deep, 'GET /sales/public')).toBe('/a/b/internal');
   });
 
   it('cuts a prefix by its segments, whatever slashes it was declared with', async () => {
@@ -72,19 +72,19 @@ describe('rewrites', () => {
       const g = createGateway()
         .mount(service({ name: 's', prefix }, [get('/ping'), get('/')]), ['http://127.0.0.1:9'])
         .build();
-      expect(await forwardedUri(g, 'GET', '/sales/ping')).toBe('/ping');
-      expect(await forwardedUri(g, 'GET', '/sales')).toBe('/');
+      expect(await forwardedUri(g, 'GET /sales/ping')).toBe('/ping');
+      expect(await forwardedUri(g, 'GET /sales')).toBe('/');
     }
     const nested = createGateway()
       .mount(service({ name: 's', prefix: '/api//v1' }, [get('/ping')]), ['http://127.0.0.1:9'])
       .build();
-    expect(await forwardedUri(nested, 'GET', '/api/v1/ping')).toBe('/ping');
+    expect(await forwardedUri(nested, 'GET /api/v1/ping')).toBe('/ping');
   });
 
   it('forwards to the whole path when the service has no prefix', async () => {
     const g = createGateway().mount(service({ name: 'all' }, [get('/a/b'), get('/')]), ['http://127.0.0.1:9']).build();
-    expect(await forwardedUri(g, 'GET', '/a/b?c=d')).toBe('/a/b?c=d');
-    expect(await forwardedUri(g, 'GET', '/')).toBe('/');
+    expect(await forwardedUri(g, 'GET /a/b?c=d')).toBe('/a/b?c=d');
+    expect(await forwardedUri(g, 'GET /')).toBe('/');
   });
 });
 
@@ -116,7 +116,7 @@ describe('parameter refusal', () => {
   for (const [raw, what] of refused) {
     it(`refuses ${what} (${raw}) in a parameter with 400 invalid_path`, async () => {
       for (const url of [`/files/${raw}`, `/files/raw/${raw}`, `/files/dir/${raw}`, `/files/${raw}/name`]) {
-        const plan = asRespond(await run(guarded, 'GET', url));
+        const plan = asRespond(await run(guarded, `GET ${url}`));
         expect(plan.response.status).toBe(400);
         expect(plan.error?.code).toBe('invalid_path');
         expect(bodyText(plan.response)).toBe('invalid_path: The request path is not allowed.\n');
@@ -126,7 +126,7 @@ describe('parameter refusal', () => {
 
   it('refuses malformed percent-encoding with 400 invalid_path and keeps the decoder error as the cause', async () => {
     for (const raw of ['%E0%A4%A', '%', '%zz', '%C3']) {
-      const plan = asRespond(await run(guarded, 'GET', `/files/${raw}`));
+      const plan = asRespond(await run(guarded, `GET /files/${raw}`));
       expect(plan.response.status).toBe(400);
       expect(plan.error?.code).toBe('invalid_path');
       expect(plan.error?.message).toBe('The request path has malformed percent-encoding.');
@@ -137,16 +137,16 @@ describe('parameter refusal', () => {
 
   it('reports a refused parameter to the observer as a pipeline failure', async () => {
     failures.length = 0;
-    await run(guarded, 'GET', '/files/%2e%2e');
+    await run(guarded, 'GET /files/%2e%2e');
     expect(failures).toEqual([
       { route: { service: 'files', method: 'GET', path: '/files/{name}' }, method: 'GET', path: '/files/%2e%2e', error: expect.objectContaining({ code: 'invalid_path' }) },
     ]);
   });
 
   it('accepts dots, encoded characters and unicode that stay inside one segment', async () => {
-    expect(asForward(await run(guarded, 'GET', '/files/...')).uri).toBe('/store/...');
-    expect(asForward(await run(guarded, 'GET', '/files/.env')).uri).toBe('/store/.env');
-    expect(asForward(await run(guarded, 'GET', '/files/a..b')).uri).toBe('/store/a..b');
-    expect(asForward(await run(guarded, 'GET', '/files/%E2%9C%93')).uri).toBe('/store/%E2%9C%93');
+    expect(asForward(await run(guarded, 'GET /files/...')).uri).toBe('/store/...');
+    expect(asForward(await run(guarded, 'GET /files/.env')).uri).toBe('/store/.env');
+    expect(asForward(await run(guarded, 'GET /files/a..b')).uri).toBe('/store/a..b');
+    expect(asForward(await run(guarded, 'GET /files/%E2%9C%93')).uri).toBe('/store/%E2%9C%93');
   });
 });

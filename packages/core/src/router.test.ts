@@ -22,7 +22,7 @@ const gateway = createGateway()
   .mount(service({ name: 'root' }, [get('/', { to: '/home' })]), [backend])
   .build();
 
-const uriOf = async (method: string, url: string): Promise<string> => asForward(await run(gateway, method, url)).uri;
+const uriOf = async (method: string, url: string): Promise<string> => asForward(await run(gateway, `${method} ${url}`)).uri;
 
 describe('Router', () => {
   it('prefers a static segment over a parameter', async () => {
@@ -67,7 +67,7 @@ describe('Router', () => {
   it('answers HEAD with the GET route, keeping HEAD as the upstream method', async () => {
     const match = gateway.match('HEAD', '/items/42');
     expect(match?.route).toEqual({ service: 'items', method: 'GET', path: '/items/{id}' });
-    const plan = asForward(await run(gateway, 'HEAD', '/items/42'));
+    const plan = asForward(await run(gateway, 'HEAD /items/42'));
     expect(plan.method).toBe('HEAD');
     expect(plan.uri).toBe('/by-id/42');
   });
@@ -81,23 +81,23 @@ describe('Router', () => {
     const match = gateway.match('PUT', '/items/42');
     expect(match).toBeDefined();
     expect(match?.route).toBeUndefined();
-    const plan = asRespond(await run(gateway, 'PUT', '/items/42'));
+    const plan = asRespond(await run(gateway, 'PUT /items/42'));
     expect(plan.error?.code).toBe('method_not_allowed');
     expect(plan.response.status).toBe(405);
     expect(plan.response.headers.allow).toBe('GET, POST, HEAD, OPTIONS');
     expect(plan.response.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(bodyText(plan.response)).toBe('method_not_allowed: The method is not allowed for this resource.\n');
 
-    const view = asRespond(await run(gateway, 'PATCH', '/items/42/view'));
+    const view = asRespond(await run(gateway, 'PATCH /items/42/view'));
     expect(view.response.status).toBe(405);
     expect(view.response.headers.allow).toBe('GET, DELETE, HEAD, OPTIONS');
   });
 
   it('answers OPTIONS on a path without an OPTIONS route with 204 and Allow', async () => {
-    const plan = asRespond(await run(gateway, 'OPTIONS', '/items/42'));
+    const plan = asRespond(await run(gateway, 'OPTIONS /items/42'));
     expect(plan.error).toBeUndefined();
     expect(plan.response).toEqual({ status: 204, headers: { allow: 'GET, POST, HEAD, OPTIONS' }, body: null });
-    const mixed = asRespond(await run(gateway, 'OPTIONS', '/items/mixed'));
+    const mixed = asRespond(await run(gateway, 'OPTIONS /items/mixed'));
     // `{id}` matches `mixed` too, and answers POST there.
     expect(mixed.response.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
   });
@@ -150,7 +150,7 @@ describe('Router', () => {
 
   it('passes the client address and headers through to the plan unchanged', async () => {
     const io = testIO({ Accept: 'text/html' }, '10.0.0.1');
-    const plan = asForward(await run(gateway, 'GET', '/items/new', io));
+    const plan = asForward(await run(gateway, 'GET /items/new', io));
     expect(plan.backend.url).toBe(backend);
     expect(io.headers.record).toEqual({ accept: 'text/html' });
   });

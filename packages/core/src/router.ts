@@ -57,10 +57,10 @@ export class Router<T> {
     // they end in an empty segment that no template matches; a catch-all takes it, and refuses it.
     if (end < path.length && path.charCodeAt(end - 1) === 47 /* / */) end = path.length;
     const values: string[] = [];
-    const value = walk(this.#root, path, 1, end, method, values);
+    const value = walk(this.#root, 1, { path, end, method, values });
     if (value !== undefined) return { kind: 'route', value, values };
     const found = new Set<string>();
-    collect(this.#root, path, 1, end, found);
+    collect(this.#root, 1, { path, end, found });
     if (found.size === 0) return undefined;
     const allowed = [...found];
     if (allowed.includes('GET') && !allowed.includes('HEAD')) allowed.push('HEAD');
@@ -81,7 +81,15 @@ const segmentEnd = (path: string, start: number, end: number): number => {
   return stop === -1 || stop > end ? end : stop;
 };
 
-const walk = <T>(current: TrieNode<T>, path: string, start: number, end: number, method: string, values: string[]): T | undefined => {
+/** The raw path of one find() and where matching stops in it (before an ignored trailing slash). */
+interface Span {
+  readonly path: string;
+  readonly end: number;
+}
+
+/** Walks the trie from `start`, the first character of a segment; `values` collects the raw params. */
+const walk = <T>(current: TrieNode<T>, start: number, search: Span & { readonly method: string; readonly values: string[] }): T | undefined => {
+  const { path, end, method, values } = search;
   if (start >= end) {
     const found = pick(current.methods, method);
     if (found !== undefined) return found;
@@ -92,12 +100,12 @@ const walk = <T>(current: TrieNode<T>, path: string, start: number, end: number,
       const segment = path.slice(start, stop);
       const staticChild = current.statics.get(segment);
       if (staticChild) {
-        const found = walk(staticChild, path, stop + 1, end, method, values);
+        const found = walk(staticChild, stop + 1, search);
         if (found !== undefined) return found;
       }
       if (current.param) {
         values.push(segment);
-        const found = walk(current.param, path, stop + 1, end, method, values);
+        const found = walk(current.param, stop + 1, search);
         if (found !== undefined) return found;
         values.pop();
       }
@@ -114,15 +122,16 @@ const walk = <T>(current: TrieNode<T>, path: string, start: number, end: number,
 };
 
 /** The methods of every template the path matches, most specific first: the Allow of a 405. */
-const collect = <T>(current: TrieNode<T>, path: string, start: number, end: number, found: Set<string>): void => {
+const collect = <T>(current: TrieNode<T>, start: number, search: Span & { readonly found: Set<string> }): void => {
+  const { path, end, found } = search;
   if (start >= end) {
     for (const method of current.methods?.keys() ?? []) found.add(method);
   } else {
     const stop = segmentEnd(path, start, end);
     if (stop > start) {
       const staticChild = current.statics.get(path.slice(start, stop));
-      if (staticChild) collect(staticChild, path, stop + 1, end, found);
-      if (current.param) collect(current.param, path, stop + 1, end, found);
+      if (staticChild) collect(staticChild, stop + 1, search);
+      if (current.param) collect(current.param, stop + 1, search);
     }
   }
   for (const method of current.tail?.keys() ?? []) found.add(method);

@@ -1,5 +1,6 @@
 import type { GatewayResponse } from '@apigate/errors';
-import type { Gateway, RequestIO } from '../gateway.ts';
+import type { Gateway } from '../gateway.ts';
+import type { RequestIO } from '../match.ts';
 import type { ForwardPlan, Plan, RespondPlan } from '../plan.ts';
 import type { RequestHeaders } from '../request.ts';
 
@@ -29,10 +30,15 @@ export const testIO = (headers: Record<string, string> = {}, clientIp: string | 
   clientIp,
 });
 
-/** Matches and handles one request in-process; fails the test when the path does not match. */
-export const run = async (gateway: Gateway<object>, method: string, url: string, io: RequestIO = testIO()): Promise<Plan> => {
-  const match = gateway.match(method, url);
-  if (match === undefined) throw new Error(`${method} ${url} matched no gateway path`);
+/**
+ * Matches and handles one request in-process; fails the test when the path does not match.
+ * `request` is a request line without the version: `'GET /sales/ping?x=1'`.
+ */
+export const run = async (gateway: Gateway<object>, request: string, io: RequestIO = testIO()): Promise<Plan> => {
+  const space = request.indexOf(' ');
+  if (space === -1) throw new Error(`"${request}" is not a request line (method, space, target)`);
+  const match = gateway.match(request.slice(0, space), request.slice(space + 1));
+  if (match === undefined) throw new Error(`${request} matched no gateway path`);
   return await gateway.handle(match, io);
 };
 
@@ -50,5 +56,5 @@ export const asRespond = (plan: Plan): RespondPlan => {
 };
 
 /** The upstream URI a request is forwarded to. */
-export const forwardedUri = async (gateway: Gateway<object>, method: string, url: string, io?: RequestIO): Promise<string> =>
-  asForward(await run(gateway, method, url, io)).uri;
+export const forwardedUri = async (gateway: Gateway<object>, request: string, io?: RequestIO): Promise<string> =>
+  asForward(await run(gateway, request, io)).uri;

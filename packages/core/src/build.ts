@@ -1,0 +1,187 @@
+import { GatewayBuildError, resolveRenderer, type BuildProblem, type ErrorRenderer, type RendererOption } from '@apigate/errors';
+import { compileRoute, type CompiledRoute } from './compile-route.ts';
+import type { Env } from './env.ts';
+import { defaultBodyLimit } from './input.ts';
+import { compileChain, type Chain, type Middleware } from './middleware.ts';
+import type { Observer } from './observer.ts';
+import { parseTemplate, type Segment } from './path-template.ts';
+import { roundRobin, type Backend, type PolicyInstance, type Policy } from './policy.ts';
+import { Router } from './router.ts';
+import type { RouteDescriptor, Service } from './routes.ts';
+import { routeUpstreamProblems, upstreamDefaults, upstreamProblems, type RouteUpstream, type UpstreamConfig } from './upstream.ts';
+
+export type BackendInput = string | { readonly url: string; readonly weight?: number };
+
+export interface GatewayOptions<TState extends object> {
+  /** Shared app state, typed; hooks read it as `context.state`. */
+  state?: TState;
+  /** Backends by service name, for services mounted without their own. */
+  backends?: Readonly<Record<string, readonly BackendInput[]>>;
+  /** Named load-balancing policies that routes and services refer to. */
+  policies?: Readonly<Record<string, Policy>>;
+  /** The policy of routes and services that name none; round robin when absent. */
+  defaultPolicy?: string;
+  /** Connection pooling, timeouts and forwarding headers of the transport. */
+  upstream?: UpstreamConfig;
+  /** How errors are rendered: 'text' (default), 'json', 'problem' or a function. */
+  renderer?: RendererOption;
+  /** Receives runtime events; none are built when absent. */
+  observer?: Observer;
+  /** The body limit, in bytes, of routes that read bodies (default 2 MiB); a route may set its own. */
+  bodyLimit?: number;
+  /** Middleware for every route, and for the gateway's own answers (405, OPTIONS, errors). */
+  use?: readonly Middleware[];
+}
+
+/** What build() hands the gateway. */
+export interface GatewayParts<TState extends object> {
+  readonly state: TState;
+  readonly upstream: Required<UpstreamConfig>;
+  readonly renderer: ErrorRenderer;
+  readonly observer: Observer | undefined;
+  readonly bodyLimit: number;
+  readonly router: Router<CompiledRoute>;
+  /** The gateway-level middleware. */
+  readonly chain: Chain;
+  /** Every middleware of every level, once, for close(). */
+  readonly middleware: readonly Middleware[];
+  readonly routes: readonly RouteDescriptor[];
+}
+
+const parseBackend = (input: BackendInput): Backend => {
+  const { url, weight = 1 } = typeof input === 'string' ? { url: input } : input;
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('only http: and https: backends are supported');
+  if (parsed.search || parsed.hash || parsed.username || parsed.password) throw new Error('a backend URL has no query, fragment or credentials');
+  if (!(weight > 0) || !Number.isFinite(weight)) throw new Error(`weight must be a positive number, got ${weight}`);
+  return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
+};
+
+/**
+ * A service whose Env declares a state needs a gateway state assignable to it; a service that
+ * declares none (plain `get`/`post`, or an Env with scope only) mounts on any gateway.
+ */
+export type StateMatches<TState extends object, TEnv extends Env> = TEnv extends { state: infer S }
+  ? TState extends S
+    ? unknown
+    : { 'the gateway state does not match the service Env state': never }
+  : unknown;
+
+/** A service as mount() took it. */
+export interface Mounted {
+  readonly service: Service<never>;
+  readonly backends: readonly BackendInput[] | undefined;
+}
+
+/**
+ * Validates a gateway definition and compiles it: every problem is collected, then thrown at once
+ * as a GatewayBuildError.
+ */
+export const buildGateway = <TState extends object>(options: GatewayOptions<TState>, mounted: readonly Mounted[]): GatewayParts<TState> => {
+  const problems: BuildProblem[] = [];
+  const policies: Record<string, Policy> = { 'round-robin': roundRobin(), ...options.policies };
+  const defaultPolicy = options.defaultPolicy ?? 'round-robin';
+  if (!Object.hasOwn(policies, defaultPolicy)) problems.push({ code: 'unknown_policy', message: `default policy "${defaultPolicy}" is not registered` });
+  const registered = options.backends ?? {};
+  const gatewayUse = options.use ?? [];
+  const used = new Set<Middleware>(gatewayUse);
+  for (const [i, middleware] of gatewayUse.entries()) {
+    if (typeof middleware?.name !== 'string' || middleware.name === '') problems.push({ code: 'invalid_option', at: `use[${i}]`, message: 'a middleware is an object with a non-empty name' });
+  }
+  const names = new Set<string>();
+  const router = new Router<CompiledRoute>();
+  const descriptors: RouteDescriptor[] = [];
+
+  for (const { service, backends: own } of mounted) {
+    const at = `service ${service.name}`;
+    if (names.has(service.name)) problems.push({ code: 'invalid_option', at, message: 'two mounted services have this name' });
+    names.add(service.name);
+    // A service with a bad prefix is still checked (backends, policies, routes) so that build()
+    // lists every problem at once; its routes only stay out of the router.
+    let prefix: Segment[] = [];
+    let prefixOk = true;
+    try {
+      if (service.prefix !== '') prefix = parseTemplate(service.prefix);
+      if (prefix.some((segment) => segment.kind !== 'static')) throw new Error('a prefix has static segments only');
+    } catch (error) {
+      problems.push({ code: 'invalid_prefix', at, message: (error as Error).message });
+      prefix = [];
+      prefixOk = false;
+    }
+    const inputs = own ?? (Object.hasOwn(registered, service.name) ? registered[service.name] : undefined);
+    const backends: Backend[] = [];
+    if (inputs === undefined || inputs.length === 0) problems.push({ code: 'unknown_backend', at, message: `no backends given at mount() nor registered for "${service.name}"` });
+    for (const input of inputs ?? []) {
+      try {
+        backends.push(parseBackend(input));
+      } catch (error) {
+        problems.push({ code: 'invalid_backend_url', at, message: `${JSON.stringify(typeof input === 'string' ? input : input.url)}: ${(error as Error).message}` });
+      }
+    }
+    // An unknown policy is reported once where it is named (route, service or default).
+    if (service.policy !== undefined && !Object.hasOwn(policies, service.policy)) {
+      problems.push({ code: 'unknown_policy', at, message: `policy "${service.policy}" is not registered` });
+    }
+    const balancers = new Map<string, PolicyInstance>();
+    for (const route of service.routes) {
+      const routeAt = `${at} ${route.method} ${route.path}`;
+      if (route.policy !== undefined && !Object.hasOwn(policies, route.policy)) {
+        problems.push({ code: 'unknown_policy', at: routeAt, message: `policy "${route.policy}" is not registered` });
+      }
+      for (const message of route.input?.problems ?? []) problems.push({ code: 'invalid_option', at: routeAt, message });
+      if (route.meta !== undefined && (route.meta === null || typeof route.meta !== 'object' || Array.isArray(route.meta))) {
+        problems.push({ code: 'invalid_option', at: routeAt, message: 'meta must be a plain object' });
+      }
+      problems.push(...routeUpstreamProblems(route.options.upstream, routeAt));
+      const compiled = compileRoute({ service, prefix, route, at: routeAt, problems, chain: compileChain([gatewayUse, service.use, route.use as readonly Middleware[]]) });
+      for (const middleware of [...service.use, ...(route.use as readonly Middleware[])]) used.add(middleware);
+      if (compiled === undefined || !prefixOk) continue;
+      const policyName = route.policy ?? service.policy ?? defaultPolicy;
+      const policy = Object.hasOwn(policies, policyName) ? policies[policyName] : undefined;
+      let balancer = policy === undefined ? unknownPolicy : balancers.get(policyName);
+      if (!balancer) balancers.set(policyName, (balancer = policy!.create(backends)));
+      const full: CompiledRoute = { ...compiled, balancer, upstream: route.options.upstream as RouteUpstream | undefined };
+      if (!router.add(route.method, compiled.segments, full)) {
+        const which = route.method === '*' ? 'every method of' : route.method;
+        problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${which} ${compiled.info.path}` });
+      }
+      descriptors.push(
+        Object.freeze({
+          method: route.method,
+          path: compiled.info.path,
+          to: route.to ?? compiled.implied,
+          service: service.name,
+          policy: policyName,
+          input: Object.freeze({ ...route.input?.schemas }),
+          meta: Object.freeze({ ...route.meta }),
+          middleware: Object.freeze(compiled.chain.all.map((m) => Object.freeze({ name: m.name, describe: Object.freeze({ ...m.describe }) }))),
+        }),
+      );
+    }
+  }
+  for (const name of Object.keys(registered)) {
+    if (!names.has(name)) problems.push({ code: 'unknown_backend', at: `backends.${name}`, message: `backends are registered for "${name}" but no mounted service has that name` });
+  }
+  problems.push(...upstreamProblems(options.upstream ?? {}));
+  const bodyLimit = options.bodyLimit ?? defaultBodyLimit;
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit <= 0) problems.push({ code: 'invalid_option', at: 'bodyLimit', message: `must be a positive whole number of bytes, got ${String(bodyLimit)}` });
+  if (problems.length > 0) throw new GatewayBuildError(problems);
+  const upstream = { ...upstreamDefaults, ...definedOnly(options.upstream ?? {}) };
+  return {
+    state: (options.state ?? {}) as TState,
+    upstream,
+    renderer: resolveRenderer(options.renderer),
+    observer: options.observer,
+    bodyLimit,
+    router,
+    routes: Object.freeze(descriptors),
+    chain: compileChain([gatewayUse]),
+    middleware: [...used],
+  };
+};
+
+/** Stands in for a policy build() already reported as unknown; such a gateway is never built. */
+const unknownPolicy: PolicyInstance = { pick: () => undefined };
+
+const definedOnly = <T extends object>(value: T): Partial<T> =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -1,0 +1,28 @@
+import type { RequestIO, Routed } from './match.ts';
+import type { PolicyRequest } from './policy.ts';
+import type { RequestHeaders, RouteInfo } from './request.ts';
+
+/** What a balancer sees; headers are read from the adapter only if a strategy asks for them. */
+export class PolicyView implements PolicyRequest {
+  readonly route: RouteInfo;
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly #io: RequestIO;
+
+  constructor({ route, match, io, params }: Routed) {
+    this.route = route.info;
+    this.method = match.method;
+    this.path = match.path;
+    this.params = params;
+    this.#io = io;
+  }
+
+  get headers(): RequestHeaders {
+    return this.#io.headers;
+  }
+
+  get clientIp(): string | undefined {
+    return this.#io.clientIp;
+  }
+}
