@@ -1,6 +1,6 @@
-import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from '@jest/globals';
+import { sendChunked } from '@apigate/test-utils/http';
 import { idleKeepAlive } from '../src/gateway.ts';
 import { describeAdapters, type Fixture } from './adapters.ts';
 import { send, type Reply } from './client.ts';
@@ -10,31 +10,11 @@ const json = { 'content-type': 'application/json' };
 const order = JSON.stringify({ sku: 'abc', qty: 2 });
 
 /** The status, and the code of a rendered error. */
-const outcome = (reply: Reply): { status: number; code?: string } => {
+const outcome = (reply: Pick<Reply, 'status' | 'headers'> & { json<T>(): T }): { status: number; code?: string } => {
   if (reply.status === 200) return { status: 200 };
   const rendered = String(reply.headers['content-type']).startsWith('application/json') ? reply.json<{ error?: { code?: string } }>().error : undefined;
   return { status: reply.status, code: rendered?.code };
 };
-
-/** A chunked upload: the gateway streams the client's request upstream and holds none of it. */
-const chunkedUpload = (base: string, path: string, parts: readonly string[]): Promise<Reply> =>
-  new Promise((resolve, reject) => {
-    const url = new URL(base);
-    const req = request({ host: url.hostname, port: url.port, path, method: 'POST', agent: false, headers: { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' } });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const text = body.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body, text, json: <T>() => JSON.parse(text) as T });
-      });
-    });
-    for (const part of parts) req.write(part);
-    req.end();
-  });
 
 /**
  * Pauses before each request: just before, at and just after the idle upstream's keep-alive
@@ -95,7 +75,7 @@ describeAdapters(['express', 'koa', 'hono-node', 'hono-workerd'], (f: Fixture, a
 
     it('does not replay a streamed upload: 502 upstream_reset', async () => {
       const before = await warm();
-      const reply = await chunkedUpload(f.target.base, '/stale/upload', ['first part, ', 'second part']);
+      const reply = await sendChunked(Number(new URL(f.target.base).port), '/stale/upload', ['first part, ', 'second part']);
       conform('stale connection does not replay a streamed upload', adapter, { ...outcome(reply), ...since(before) }, { status: 502, code: 'upstream_reset', connections: 1, dropped: 1 });
     });
   });

@@ -1,4 +1,4 @@
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createGateway, get, post, service, type GatewayOptions } from '@apigate/core';
@@ -11,12 +11,12 @@ import {
   eventually,
   listen,
   send,
+  sendChunked,
   startGateway,
   startUpstream,
   tcpHandles,
   type Echo,
   type GatewayApp,
-  type Reply,
   type Upstream,
   type UpstreamHandler,
 } from './helpers.ts';
@@ -57,24 +57,6 @@ const closesReusedConnections = (always = false): UpstreamHandler => {
     echo(req, res, upstream);
   };
 };
-
-/** A chunked upload whose body the gateway cannot hold: it streams the client's request upstream. */
-const chunkedUpload = (port: number, path: string, parts: readonly string[]): Promise<Reply> =>
-  new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const text = body.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: <T>() => JSON.parse(text) as T });
-      });
-    });
-    req.on('error', reject);
-    for (const part of parts) req.write(part);
-    req.end();
-  });
 
 describe('express adapter: stale pooled connections', () => {
   let baseline = 0;
@@ -163,7 +145,7 @@ describe('express adapter: stale pooled connections', () => {
     const upstream = await upstreamWith(closesReusedConnections());
     const gateway = await gatewayTo(upstream.origin, { observer: recording(outcomes) });
     await pooledConnection(gateway);
-    const reply = await chunkedUpload(gateway.port, '/stale/upload', ['first part, ', 'second part']);
+    const reply = await sendChunked(gateway.port, '/stale/upload', ['first part, ', 'second part']);
     expect(reply.status).toBe(502);
     expect(reply.text).toBe('upstream_reset: The upstream closed the connection before responding.\n');
     expect(upstream.connections()).toBe(1);

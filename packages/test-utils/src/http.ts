@@ -118,6 +118,15 @@ const collect = (res: IncomingMessage, resolve: (reply: Reply) => void, reject: 
   });
 };
 
+/** A chunked upload of `parts` on its own connection: a body the gateway streams and cannot hold. */
+export const sendChunked = (port: number, path: string, parts: readonly string[], headers: OutgoingHttpHeaders = { 'content-type': 'text/plain' }): Promise<Reply> =>
+  new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => collect(res, resolve, reject));
+    req.on('error', reject);
+    for (const part of parts) req.write(part);
+    req.end();
+  });
+
 /** One HTTP request on its own connection. */
 export const send = (port: number, path: string, { method = 'GET', headers = {}, body }: SendOptions = {}): Promise<Reply> =>
   new Promise((resolve, reject) => {
