@@ -12,7 +12,7 @@ import { routeUpstreamProblems, upstreamDefaults, upstreamProblems, type RouteUp
 
 export type BackendInput = string | { readonly url: string; readonly weight?: number };
 
-export interface GatewayOptions<TState extends object> {
+export interface GatewayOptions<TState extends object, TUse extends readonly Middleware[] = readonly Middleware[]> {
   /** Shared app state, typed; hooks read it as `context.state`. */
   state?: TState;
   /** Backends by service name, for services mounted without their own. */
@@ -29,8 +29,11 @@ export interface GatewayOptions<TState extends object> {
   observer?: Observer;
   /** The body limit, in bytes, of routes that read bodies (default 2 MiB); a route may set its own. */
   bodyLimit?: number;
-  /** Middleware for every route, and for the gateway's own answers (405, OPTIONS, errors). */
-  use?: readonly Middleware[];
+  /**
+   * Middleware for every route, and for the gateway's own answers (405, OPTIONS, errors). What
+   * they provide in scope, mount() checks against the scope that services' Envs declare.
+   */
+  use?: TUse;
 }
 
 /** What build() hands the gateway. */

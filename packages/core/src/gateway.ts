@@ -11,12 +11,12 @@ import {
 import { buildGateway, type BackendInput, type GatewayOptions, type GatewayParts, type Mounted, type StateMatches } from './build.ts';
 import type { CompiledRoute } from './compile-route.ts';
 import { Context } from './context.ts';
-import type { Env } from './env.ts';
+import type { Env, NoScope, ScopeMatches } from './env.ts';
 import { Forward } from './forward.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
 import type { InputContext } from './input.ts';
 import { compiledOf, GatewayMatch, valuesOf, type Match, type RequestIO, type Routed } from './match.ts';
-import { emptyChain, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ScopeReader } from './middleware.ts';
+import { emptyChain, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ProvidedBy, type ScopeReader } from './middleware.ts';
 import type { Observer } from './observer.ts';
 import { decodeTail, type Tail } from './path-template.ts';
 import type { Plan, RespondPlan } from './plan.ts';
@@ -277,8 +277,11 @@ interface Answer {
 
 const noScope: ScopeReader = { get: () => undefined };
 
-/** Collects services and configuration; `build()` validates all of it at once. */
-export class GatewayBuilder<TState extends object> {
+/**
+ * Collects services and configuration; `build()` validates all of it at once. `TProvided` is the
+ * scope the gateway's middleware provide.
+ */
+export class GatewayBuilder<TState extends object, TProvided extends object = NoScope> {
   readonly #options: GatewayOptions<TState>;
   readonly #mounted: Mounted[] = [];
 
@@ -288,10 +291,11 @@ export class GatewayBuilder<TState extends object> {
 
   /**
    * Mounts a service, with its backends or, when none are given, the ones registered under the
-   * service's name in `backends`.
+   * service's name in `backends`. A service whose Env declares a scope key that the gateway's
+   * middleware provide with another type is refused at compile time.
    */
   mount<TEnv extends Env>(
-    service: Service<TEnv> & StateMatches<TState, TEnv>,
+    service: Service<TEnv> & StateMatches<TState, TEnv> & ScopeMatches<TEnv, TProvided>,
     backends?: readonly BackendInput[],
   ): this {
     this.#mounted.push({ service: service as Service<never>, backends });
@@ -311,5 +315,6 @@ export class GatewayBuilder<TState extends object> {
  *   .mount(sales, ['http://127.0.0.1:3001'])
  *   .build()
  */
-export const createGateway = <TState extends object = Record<string, never>>(options: GatewayOptions<TState> = {}): GatewayBuilder<TState> =>
-  new GatewayBuilder(options);
+export const createGateway = <TState extends object = Record<string, never>, const TUse extends readonly Middleware[] = []>(
+  options: GatewayOptions<TState, TUse> = {},
+): GatewayBuilder<TState, ProvidedBy<TUse>> => new GatewayBuilder(options);

@@ -1,4 +1,4 @@
-export type { Env, StateOf, ScopeOf } from './env.ts';
+export type { Env, StateOf, ScopeOf, ScopeMatches, WithScope } from './env.ts';
 export type { ParamNames, PathParams, CheckTo } from './path-template.ts';
 export type { Hook, HookResult, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 export {
@@ -6,18 +6,21 @@ export {
   service,
   methods,
   type Method,
+  type BuildersKind,
+  type BuildersOf,
   type Route,
   type RouteBuilders,
   type RouteDescriptor,
   type RouteMethod,
   type RouteOptions,
   type Service,
+  type ServiceFactory,
   type ServiceOptions,
 } from './routes.ts';
 export { roundRobin, smoothRoundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
 export type { CallbackFailure } from './guard.ts';
-export type { Middleware, ResponseContext, ResponseHeaders, ScopeReader, SettleEvent, UpstreamContext } from './middleware.ts';
+export type { Middleware, ProvidedBy, ResponseContext, ResponseHeaders, ScopeReader, SettleEvent, UpstreamContext } from './middleware.ts';
 export { upstreamDefaults, type RouteUpstream, type Transport, type UpstreamConfig } from './upstream.ts';
 export type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
 export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';

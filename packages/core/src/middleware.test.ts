@@ -1,7 +1,7 @@
 import { GatewayError, json, respond, unauthorized } from '@apigate/errors';
 import { describe, expect, it } from '@jest/globals';
 import { asForward, asRespond, run, testIO } from './test-utils/index.ts';
-import { createGateway, get, service, type Middleware, type Observer, type SettleEvent } from './index.ts';
+import { createGateway, defineRoutes, get, service, type Env, type Middleware, type Observer, type SettleEvent } from './index.ts';
 import { RecordHeaders } from './middleware.ts';
 
 const backendUrl = 'http://127.0.0.1:9';
@@ -159,5 +159,49 @@ describe('middleware', () => {
 
   it('refuses a gateway middleware without a name at build()', () => {
     expect(() => createGateway({ use: [{} as Middleware] }).mount(service({ prefix: '/s' }, [get('/x')]), [backendUrl]).build()).toThrow(/use\[0\].*non-empty name/s);
+  });
+});
+
+describe('service() with routes made by a callback', () => {
+  /** Refuses a request without `x-sub`; puts the subject in scope otherwise. */
+  const auth = (): Middleware<Env, { claims: { sub: string } }> => ({
+    name: 'auth',
+    request: (ctx) => {
+      const sub = ctx.headers.get('x-sub');
+      if (sub === undefined) return unauthorized();
+      ctx.set('claims', { sub });
+    },
+  });
+
+  it("builds its routes with core's builders, runs the service's middleware before their hooks and routes requests", async () => {
+    const me = service({ name: 'me', prefix: '/me', use: [auth()] }, ({ get, post }) => [
+      get('/{id}', { before: (ctx) => void ctx.headers.set('x-user', `${ctx.get('claims')?.sub}:${ctx.params.id}`) }),
+      post('/orders', { to: '/create' }),
+    ]);
+    const gateway = createGateway().mount(me, [backendUrl]).build();
+    const io = testIO({ 'x-sub': 'alice' });
+    expect(asForward(await run(gateway, 'GET /me/7', io)).uri).toBe('/7');
+    expect(io.headers.record['x-user']).toBe('alice:7');
+    expect(asForward(await run(gateway, 'POST /me/orders', testIO({ 'x-sub': 'bob' }))).uri).toBe('/create');
+    const refused = asRespond(await run(gateway, 'GET /me/7'));
+    expect([refused.response.status, refused.error?.code]).toEqual([401, 'unauthorized']);
+    expect(gateway.routes().map((route) => [route.method, route.path, route.service, route.middleware.map((m) => m.name)])).toEqual([
+      ['GET', '/me/{id}', 'me', ['auth']],
+      ['POST', '/me/orders', 'me', ['auth']],
+    ]);
+  });
+
+  it('hands the callback the builders it is given, whose hooks see the app state', async () => {
+    const app = defineRoutes<{ state: { greeting: string } }>();
+    let given: unknown;
+    const hello = service({ prefix: '/hello', use: [auth()] }, app, (builders) => {
+      given = builders;
+      return [builders.get('/', { before: (ctx) => void ctx.headers.set('x-greeting', `${ctx.state.greeting} ${ctx.get('claims')?.sub}`) })];
+    });
+    expect(given).toBe(app);
+    const gateway = createGateway({ state: { greeting: 'hi' } }).mount(hello, [backendUrl]).build();
+    const io = testIO({ 'x-sub': 'carol' });
+    expect(asForward(await run(gateway, 'GET /hello/', io)).uri).toBe('/');
+    expect(io.headers.record['x-greeting']).toBe('hi carol');
   });
 });

@@ -1,5 +1,5 @@
 import type { GatewayError, GatewayResponse } from '@apigate/errors';
-import type { Env } from './env.ts';
+import type { Env, NoScope, WithScope } from './env.ts';
 import type { CallbackFailure } from './guard.ts';
 import type { Backend } from './policy.ts';
 import type { Hook, RequestHeaders, RouteInfo } from './request.ts';
@@ -64,27 +64,39 @@ export interface SettleEvent extends ScopeReader {
   readonly durationMs: number;
 }
 
+/** Type-level only: carries what a middleware declares it puts in scope. */
+declare const provides: unique symbol;
+
 /**
  * The one extension contract of the request lifecycle: a named object of optional phases. Attach
  * it to the whole gateway (`createGateway({ use })`), a service (`service({ use })`) or a route
  * (`get(path, { use })`). Request and upstream phases run gateway → service → route, response
  * phases the other way round (an onion); settle runs once per request, in the same order as
  * response. Make middleware with a factory that takes its options.
+ *
+ * `TEnv` is what the middleware reads (state, scope set before it); `TProvides` the scope values
+ * its request phase sets, which its `set` is checked against and which the hooks and maps of the
+ * routes it is attached to read typed. A `Middleware` without `TProvides` declares none and fits
+ * wherever middleware go.
  * @example
- * const requestId = ({ header = 'x-request-id' }: RequestIdOptions = {}): Middleware => ({
+ * const requestId = ({ header = 'x-request-id' }: RequestIdOptions = {}): Middleware<Env, { requestId: string }> => ({
  *   name: 'request-id',
- *   request: (ctx) => { if (!ctx.headers.has(header)) ctx.headers.set(header, crypto.randomUUID()); ctx.set('requestId', ctx.headers.get(header)); },
+ *   request: (ctx) => { if (!ctx.headers.has(header)) ctx.headers.set(header, crypto.randomUUID()); ctx.set('requestId', ctx.headers.get(header)!); },
  *   response: (ctx) => { ctx.headers.set(header, String(ctx.get('requestId'))); },
  * });
  */
-export interface Middleware<TEnv extends Env = Env> {
+// `any` as the default keeps a Middleware that declares nothing (the adapters', `use` lists)
+// assignable from every typed one: a declared `{}` would make `TProvides` invariant through the
+// request phase's `set`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface Middleware<TEnv extends Env = Env, TProvides extends object = any> {
   /** Shown in errors, `gateway.routes()` and reports of a callback that threw. */
   readonly name: string;
   /**
    * Before the route's own hooks: read and set headers, the upstream URI and scope values; end the
    * request by returning (or throwing) a GatewayError or returning a response.
    */
-  readonly request?: Hook<Record<string, string>, TEnv>;
+  readonly request?: Hook<Record<string, string>, WithScope<TEnv, TProvides>>;
   /** Once per attempt, after the backend is picked and before the request is sent. Synchronous. */
   readonly upstream?: (context: UpstreamContext) => void;
   /** When the response head is known, for proxied and gateway-made responses alike. Synchronous. */
@@ -95,7 +107,33 @@ export interface Middleware<TEnv extends Env = Env> {
   readonly describe?: Readonly<Record<string, unknown>>;
   /** Releases what the middleware holds (timers, clients); `gateway.close()` calls it once. */
   readonly close?: () => void | Promise<void>;
+  /** Never set: only types read it (see ProvidedBy). */
+  readonly [provides]?: TProvides;
 }
+
+/** What one middleware, or the middleware a factory makes, declares it provides. */
+type ProvidedByOne<T> = T extends (...args: never) => infer R
+  ? ProvidedByOne<R>
+  : T extends { readonly [provides]?: infer P }
+    ? unknown extends P
+      ? NoScope
+      : 0 extends 1 & P
+        ? NoScope
+        : Exclude<P, undefined>
+    : NoScope;
+
+type Intersect<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/**
+ * The scope values a middleware provides: of a middleware, its factory or a list of either (all
+ * of them). Build an Env from it for routes that read what gateway-level middleware set.
+ * @example type AppEnv = { state: AppState; scope: ProvidedBy<[typeof auth, typeof tier]> }
+ */
+export type ProvidedBy<T> = T extends readonly unknown[]
+  ? [T[number]] extends [never]
+    ? NoScope
+    : { [K in keyof Intersect<ProvidedByOne<T[number]>>]: Intersect<ProvidedByOne<T[number]>>[K] }
+  : { [K in keyof ProvidedByOne<T>]: ProvidedByOne<T>[K] };
 
 /** A route's middleware from every level, gateway first, with the phases each has. */
 export interface Chain {

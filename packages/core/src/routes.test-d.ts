@@ -17,9 +17,11 @@ import {
   type ParamNames,
   type PathParams,
   type RequestContext,
+  type ProvidedBy,
   type Route,
   type RouteDescriptor,
   type RouteMethod,
+  type Service,
 } from './index.ts';
 
 // Path templates are parsed at the type level.
@@ -222,3 +224,139 @@ createGateway({ use: [requestId] });
 // @ts-expect-error a middleware has a name
 createGateway({ use: [{ request: () => undefined }] });
 expectTypeOf<RouteDescriptor['middleware'][number]>().toEqualTypeOf<{ readonly name: string; readonly describe: Readonly<Record<string, unknown>> }>();
+
+// Typed scope from middleware: a middleware declares the scope values it provides …
+type Claims = { sub: string; scopes: readonly string[] };
+const auth = (): Middleware<Env, { claims: Claims }> => ({
+  name: 'auth',
+  request: (ctx) => {
+    ctx.set('claims', { sub: ctx.headers.get('x-sub') ?? '', scopes: [] });
+    // @ts-expect-error the claims are set as declared
+    ctx.set('claims', 'alice');
+    // Keys it does not declare stay open, as for any middleware without an Env.
+    ctx.set('other', 1);
+  },
+});
+const tier = (): Middleware<Env, { tier: 'free' | 'paid' }> => ({ name: 'tier', request: (ctx) => void ctx.set('tier', 'paid') });
+expectTypeOf<ProvidedBy<typeof auth>>().toEqualTypeOf<{ claims: Claims }>();
+expectTypeOf<ProvidedBy<ReturnType<typeof auth>>>().toEqualTypeOf<{ claims: Claims }>();
+expectTypeOf<ProvidedBy<[typeof auth, typeof tier]>>().toEqualTypeOf<{ claims: Claims; tier: 'free' | 'paid' }>();
+expectTypeOf<ProvidedBy<[]>>().toEqualTypeOf<Record<never, never>>();
+// A middleware that declares nothing provides nothing typed.
+expectTypeOf<ProvidedBy<typeof requestId>>().toEqualTypeOf<Record<never, never>>();
+// … typed against its own Env too: a middleware reading the app's scope sets what it declares.
+const typedAuth: Middleware<AppEnv, { claims: Claims }> = {
+  name: 'typed-auth',
+  request: (ctx) => {
+    expectTypeOf(ctx.get('user')).toEqualTypeOf<User | undefined>();
+    ctx.set('claims', { sub: 'u', scopes: [] });
+    // @ts-expect-error `user` needs roles, as AppEnv declares
+    ctx.set('user', { id: 'u' });
+    // @ts-expect-error AppEnv's scope is closed: `other` is neither declared nor provided
+    ctx.set('other', 1);
+  },
+};
+
+// A typed middleware is still a Middleware: adapters, `isMiddleware` and every `use` take it.
+expectTypeOf(auth()).toExtend<Middleware>();
+expectTypeOf(typedAuth).toExtend<Middleware<AppEnv>>();
+createGateway({ use: [auth(), requestId] });
+
+// Route level: the route's hooks read what its `use` provide, merged with the Env's scope.
+get('/me', {
+  use: [auth(), tier()],
+  before: (ctx) => {
+    expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+    expectTypeOf(ctx.get('tier')).toEqualTypeOf<'free' | 'paid' | undefined>();
+    // The Env is open: other keys read as unknown, as before.
+    expectTypeOf(ctx.get('anything')).toEqualTypeOf<unknown>();
+    // @ts-expect-error the claims are read and set with their type
+    ctx.set('claims', 'alice');
+  },
+});
+app.get('/me/{id}', {
+  use: [auth()],
+  before: [
+    (ctx) => {
+      expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+      expectTypeOf(ctx.get('user')).toEqualTypeOf<User | undefined>();
+      expectTypeOf(ctx.state).toEqualTypeOf<AppEnv['state']>();
+      expectTypeOf(ctx.params.id).toEqualTypeOf<string>();
+      // @ts-expect-error neither AppEnv nor the route's middleware provide `tier`
+      ctx.get('tier');
+    },
+  ],
+});
+// Without `use` (or with middleware that declare nothing) the hooks see the Env as it is.
+app.get('/plain', {
+  use: [requestId],
+  before: (ctx) => {
+    // @ts-expect-error AppEnv has no `claims` and no middleware of the route provides it
+    ctx.get('claims');
+  },
+});
+expectTypeOf(app.get('/me', { use: [auth()] })).toEqualTypeOf<Route<AppEnv>>();
+// A middleware providing a key the Env declares with another type is a compile error.
+const claimsAsString = defineRoutes<{ scope: { claims: string } }>();
+// @ts-expect-error auth provides `claims` as Claims, the Env declares a string
+claimsAsString.get('/c', { use: [auth()] });
+claimsAsString.get('/c', { use: [tier()], before: (ctx) => void expectTypeOf(ctx.get('claims')).toEqualTypeOf<string | undefined>() });
+
+// Service level: routes made by a callback get builders typed for the service's middleware …
+const me = service({ prefix: '/me', use: [auth(), requestId] }, ({ get, post }) => [
+  get('/', { before: (ctx) => void expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>() }),
+  post('/tier/{level}', {
+    use: [tier()],
+    before: (ctx) => {
+      expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+      expectTypeOf(ctx.get('tier')).toEqualTypeOf<'free' | 'paid' | undefined>();
+      expectTypeOf(ctx.params.level).toEqualTypeOf<string>();
+    },
+  }),
+]);
+createGateway().mount(me, ['http://a']);
+// … or the app's builders, kept typed for its Env: the hooks read both.
+const shop = service({ prefix: '/shop', use: [auth()] }, app, ({ get }) => [
+  get('/orders/{orderId}', {
+    before: (ctx) => {
+      expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+      expectTypeOf(ctx.get('user')).toEqualTypeOf<User | undefined>();
+      expectTypeOf(ctx.state.greeting).toEqualTypeOf<string>();
+      // @ts-expect-error neither AppEnv nor the service's middleware provide `tier`
+      ctx.get('tier');
+    },
+  }),
+]);
+// The service keeps the Env's state: mount() still checks it.
+createGateway({ state }).mount(shop, ['http://a']);
+// @ts-expect-error the gateway has no state
+createGateway().mount(shop, ['http://a']);
+// @ts-expect-error auth provides `claims` as Claims, the Env declares a string
+service({ prefix: '/c', use: [auth()] }, claimsAsString, ({ get }) => [get('/')]);
+// @ts-expect-error a service's middleware must fit the builders' Env
+service({ prefix: '/w', use: [{ name: 'needs-db', request: (ctx: RequestContext<Record<string, string>, { state: { db: number } }>) => void ctx.state.db }] }, app, ({ get }) => [get('/')]);
+// The array form is as before.
+expectTypeOf(service({ prefix: '/a', use: [auth()] }, [app.get('/x')])).toEqualTypeOf<Service<AppEnv>>();
+
+// Gateway level: routes declare in their Env what the gateway's middleware put in scope …
+type GatewayEnv = { state: AppEnv['state']; scope: ProvidedBy<[typeof auth, typeof tier]> & { user: User } };
+const behindGateway = defineRoutes<GatewayEnv>();
+const account = service({ prefix: '/account' }, [
+  behindGateway.get('/', {
+    before: (ctx) => {
+      expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+      expectTypeOf(ctx.get('tier')).toEqualTypeOf<'free' | 'paid' | undefined>();
+    },
+  }),
+]);
+createGateway({ state, use: [auth(), tier()] }).mount(account, ['http://a']);
+// … and mount() refuses a service whose Env declares a provided key with another type.
+const wrongTier = service({ prefix: '/t' }, [defineRoutes<{ scope: { tier: number } }>().get('/')]);
+// @ts-expect-error the gateway's tier middleware provides `tier` as 'free' | 'paid', the service's Env says number
+createGateway({ use: [tier()] }).mount(wrongTier, ['http://a']);
+createGateway({ use: [auth()] }).mount(wrongTier, ['http://a']);
+// A service whose own middleware provide a key with another type than the gateway's is refused too.
+const ownTier = service({ prefix: '/o', use: [{ name: 'tier-n', request: () => undefined } as Middleware<Env, { tier: number }>] }, ({ get }) => [get('/')]);
+// @ts-expect-error the service provides `tier` as a number, the gateway as 'free' | 'paid'
+createGateway({ use: [tier()] }).mount(ownTier, ['http://a']);
+createGateway({ use: [auth()] }).mount(ownTier, ['http://a']);

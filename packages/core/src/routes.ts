@@ -1,7 +1,7 @@
-import type { Env } from './env.ts';
+import type { Env, ScopeMatches, WithScope } from './env.ts';
 import type { RouteInput } from './input.ts';
 import type { CheckTo, PathParams } from './path-template.ts';
-import type { Middleware } from './middleware.ts';
+import type { Middleware, ProvidedBy } from './middleware.ts';
 import type { Hook } from './request.ts';
 import type { RouteUpstream } from './upstream.ts';
 
@@ -13,20 +13,21 @@ export type RouteMethod = Method | '*';
 
 /**
  * Options of one route. The validation layer adds `path`, `query`, `json`, `form`, `multipart` and
- * `map` beside these; a route keeps every option it was declared with.
+ * `map` beside these; a route keeps every option it was declared with. The hooks see the Env's
+ * scope plus what the route's `use` provide.
  */
-export interface RouteOptions<TPath extends string, TTo extends string, TEnv extends Env> {
+export interface RouteOptions<TPath extends string, TTo extends string, TEnv extends Env, TUse extends readonly Middleware<TEnv>[] = readonly Middleware<TEnv>[]> {
   /**
    * The upstream path: absent strips the service prefix, a static path replaces the path, a
    * template (`/api/v2/reviews/{id}`) substitutes the route's parameters. The query is kept.
    */
   to?: TTo;
   /** Hooks run in order before the request goes upstream. */
-  before?: Hook<PathParams<TPath>, TEnv> | readonly Hook<PathParams<TPath>, TEnv>[];
+  before?: Hook<PathParams<TPath>, WithScope<TEnv, ProvidedBy<TUse>>> | readonly Hook<PathParams<TPath>, WithScope<TEnv, ProvidedBy<TUse>>>[];
   /** A named policy of the gateway; overrides the service's and the default. */
   policy?: string;
-  /** Middleware of this route, inside the gateway's and the service's. */
-  use?: readonly Middleware<TEnv>[];
+  /** Middleware of this route, inside the gateway's and the service's; what they provide, the hooks read typed. */
+  use?: TUse;
   /**
    * What the route declares about itself for tools reading `gateway.routes()` (documentation,
    * OpenAPI): a summary, tags, "needs a bearer token". The gateway never reads it.
@@ -50,12 +51,35 @@ export interface Route<TEnv extends Env = Env> {
   readonly input: RouteInput | undefined;
 }
 
-type RouteBuilder<TEnv extends Env> = <const TPath extends string, const TTo extends string = never>(
+type RouteBuilder<TEnv extends Env> = <const TPath extends string, const TTo extends string = never, const TUse extends readonly Middleware<TEnv>[] = []>(
   path: TPath,
-  options?: RouteOptions<TPath, TTo, TEnv> & CheckTo<TPath, NoInfer<TTo>>,
+  options?: RouteOptions<TPath, TTo, TEnv, TUse> & CheckTo<TPath, NoInfer<TTo>> & ScopeMatches<TEnv, ProvidedBy<NoInfer<TUse>>>,
 ) => Route<TEnv>;
 
+/**
+ * Type-level only: how a kind of route builders is made for another Env, so that
+ * `service(options, builders, routes)` hands `routes` the same builders typed for the service's
+ * middleware. Builders of another package (validation) declare their own kind: the Env to make
+ * them for is read from `env`, e.g. `{ readonly builders: MyBuilders<Extract<this['env'], Env>> }`.
+ */
+export interface BuildersKind {
+  readonly env: unknown;
+  readonly builders: unknown;
+}
+
+/** The phantom that route builders carry: the Env they are typed for and their kind. */
+export interface BuildersOf<TEnv extends Env, TKind extends BuildersKind> {
+  readonly env: TEnv;
+  readonly kind: TKind;
+}
+
+interface CoreBuilders extends BuildersKind {
+  readonly builders: RouteBuilders<Extract<this['env'], Env>>;
+}
+
 export interface RouteBuilders<TEnv extends Env> {
+  /** Never set: only types read it (see ServiceFactory). */
+  readonly '~builders'?: BuildersOf<TEnv, CoreBuilders>;
   get: RouteBuilder<TEnv>;
   post: RouteBuilder<TEnv>;
   put: RouteBuilder<TEnv>;
@@ -135,15 +159,18 @@ export interface RouteDescriptor {
   readonly middleware: readonly { readonly name: string; readonly describe: Readonly<Record<string, unknown>> }[];
 }
 
-export interface ServiceOptions {
+export interface ServiceOptions<TUse extends readonly Middleware[] = readonly Middleware[]> {
   /** The service's name: backends are registered by it; also in logs and events. */
   name?: string;
   /** The public path prefix of every route, e.g. `/sales`. Static segments only. */
   prefix?: string;
   /** The named policy of the service's routes that name none. */
   policy?: string;
-  /** Middleware of every route of the service, inside the gateway's. */
-  use?: readonly Middleware[];
+  /**
+   * Middleware of every route of the service, inside the gateway's. With routes made by a
+   * callback, what they provide the routes' hooks and maps read typed.
+   */
+  use?: TUse;
 }
 
 /** A group of routes with a prefix, a name and a policy; mounted onto a gateway with backends. */
@@ -155,11 +182,48 @@ export interface Service<TEnv extends Env = Env> {
   readonly routes: readonly Route<TEnv>[];
 }
 
+/** The Env of a service's routes: the builders' Env plus what the service's middleware provide. */
+type ServiceEnv<TEnv extends Env, TUse> = WithScope<TEnv, ProvidedBy<TUse>>;
+
+export interface ServiceFactory {
+  /**
+   * A service whose routes `routes` makes with the builders given, typed for their Env (core's
+   * `defineRoutes<AppEnv>()`, validation's) plus what the service's `use` provide. A middleware
+   * providing a key the Env declares with another type is a compile error.
+   * @example service({ prefix: '/shop', use: [auth()] }, defineRoutes<AppEnv>(), ({ post }) => [post('/orders', { … })])
+   */
+  <TEnv extends Env, TKind extends BuildersKind, const TUse extends readonly Middleware<TEnv>[] = []>(
+    options: ServiceOptions<TUse> & ScopeMatches<TEnv, ProvidedBy<NoInfer<TUse>>>,
+    builders: { readonly '~builders'?: BuildersOf<TEnv, TKind> },
+    routes: (builders: (TKind & { readonly env: ServiceEnv<TEnv, TUse> })['builders']) => readonly Route<ServiceEnv<TEnv, TUse>>[],
+  ): Service<ServiceEnv<TEnv, TUse>>;
+  /**
+   * A service whose routes `routes` makes with core's builders, whose hooks read typed what the
+   * service's `use` provide.
+   * @example service({ prefix: '/me', use: [auth()] }, ({ get }) => [get('/', { before: (ctx) => void ctx.get('claims') })])
+   */
+  <TEnv extends Env = Env, const TUse extends readonly Middleware<TEnv>[] = []>(
+    options: ServiceOptions<TUse> & ScopeMatches<TEnv, ProvidedBy<NoInfer<TUse>>>,
+    routes: (builders: RouteBuilders<ServiceEnv<TEnv, TUse>>) => readonly Route<ServiceEnv<TEnv, TUse>>[],
+  ): Service<ServiceEnv<TEnv, TUse>>;
+  /**
+   * A service of routes declared beforehand.
+   * @example service({ name: 'sales', prefix: '/sales' }, [get('/ping'), get('/item/{id}', { to: '/items/{id}' })])
+   */
+  <TEnv extends Env = Env>(options: ServiceOptions, routes: readonly Route<TEnv>[]): Service<TEnv>;
+}
+
+type MakeRoutes = (builders: never) => readonly Route<never>[];
+
 /**
- * Declares a service.
+ * Declares a service: its options and its routes, given as a list or made by a callback with
+ * builders typed for what the service's middleware provide (the builders' kind stays the same:
+ * the callback is handed the very builders object it was given, or core's).
  * @example service({ name: 'sales', prefix: '/sales' }, [get('/ping'), get('/item/{id}', { to: '/items/{id}' })])
  */
-export const service = <TEnv extends Env = Env>(options: ServiceOptions, routes: readonly Route<TEnv>[]): Service<TEnv> => {
+export const service: ServiceFactory = (options: ServiceOptions, ...rest: [routes: readonly Route<never>[] | MakeRoutes] | [builders: unknown, routes: MakeRoutes]): Service<never> => {
+  const make = (routes: MakeRoutes, builders: unknown) => (routes as (builders: unknown) => readonly Route<never>[])(builders);
+  const routes = rest.length === 2 ? make(rest[1], rest[0]) : typeof rest[0] === 'function' ? make(rest[0], defineRoutes()) : rest[0];
   const prefix = options.prefix ?? '';
   return {
     name: options.name ?? (prefix.replace(/^\/+|\/+$/g, '') || 'default'),
