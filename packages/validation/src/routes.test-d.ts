@@ -1,5 +1,5 @@
 // Type tests, checked by `tsc -p tsconfig.json --noEmit`; nothing here runs.
-import type { Env, Route, RouteDescriptor } from '@apigate/core';
+import { createGateway, service, type Env, type Middleware, type ProvidedBy, type Route, type RouteDescriptor } from '@apigate/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { forbidden } from '@apigate/errors';
 import { expectTypeOf } from 'expect-type';
@@ -239,3 +239,87 @@ declare const listed: RouteDescriptor;
 expectTypeOf(declaredSchemas(listed)).toEqualTypeOf<DeclaredSchemas>();
 expectTypeOf<DeclaredSchemas['json']>().toEqualTypeOf<StandardSchemaV1 | undefined>();
 expectTypeOf<DeclaredSchemas['multipart']>().toEqualTypeOf<true | undefined>();
+
+// Typed scope from middleware: what a route's, a service's or (through the Env) the gateway's
+// middleware provide, the hooks and maps of validated routes read typed.
+type Claims = { sub: string; admin: boolean };
+const auth = (): Middleware<Env, { claims: Claims }> => ({ name: 'auth', request: (ctx) => void ctx.set('claims', { sub: 's', admin: false }) });
+const tier = (): Middleware<Env, { tier: 'free' | 'paid' }> => ({ name: 'tier', request: (ctx) => void ctx.set('tier', 'free') });
+// Route level.
+post('/orders', {
+  use: [auth()],
+  json: z.object({ sku: z.string() }),
+  before: (ctx) => {
+    expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+    // @ts-expect-error the claims have their declared type
+    ctx.set('claims', 'alice');
+  },
+  map: (input, ctx) => {
+    expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+    return { ...input, owner: ctx.get('claims')?.sub };
+  },
+});
+app.get('/shop/{shopId}/orders', {
+  use: [auth(), tier()],
+  path: z.object({ shopId: z.coerce.number() }),
+  query: z.object({ q: z.string() }),
+  map: (input, ctx) => {
+    expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+    expectTypeOf(ctx.get('tier')).toEqualTypeOf<'free' | 'paid' | undefined>();
+    expectTypeOf(ctx.get('user')).toEqualTypeOf<{ id: string; admin: boolean } | undefined>();
+    expectTypeOf(ctx.params.shopId).toEqualTypeOf<number>();
+    expectTypeOf(ctx.state.tenant).toEqualTypeOf<string>();
+    return { q: input.q, tier: ctx.get('tier') };
+  },
+});
+app.post('/shop', {
+  json: z.object({}),
+  map: (input, ctx) => {
+    // @ts-expect-error AppEnv has no `claims` and the route has no middleware providing it
+    void ctx.get('claims');
+    return input;
+  },
+});
+// @ts-expect-error auth provides `claims` as Claims, the Env declares a string
+defineRoutes<{ scope: { claims: string } }>().post('/c', { use: [auth()], json: z.object({}) });
+expectTypeOf(app.get('/x', { use: [auth()], query: z.object({}) })).toEqualTypeOf<Route<AppEnv>>();
+
+// Service level: core's service() hands the callback these builders, typed for the service's middleware.
+const shop = service({ prefix: '/shop', use: [auth()] }, app, ({ post: typedPost }) => [
+  typedPost('/orders', {
+    json: z.object({ sku: z.string() }),
+    before: (ctx) => void expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>(),
+    map: (input, ctx) => {
+      expectTypeOf(ctx.get('claims')).toEqualTypeOf<Claims | undefined>();
+      expectTypeOf(ctx.get('user')).toEqualTypeOf<{ id: string; admin: boolean } | undefined>();
+      expectTypeOf(ctx.state.tenant).toEqualTypeOf<string>();
+      // @ts-expect-error neither AppEnv nor the service's middleware provide `tier`
+      void ctx.get('tier');
+      return { ...input, by: ctx.get('claims')?.sub };
+    },
+  }),
+  // Validation options stay checked: the builders are validation's, not core's.
+  // @ts-expect-error query and json together
+  typedPost('/two', { query: z.object({}), json: z.object({}) }),
+]);
+createGateway({ state: { tenant: 't', limits: { max: 1 } } }).mount(shop, ['http://a']);
+// @ts-expect-error the gateway has no state
+createGateway().mount(shop, ['http://a']);
+// @ts-expect-error auth provides `claims` as Claims, the builders' Env declares a string
+service({ prefix: '/c', use: [auth()] }, defineRoutes<{ scope: { claims: string } }>(), ({ get: g }) => [g('/')]);
+
+// Gateway level: the Env declares what the gateway's middleware provide; mount() checks the types.
+const behindGateway = defineRoutes<{ scope: ProvidedBy<typeof auth> }>();
+const admin = service({ prefix: '/admin' }, [
+  behindGateway.post('/users', {
+    json: z.object({ name: z.string() }),
+    map: (input, ctx) => {
+      if (ctx.get('claims')?.admin !== true) throw forbidden();
+      return input;
+    },
+  }),
+]);
+createGateway({ use: [auth()] }).mount(admin, ['http://a']);
+const claimsAsString = service({ prefix: '/s' }, [defineRoutes<{ scope: { claims: string } }>().get('/')]);
+// @ts-expect-error the gateway's auth provides `claims` as Claims, the service's Env says string
+createGateway({ use: [auth()] }).mount(claimsAsString, ['http://a']);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { createGateway, get as coreGet, service, type Route } from '@apigate/core';
+import { unauthorized } from '@apigate/errors';
+import { createGateway, get as coreGet, service, type Env, type Middleware, type Route } from '@apigate/core';
 import * as v from 'valibot';
 import { z } from 'zod';
 import { asForward, asRespond, bodyText, forwardedBody, run, testBody, testIO } from './test-utils/index.ts';
-import { all, declaredSchemas, get, post, query } from './index.ts';
+import { all, declaredSchemas, defineRoutes, get, post, query } from './index.ts';
 
 const backend = 'http://127.0.0.1:9';
 const gatewayWith = (routes: readonly Route[]) => createGateway({ renderer: 'json' }).mount(service({ name: 'app', prefix: '/app' }, routes), [backend]).build();
@@ -113,5 +114,42 @@ describe('gateway.routes()', () => {
     expect(declaredSchemas(rest!)).toEqual({});
     // Anything that is not a Standard Schema is not passed off as one.
     expect(declaredSchemas({ input: { json: { type: 'object' }, multipart: 'yes' } })).toEqual({});
+  });
+});
+
+describe('middleware on validated routes', () => {
+  /** Refuses a request without `x-sub`; puts the subject in scope otherwise. */
+  const auth = (): Middleware<Env, { claims: { sub: string } }> => ({
+    name: 'auth',
+    request: (ctx) => {
+      const sub = ctx.headers.get('x-sub');
+      if (sub === undefined) return unauthorized();
+      ctx.set('claims', { sub });
+    },
+  });
+  const order = z.object({ sku: z.string() });
+  const json = (headers: Record<string, string>, bytes: string) => testIO({ headers, body: testBody({ contentType: 'application/json', bytes }) });
+
+  it("runs a route's own middleware before its validation, and its map reads what the middleware put in scope", async () => {
+    const g = gatewayWith([post('/orders', { use: [auth()], json: order, map: (input, ctx) => ({ ...input, owner: ctx.get('claims')?.sub }) })]);
+    expect(forwardedBody(asForward(await run(g, 'POST', '/app/orders', json({ 'x-sub': 'alice' }, '{"sku":"a1"}'))))).toBe('{"sku":"a1","owner":"alice"}');
+    const body = testBody({ contentType: 'application/json', bytes: '{"sku":"a1"}' });
+    const refused = asRespond(await run(g, 'POST', '/app/orders', testIO({ body })));
+    expect([refused.response.status, refused.error?.code]).toEqual([401, 'unauthorized']);
+    // Refused by the middleware, the body was never read.
+    expect(body.reads).toHaveLength(0);
+    expect(g.routes()[0]!.middleware.map((m) => m.name)).toEqual(['auth']);
+  });
+
+  it("hands a service's callback these builders: its routes validate, and their maps read the service middleware's scope", async () => {
+    const app = defineRoutes<{ state: { tenant: string } }>();
+    const shop = service({ name: 'shop', prefix: '/shop', use: [auth()] }, app, ({ post: typedPost }) => [
+      typedPost('/orders', { json: order, map: (input, ctx) => ({ ...input, owner: ctx.get('claims')?.sub, tenant: ctx.state.tenant }) }),
+    ]);
+    const g = createGateway({ state: { tenant: 't1' }, renderer: 'json' }).mount(shop, [backend]).build();
+    expect(forwardedBody(asForward(await run(g, 'POST', '/shop/orders', json({ 'x-sub': 'bob' }, '{"sku":"b2"}'))))).toBe('{"sku":"b2","owner":"bob","tenant":"t1"}');
+    const invalid = asRespond(await run(g, 'POST', '/shop/orders', json({ 'x-sub': 'bob' }, '{"sku":2}')));
+    expect([invalid.response.status, invalid.error?.code]).toEqual([422, 'validation_failed']);
+    expect(g.routes()[0]!.input).toEqual({ json: order });
   });
 });

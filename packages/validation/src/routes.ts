@@ -1,4 +1,20 @@
-import { defineRoutes as defineCoreRoutes, type CheckTo, type Env, type Hook, type InputContext, type PathParams, type Route, type RouteBuilders, type RouteUpstream } from '@apigate/core';
+import {
+  defineRoutes as defineCoreRoutes,
+  type BuildersKind,
+  type BuildersOf,
+  type CheckTo,
+  type Env,
+  type Hook,
+  type InputContext,
+  type Middleware,
+  type PathParams,
+  type ProvidedBy,
+  type Route,
+  type RouteBuilders,
+  type RouteUpstream,
+  type ScopeMatches,
+  type WithScope,
+} from '@apigate/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createInput, type InputOptions } from './input.ts';
 
@@ -24,14 +40,30 @@ export type MapInput<TQuery, TJson, TForm> = [TQuery] extends [never]
 /** What a map is given besides its input: typed params, app state, scope and the request. */
 export type MapContext<TParams, TEnv extends Env> = Pick<InputContext<TParams, TEnv>, 'params' | 'state' | 'get' | 'headers' | 'method' | 'path' | 'route' | 'clientIp'>;
 
-/** Route options: core's (`to`, `before`, `policy`, `meta`, `upstream`) plus typed input validation and a map. */
-export interface ValidatedRouteOptions<TPath extends string, TTo extends string, TEnv extends Env, TPathSchema, TQuery, TJson, TForm, TMultipart, TMapped> {
+/**
+ * Route options: core's (`to`, `before`, `policy`, `use`, `meta`, `upstream`) plus typed input
+ * validation and a map. Hooks and the map see the Env's scope plus what the route's `use` provide.
+ */
+export interface ValidatedRouteOptions<
+  TPath extends string,
+  TTo extends string,
+  TEnv extends Env,
+  TPathSchema,
+  TQuery,
+  TJson,
+  TForm,
+  TMultipart,
+  TMapped,
+  TUse extends readonly Middleware<TEnv>[] = readonly Middleware<TEnv>[],
+> {
   /** The upstream path; see core's route options. */
   to?: TTo;
   /** Hooks, run after path validation and before the query or body is read. */
-  before?: Hook<ParamsOf<TPath, TPathSchema>, TEnv> | readonly Hook<ParamsOf<TPath, TPathSchema>, TEnv>[];
+  before?: Hook<ParamsOf<TPath, TPathSchema>, WithScope<TEnv, ProvidedBy<TUse>>> | readonly Hook<ParamsOf<TPath, TPathSchema>, WithScope<TEnv, ProvidedBy<TUse>>>[];
   /** A named policy of the gateway. */
   policy?: string;
+  /** Middleware of this route, inside the gateway's and the service's; see core's route options. */
+  use?: TUse;
   /** What the route declares about itself for `gateway.routes()`; see core's route options. */
   meta?: Readonly<Record<string, unknown>>;
   /** The route's own upstream timeouts; see core's route options. */
@@ -47,7 +79,7 @@ export interface ValidatedRouteOptions<TPath extends string, TTo extends string,
   /** Requires multipart/form-data and streams the body through untouched. */
   multipart?: TMultipart;
   /** Transforms the validated input before it goes upstream; may throw a GatewayError. */
-  map?: (input: MapInput<TQuery, TJson, TForm>, context: MapContext<ParamsOf<TPath, TPathSchema>, TEnv>) => TMapped | Promise<TMapped>;
+  map?: (input: MapInput<TQuery, TJson, TForm>, context: MapContext<ParamsOf<TPath, TPathSchema>, WithScope<TEnv, ProvidedBy<TUse>>>) => TMapped | Promise<TMapped>;
   /** The route's body limit in bytes (the gateway's `bodyLimit`, 2 MiB by default, otherwise). */
   limit?: number;
   /** The deepest JSON nesting accepted (default 128). */
@@ -102,14 +134,23 @@ type ValidatedRouteBuilder<TEnv extends Env> = <
   TForm extends Schema = never,
   TMultipart extends true = never,
   TMapped = never,
+  const TUse extends readonly Middleware<TEnv>[] = [],
 >(
   path: TPath,
-  options?: ValidatedRouteOptions<TPath, TTo, TEnv, TPathSchema, TQuery, TJson, TForm, TMultipart, TMapped> &
+  options?: ValidatedRouteOptions<TPath, TTo, TEnv, TPathSchema, TQuery, TJson, TForm, TMultipart, TMapped, TUse> &
     CheckTo<TPath, NoInfer<TTo>> &
-    CheckInput<TPath, TPathSchema, TQuery, TJson, TForm, TMultipart, TMapped>,
+    CheckInput<TPath, TPathSchema, TQuery, TJson, TForm, TMultipart, TMapped> &
+    ScopeMatches<TEnv, ProvidedBy<NoInfer<TUse>>>,
 ) => Route<TEnv>;
 
+/** How `service(options, builders, routes)` remakes validated builders for the service's middleware. */
+interface ValidatedBuilders extends BuildersKind {
+  readonly builders: ValidatedRouteBuilders<Extract<this['env'], Env>>;
+}
+
 export interface ValidatedRouteBuilders<TEnv extends Env> {
+  /** Never set: only types read it (see core's service()). */
+  readonly '~builders'?: BuildersOf<TEnv, ValidatedBuilders>;
   get: ValidatedRouteBuilder<TEnv>;
   post: ValidatedRouteBuilder<TEnv>;
   put: ValidatedRouteBuilder<TEnv>;
@@ -123,11 +164,11 @@ export interface ValidatedRouteBuilders<TEnv extends Env> {
   all: ValidatedRouteBuilder<TEnv>;
 }
 
-const builder = <TEnv extends Env>(key: keyof RouteBuilders<TEnv>): ValidatedRouteBuilder<TEnv> => {
+const builder = <TEnv extends Env>(key: Exclude<keyof RouteBuilders<TEnv>, '~builders'>): ValidatedRouteBuilder<TEnv> => {
   const core = defineCoreRoutes<TEnv>();
   return (path, options = {} as never) => {
-    const { to, before, policy, meta } = options as { to?: string; before?: never; policy?: string; meta?: Readonly<Record<string, unknown>> };
-    const route = core[key](path as string, { to, before, policy, meta } as never);
+    const { to, before, policy, use, meta } = options as { to?: string; before?: never; policy?: string; use?: readonly Middleware[]; meta?: Readonly<Record<string, unknown>> };
+    const route = core[key](path as string, { to, before, policy, use, meta } as never);
     return { ...route, options: options as Readonly<Record<string, unknown>>, input: createInput(options as InputOptions) };
   };
 };
