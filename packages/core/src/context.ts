@@ -16,6 +16,8 @@ export interface ContextParts {
   /** `to`'s own query, which comes first. */
   readonly toQuery: string;
   readonly bodyLimit: number;
+  /** The client's address, resolved through the trusted proxies. */
+  readonly clientIp: string | undefined;
 }
 
 /** What hooks, middleware request phases and the input stage see of one request, and change. */
@@ -40,13 +42,13 @@ export class Context implements InputContext {
   #uri: string | undefined;
   #scope: Map<PropertyKey, unknown> | undefined;
 
-  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit }: ContextParts) {
+  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit, clientIp }: ContextParts) {
     this.method = match.method;
     this.path = match.path;
     this.query = match.query;
     this.params = params;
     this.headers = io.headers;
-    this.clientIp = io.clientIp;
+    this.clientIp = clientIp;
     this.route = match.route!;
     this.state = state as never;
     this.body = io.body;

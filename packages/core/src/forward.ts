@@ -1,4 +1,5 @@
-import { renderError, type ErrorRenderer, type GatewayError, type GatewayResponse } from '@apigate/errors';
+import { GatewayError, renderError, type ErrorRenderer, type GatewayResponse } from '@apigate/errors';
+import { clientTimeoutCode, failureCode, upstreamFailure, type AttemptDecision, type AttemptFailure } from './exchange/failure.ts';
 import type { CompiledRoute } from './compile-route.ts';
 import type { CallbackFailure } from './guard.ts';
 import type { Match } from './match.ts';
@@ -10,6 +11,8 @@ import type { RouteInfo } from './request.ts';
 import type { RouteUpstream } from './upstream.ts';
 
 const now = (): number => performance.now();
+
+const replay: AttemptDecision = { next: 'replay' };
 
 export interface ForwardParts {
   readonly route: CompiledRoute;
@@ -42,6 +45,7 @@ export class Forward implements ForwardPlan {
   readonly #renderer: ErrorRenderer;
   readonly #started: number;
   #settled = false;
+  #replayed = false;
 
   constructor(parts: ForwardParts) {
     const { route, match, replacement, observer } = parts;
@@ -78,6 +82,28 @@ export class Forward implements ForwardPlan {
     return respondThrough(response, (headers) =>
       runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, { report: this.#report }),
     );
+  }
+
+  failed(failure: AttemptFailure): AttemptDecision {
+    if (failure.stale && failure.replayable && !failure.started && !this.#replayed && !this.#settled) {
+      // The upstream closed the pooled connection before reading the request, so it never got it:
+      // whatever the method, it goes again, once, on a fresh connection (nodejs/node#47130).
+      this.#replayed = true;
+      return replay;
+    }
+    let error = upstreamFailure(failure.error, this.#replayed);
+    // A body stream that broke after the head arrived was a connection that worked: workerd's
+    // "Network connection lost." or a cause no code names is then the upstream's reset.
+    if (failure.started && (error.code === 'bad_gateway' || error.code === 'upstream_unreachable')) error = new GatewayError('upstream_reset', { details: error.details, cause: failure.error });
+    this.settle({ error });
+    if (failure.started) return { next: 'end', error, answer: undefined, close: false };
+    if (failureCode(failure.error) === clientTimeoutCode) {
+      // An upload the client stopped sending: answered, as NGINX does, and the connection closes
+      // rather than wait for the rest of the body.
+      const answer = new GatewayError('request_timeout', { message: 'The request body was not received in time.', details: { reason: (failure.error as Error).message } });
+      return { next: 'end', error, answer, close: true };
+    }
+    return { next: 'end', error, answer: error.code === 'client_closed' ? undefined : error, close: false };
   }
 
   /**

@@ -11,6 +11,7 @@ import {
 import { buildGateway, type BackendInput, type GatewayOptions, type GatewayParts, type Mounted, type StateMatches } from './build.ts';
 import type { CompiledRoute } from './compile-route.ts';
 import { Context } from './context.ts';
+import { clientResolver } from './exchange/trust.ts';
 import type { Env } from './env.ts';
 import { Forward } from './forward.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
@@ -44,6 +45,8 @@ export class Gateway<TState extends object = object> {
   readonly #middleware: readonly Middleware[];
   #closed: Promise<void> | undefined;
   readonly #routes: readonly RouteDescriptor[];
+  /** The client's address through the trusted proxies: the same for balancers, middleware and events. */
+  readonly #client: (io: RequestIO) => string | undefined;
 
   /** @internal use createGateway(...).build() */
   constructor(parts: GatewayParts<TState>) {
@@ -57,6 +60,7 @@ export class Gateway<TState extends object = object> {
     this.#routes = parts.routes;
     this.#chain = parts.chain;
     this.#middleware = parts.middleware;
+    this.#client = clientResolver(parts.upstream.trustedProxies);
   }
 
   /**
@@ -122,7 +126,7 @@ export class Gateway<TState extends object = object> {
     const routed: Routed = { route, match, io, params };
     if (route.hooks.length === 0 && route.chain.request.length === 0 && route.input === undefined) return this.#forward(routed, withQuery(path, route.toQuery, match.query));
     const bodyLimit = route.input?.limit ?? this.bodyLimit;
-    return this.#pipeline(routed, new Context({ state: this.state, match, io, params, upstreamPath: path, toQuery: route.toQuery, bodyLimit }));
+    return this.#pipeline(routed, new Context({ state: this.state, match, io, params, upstreamPath: path, toQuery: route.toQuery, bodyLimit, clientIp: this.#client(io) }));
   }
 
   /**
@@ -201,7 +205,7 @@ export class Gateway<TState extends object = object> {
     const balancer = route.balancer;
     let backend: Backend | undefined;
     try {
-      backend = balancer.pick(new PolicyView(routed));
+      backend = balancer.pick(new PolicyView(routed, this.#client));
     } catch (error) {
       this.#report({ callback: 'balancer.pick', error, route: route.info });
       const failure = new GatewayError('internal', { details: { reason: 'the load-balancing policy failed to pick a backend' }, cause: error });
