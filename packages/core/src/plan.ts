@@ -38,6 +38,11 @@ export interface ForwardPlan {
   respond(status: number, headers: ResponseHeaders): void;
   /** The response for an error the transport met before the response started, through the response phases. */
   render(error: GatewayError): GatewayResponse;
+  /**
+   * Ends a request the transport cannot send (a body it cannot forward, a request it cannot
+   * create): settles it with the error and returns the answer to write.
+   */
+  refuse(error: GatewayError): GatewayResponse;
 }
 
 /** The gateway answers the request itself. */

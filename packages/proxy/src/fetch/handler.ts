@@ -1,7 +1,8 @@
 import type { Gateway, Plan, RequestHeaders, RequestIO } from '@apigate/core';
-import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
+import { GatewayError, toGatewayError } from '@apigate/errors';
 import { connectionDropped, hopByHopButFraming, outgoingBody, transferCodingRefusal, trustMatcher, type BodyState } from '@apigate/core/exchange';
 import { WebBodySource } from './body.ts';
+import { toWebResponse } from './response.ts';
 import { FetchTransport } from './transport.ts';
 
 /** What the host knows of a request besides the Request itself. */
@@ -23,18 +24,6 @@ export interface FetchRequestContext {
 export type FetchHandler = (request: Request, context?: FetchRequestContext) => Promise<Response | undefined>;
 
 const bodyless = new Set(['GET', 'HEAD']);
-
-/** A gateway-made response (rendered error or a hook's own) as a Web Response. */
-export const toWebResponse = (method: string, response: GatewayResponse, close = false): Response => {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (typeof value === 'string') headers.set(name, value);
-    else for (const one of value) headers.append(name, one);
-  }
-  if (close) headers.set('connection', 'close');
-  const body = method === 'HEAD' || response.status === 204 || response.status === 304 ? null : (response.body as BodyInit | null);
-  return new Response(body, { status: response.status, headers });
-};
 
 class WebHeaders implements RequestHeaders {
   readonly #headers: Headers;
@@ -155,10 +144,7 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
     }
     if (plan.kind === 'respond') return toWebResponse(request.method, plan.response, io.source?.cut === true);
     const outgoing = outgoingBody(plan, io);
-    if (outgoing instanceof GatewayError) {
-      plan.settle({ error: outgoing });
-      return toWebResponse(request.method, plan.render(outgoing));
-    }
+    if (outgoing instanceof GatewayError) return toWebResponse(request.method, plan.refuse(outgoing));
     // fetch refuses a GET or HEAD with a body, even an empty one.
     const none = bodyless.has(plan.method) && (outgoing.kind === 'stream' || outgoing.bytes.byteLength === 0);
     const body = none ? null : outgoing.kind === 'bytes' ? (outgoing.bytes as BodyInit) : request.body;

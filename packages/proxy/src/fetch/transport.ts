@@ -3,6 +3,7 @@ import { upstreamDefaults } from '@apigate/core';
 import { clientGoneCode, clientTimeoutCode, connectionListed, forwardingHeaders, hopByHop, TransportError, upstreamTimeoutCode } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
 import { WebResponseHeaders } from './response-headers.ts';
+import { toWebResponse } from './response.ts';
 
 /** One request for the fetch transport: the client's request, the headers and body to send. */
 export interface FetchExchange {
@@ -140,8 +141,7 @@ export class FetchTransport implements Transport<FetchExchange> {
     this.#send(exchange, plan).then(exchange.respond, (cause: unknown) => {
       // e.g. a header value the runtime refuses to send: answered, never an unhandled rejection.
       const failure = new GatewayError('internal', { details: { reason: 'the upstream request could not be created' }, cause });
-      plan.settle({ error: failure });
-      exchange.respond(exchange.fail(failure));
+      exchange.respond(toWebResponse(exchange.request.method, plan.refuse(failure)));
     });
   }
 

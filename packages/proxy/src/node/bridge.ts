@@ -102,8 +102,7 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
     }
     const outgoing = outgoingBody(plan, io);
     if (outgoing instanceof GatewayError) {
-      plan.settle({ error: outgoing });
-      sendResponse(req, res, plan.render(outgoing));
+      sendResponse(req, res, plan.refuse(outgoing));
       return;
     }
     const body = outgoing.kind === 'bytes' ? outgoing.bytes : undefined;
@@ -115,8 +114,7 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
     } catch (error) {
       // e.g. a hook set a header value Node refuses to send: answer, never crash.
       const failure = new GatewayError('internal', { details: { reason: 'the upstream request could not be created' }, cause: error });
-      plan.settle({ error: failure });
-      sendResponse(req, res, plan.render(failure));
+      sendResponse(req, res, plan.refuse(failure));
     }
   };
 
