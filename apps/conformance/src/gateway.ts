@@ -30,6 +30,12 @@ export interface Origins {
   readonly hangup: string;
 }
 
+/** How a request on a `/mw` path ended, as the observer's requestEnd heard it, and its id. */
+interface Ended {
+  readonly id: number;
+  readonly entry: string;
+}
+
 /** How the gateway settled one forwarded request, as its observer heard it. */
 export interface Settled {
   readonly path: string;
@@ -150,7 +156,10 @@ const throwingPick: Policy = {
  * Records how every request settled (for the fault cases to compare across adapters: on workerd
  * the test can only ask the gateway) and throws for the `faulty` service.
  */
-const recordingObserver = (failures: string[], settled: Settled[]): Observer => ({
+const recordingObserver = (failures: string[], settled: Settled[], ended: Ended[]): Observer => ({
+  requestEnd: (event) => {
+    if (event.path.startsWith('/mw/')) ended.push({ id: event.id, entry: [event.path, event.status, event.error?.code, event.gatewayMade ? 'made' : 'proxied'].filter((part) => part !== undefined).join(' ') });
+  },
   upstreamSucceeded: (event) => {
     settled.push({ path: event.path, outcome: event.status });
     if (event.route.service === 'faulty') throw new Error('observer upstreamSucceeded failed');
@@ -190,7 +199,7 @@ const gatewayOnion = (settled: string[]): Middleware => {
     },
   };
 };
-const mwRoutes = (settled: string[]) => ({
+const mwRoutes = (settled: string[], ended: Ended[]) => ({
   echo: service({ name: 'mw', prefix: '/mw', use: [onion('service', settled)] }, [
     get('/echo', { to: '/ping', use: [onion('route')] }),
     get('/hook', { use: [onion('route')], before: () => respond(202, 'made by a hook') }),
@@ -199,7 +208,10 @@ const mwRoutes = (settled: string[]) => ({
   ]),
   slow: service({ name: 'mw-slow', prefix: '/mw/slow', use: [onion('service', settled)] }, [get('/wait', { use: [onion('route')] })]),
   refused: service({ name: 'mw-refused', prefix: '/mw/refused', use: [onion('service', settled)] }, [get('/any', { use: [onion('route')] })]),
-  log: service({ name: 'mw-log', prefix: '/mw-log' }, [get('/settled', { before: () => json(200, { settled }) })]),
+  log: service({ name: 'mw-log', prefix: '/mw-log' }, [
+    get('/settled', { before: () => json(200, { settled }) }),
+    get('/ended', { before: () => json(200, { ended: ended.map((e) => e.entry), ids: new Set(ended.map((e) => e.id)).size }) }),
+  ]),
 });
 /** `/probe/settled?path=/slow/wait` answers how the requests for that path settled, in order. */
 const probe = service({ name: 'probe', prefix: '/probe' }, [
@@ -227,12 +239,13 @@ export const buildGateway = (origins: Origins): Gateway => {
   const failures: string[] = [];
   const settled: Settled[] = [];
   const mwSettled: string[] = [];
-  const mw = mwRoutes(mwSettled);
+  const ended: Ended[] = [];
+  const mw = mwRoutes(mwSettled, ended);
   return createGateway({
     renderer: 'json',
     use: [gatewayOnion(mwSettled)],
     state: { failures, settled },
-    observer: recordingObserver(failures, settled),
+    observer: recordingObserver(failures, settled, ended),
     policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
     upstream: { requestTimeout },
   })

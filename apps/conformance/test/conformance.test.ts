@@ -250,6 +250,7 @@ describeAdapters(adapterNames, (f, adapter) => {
 
   describe('middleware at gateway, service and route level', () => {
     const settledLog = async (): Promise<string[]> => (await get('/mw-log/settled')).json<{ settled: string[] }>().settled;
+    const endedLog = async (): Promise<{ ended: string[]; ids: number }> => (await get('/mw-log/ended')).json<{ ended: string[]; ids: number }>();
 
     it('runs request phases gateway → service → route and response phases back on a proxied response', async () => {
       const reply = await get('/mw/echo');
@@ -277,8 +278,9 @@ describeAdapters(adapterNames, (f, adapter) => {
       );
     });
 
-    it('settles exactly once per request, however it ended', async () => {
+    it('settles exactly once per request, however it ended, and the observer hears each end once with its own id', async () => {
       const before = (await settledLog()).length;
+      const endedBefore = (await endedLog()).ended.length;
       await get('/mw/echo');
       await get('/mw/echo', { 'x-deny': '1' });
       await get('/mw/hook');
@@ -295,13 +297,25 @@ describeAdapters(adapterNames, (f, adapter) => {
       // Give a second settle of any request the chance to show up before comparing.
       await new Promise((resolve) => setTimeout(resolve, 200));
       const entries = (await settledLog()).slice(before);
+      const ended = await endedLog();
       conform(
         'middleware settle once per ending',
         adapter,
-        { count: log.length - before, entries: [...entries].sort() },
+        { count: log.length - before, entries: [...entries].sort(), observed: [...ended.ended.slice(endedBefore)].sort(), ids: ended.ids === ended.ended.length },
         {
           count: 7,
-          entries: ['/mw/cut upstream_reset', '/mw/echo 200', '/mw/echo 401 unauthorized', '/mw/echo 405 method_not_allowed', '/mw/hold client_closed', '/mw/hook 202', '/mw/slow/wait upstream_timeout'],
+          // A status is there when the client got one: the gateway's 504 for the timeout, none for the cut body or the client that left.
+          entries: ['/mw/cut upstream_reset', '/mw/echo 200', '/mw/echo 401 unauthorized', '/mw/echo 405 method_not_allowed', '/mw/hold client_closed', '/mw/hook 202', '/mw/slow/wait 504 upstream_timeout'],
+          observed: [
+            '/mw/cut upstream_reset proxied',
+            '/mw/echo 200 proxied',
+            '/mw/echo 401 unauthorized made',
+            '/mw/echo 405 method_not_allowed made',
+            '/mw/hold client_closed proxied',
+            '/mw/hook 202 made',
+            '/mw/slow/wait 504 upstream_timeout made',
+          ],
+          ids: true,
         },
       );
     });

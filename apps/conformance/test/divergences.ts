@@ -154,9 +154,17 @@ export const divergences: readonly Divergence[] = [
     adapter: 'hono-workerd',
     observed: {
       count: 6,
-      entries: ['/mw/cut upstream_reset', '/mw/echo 200', '/mw/echo 401 unauthorized', '/mw/echo 405 method_not_allowed', '/mw/hook 202', '/mw/slow/wait upstream_timeout'],
+      entries: ['/mw/cut upstream_reset', '/mw/echo 200', '/mw/echo 401 unauthorized', '/mw/echo 405 method_not_allowed', '/mw/hook 202', '/mw/slow/wait 504 upstream_timeout'],
+      observed: [
+        '/mw/cut upstream_reset proxied',
+        '/mw/echo 200 proxied',
+        '/mw/echo 401 unauthorized made',
+        '/mw/echo 405 method_not_allowed made',
+        '/mw/hook 202 made',
+        '/mw/slow/wait 504 upstream_timeout made',
+      ],
     },
-    why: "When a client leaves mid-response, workerd cancels the request's I/O (the upstream request is closed) and runs none of its code again, so the settle phase of that request never runs; every other ending settles once, as on Node. Handing the exchange's end to `ctx.waitUntil` was tried: workerd then keeps the request alive but no longer tells it that the client left, so the upstream request stays open, which is worse; the gateway does not do it.",
+    why: "When a client leaves mid-response, workerd cancels the request's I/O (the upstream request is closed) and runs none of its code again, so the settle phase of that request never runs (nor the observer's requestEnd); every other ending settles once, as on Node. Handing the exchange's end to `ctx.waitUntil` was tried: workerd then keeps the request alive but no longer tells it that the client left, so the upstream request stays open, which is worse; the gateway does not do it.",
   },
 ];
 

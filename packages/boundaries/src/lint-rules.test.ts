@@ -68,7 +68,7 @@ describe('import boundaries (eslint.config.js)', () => {
     ['packages/core/src/gateway.ts', 'events'],
     ['packages/validation/src/json.ts', 'fs/promises'],
     ['packages/policies/src/consistent-hash/consistent-hash.ts', 'node:crypto'],
-    ['packages/proxy/src/headers.ts', 'net'],
+    ['packages/core/src/exchange/headers.ts', 'net'],
     ['packages/proxy/src/fetch/body.ts', 'node:stream/web'],
     ['packages/hono/src/index.ts', 'node:http'],
   ])('the runtime-neutral %s may not import the Node built-in %s', async (filePath, specifier) => {

@@ -5,8 +5,9 @@ import { describe, expect, it } from '@jest/globals';
 
 /**
  * The values each published entry exports, and nothing more: an export added to an index file
- * must be added here on purpose. Internals (header hygiene, trust, fault mapping, parsed-body
- * re-serialization, createInput) stay in their modules, which the exports maps close. The marked
+ * must be added here on purpose. Internals (createInput, the compiled routes) stay in their modules,
+ * which the exports maps close; what transports share (body choice, hygiene, trust, fault mapping)
+ * is the transport port, `@apigate/core/exchange`. The marked
  * ones are for adapter and transport authors: another workspace package imports each of them.
  */
 const surface: Record<string, readonly string[]> = {
@@ -23,6 +24,11 @@ const surface: Record<string, readonly string[]> = {
     'runHook', 'upstreamDefaults', 'smoothRoundRobin',
     // For adapter authors: a middleware run outside a gateway (expressMiddleware and the like).
     'isMiddleware', 'runStandaloneResponse', 'runStandaloneSettle',
+  ],
+  // The transport port, for transport authors (@apigate/proxy's two transports use every value).
+  '@apigate/core/exchange': [
+    'TransportError', 'clientGoneCode', 'clientTimeoutCode', 'connectionDropped', 'connectionListed', 'forwardingHeaders', 'hopByHop', 'hopByHopButFraming',
+    'outgoingBody', 'transferCodingRefusal', 'trustMatcher', 'upstreamFailure', 'upstreamTimeoutCode',
   ],
   '@apigate/validation': ['all', 'declaredSchemas', 'defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'query', 'validate'],
   '@apigate/policies': [

@@ -1,6 +1,7 @@
 import { GatewayError } from '@apigate/errors';
 import type { BodySource, InputContext } from './input.ts';
 import type { Match, RequestIO } from './match.ts';
+import type { Trace } from './observer.ts';
 import type { RequestHeaders, RouteInfo } from './request.ts';
 import { withQuery } from './rewrite.ts';
 import { originForm, unsafeInUri } from './target.ts';
@@ -16,6 +17,9 @@ export interface ContextParts {
   /** `to`'s own query, which comes first. */
   readonly toQuery: string;
   readonly bodyLimit: number;
+  /** The client's address, resolved through the trusted proxies. */
+  readonly clientIp: string | undefined;
+  readonly trace: Trace | undefined;
 }
 
 /** What hooks, middleware request phases and the input stage see of one request, and change. */
@@ -33,6 +37,7 @@ export class Context implements InputContext {
   replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
   /** How many middleware of the route's chain had their request phase run. */
   reached: number | undefined;
+  readonly trace: Trace | undefined;
   readonly #upstreamPath: string;
   readonly #toQuery: string;
   #upstreamQuery: string;
@@ -40,13 +45,14 @@ export class Context implements InputContext {
   #uri: string | undefined;
   #scope: Map<PropertyKey, unknown> | undefined;
 
-  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit }: ContextParts) {
+  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit, clientIp, trace }: ContextParts) {
     this.method = match.method;
     this.path = match.path;
     this.query = match.query;
     this.params = params;
     this.headers = io.headers;
-    this.clientIp = io.clientIp;
+    this.clientIp = clientIp;
+    this.trace = trace;
     this.route = match.route!;
     this.state = state as never;
     this.body = io.body;

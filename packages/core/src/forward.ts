@@ -1,9 +1,10 @@
-import { renderError, type ErrorRenderer, type GatewayError, type GatewayResponse } from '@apigate/errors';
+import { GatewayError, renderError, type ErrorRenderer, type GatewayResponse } from '@apigate/errors';
+import { clientTimeoutCode, failureCode, upstreamFailure, type AttemptDecision, type AttemptFailure } from './exchange/failure.ts';
 import type { CompiledRoute } from './compile-route.ts';
 import type { CallbackFailure } from './guard.ts';
 import type { Match } from './match.ts';
 import { respondThrough, runResponse, runSettle, type Chain, type ResponseHeaders, type ScopeReader } from './middleware.ts';
-import type { Observer } from './observer.ts';
+import type { Observer, Trace } from './observer.ts';
 import type { ForwardPlan, SettleInput } from './plan.ts';
 import type { Backend, PolicyInstance, UpstreamOutcome } from './policy.ts';
 import type { RouteInfo } from './request.ts';
@@ -11,12 +12,15 @@ import type { RouteUpstream } from './upstream.ts';
 
 const now = (): number => performance.now();
 
+const replay: AttemptDecision = { next: 'replay' };
+
 export interface ForwardParts {
   readonly route: CompiledRoute;
   readonly match: Match;
   readonly backend: Backend;
   readonly uri: string;
   readonly observer: Observer | undefined;
+  readonly trace: Trace | undefined;
   readonly report: (failure: CallbackFailure) => void;
   readonly replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
   readonly scope: ScopeReader;
@@ -36,12 +40,14 @@ export class Forward implements ForwardPlan {
   readonly #path: string;
   readonly #balancer: PolicyInstance;
   readonly #observer: Observer | undefined;
+  readonly #trace: Trace | undefined;
   readonly #report: (failure: CallbackFailure) => void;
   readonly #chain: Chain;
   readonly #scope: ScopeReader;
   readonly #renderer: ErrorRenderer;
   readonly #started: number;
   #settled = false;
+  #replayed = false;
 
   constructor(parts: ForwardParts) {
     const { route, match, replacement, observer } = parts;
@@ -55,6 +61,7 @@ export class Forward implements ForwardPlan {
     this.#path = match.path;
     this.#balancer = route.balancer;
     this.#observer = observer;
+    this.#trace = parts.trace;
     this.#report = parts.report;
     this.#chain = route.chain;
     this.#scope = parts.scope;
@@ -80,11 +87,50 @@ export class Forward implements ForwardPlan {
     );
   }
 
+  failed(failure: AttemptFailure): AttemptDecision {
+    if (failure.stale && failure.replayable && !failure.started && !this.#replayed && !this.#settled) {
+      // The upstream closed the pooled connection before reading the request, so it never got it:
+      // whatever the method, it goes again, once, on a fresh connection (nodejs/node#47130).
+      this.#replayed = true;
+      return replay;
+    }
+    let error = upstreamFailure(failure.error, this.#replayed);
+    // A body stream that broke after the head arrived was a connection that worked: workerd's
+    // "Network connection lost." or a cause no code names is then the upstream's reset.
+    if (failure.started && (error.code === 'bad_gateway' || error.code === 'upstream_unreachable')) error = new GatewayError('upstream_reset', { details: error.details, cause: failure.error });
+    const decision = this.#decide(failure, error);
+    this.#end({ error }, decision.answer?.status);
+    return decision;
+  }
+
+  /** What the client is told of a failed attempt that is not sent again. */
+  #decide(failure: AttemptFailure, error: GatewayError): AttemptDecision & { readonly next: 'end' } {
+    if (failure.started) return { next: 'end', error, answer: undefined, close: false };
+    if (failureCode(failure.error) === clientTimeoutCode) {
+      // An upload the client stopped sending: answered, as NGINX does, and the connection closes
+      // rather than wait for the rest of the body.
+      const answer = new GatewayError('request_timeout', { message: 'The request body was not received in time.', details: { reason: (failure.error as Error).message } });
+      return { next: 'end', error, answer, close: true };
+    }
+    return { next: 'end', error, answer: error.code === 'client_closed' ? undefined : error, close: false };
+  }
+
   /**
    * Called by a transport, often from a socket or stream event: the balancer's `end` and the
    * observer (guarded by the gateway) must not throw out of it, or the process goes down.
    */
   settle(result: SettleInput): void {
+    this.#end(result, undefined);
+  }
+
+  refuse(error: GatewayError): GatewayResponse {
+    const response = this.render(error);
+    this.#end({ error }, response.status);
+    return response;
+  }
+
+  /** Settles once; `answered` is the status of the gateway's own answer to an error, if the client gets one. */
+  #end(result: SettleInput, answered: number | undefined): void {
     if (this.#settled) return;
     this.#settled = true;
     const observer = this.#observer;
@@ -97,7 +143,7 @@ export class Forward implements ForwardPlan {
       const ok = 'status' in result;
       runSettle(
         chain,
-        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : undefined, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, get: (key) => scope.get(key) },
+        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : answered, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, get: (key) => scope.get(key) },
         { report: this.#report },
       );
     }
@@ -109,10 +155,22 @@ export class Forward implements ForwardPlan {
         this.#report({ callback: 'balancer.end', error, route: this.route });
       }
     }
-    if ('status' in result) {
-      observer?.upstreamSucceeded?.({ route: this.route, method: this.method, path: this.#path, backend: this.backend, status: result.status, latencyMs });
-    } else {
-      observer?.upstreamFailed?.({ route: this.route, method: this.method, path: this.#path, backend: this.backend, error: result.error, latencyMs });
-    }
+    const trace = this.#trace;
+    if (observer === undefined || trace === undefined) return;
+    const id = trace.id;
+    const ok = 'status' in result;
+    if (ok) observer.upstreamSucceeded?.({ id, route: this.route, method: this.method, path: this.#path, backend: this.backend, status: result.status, latencyMs });
+    else observer.upstreamFailed?.({ id, route: this.route, method: this.method, path: this.#path, backend: this.backend, error: result.error, latencyMs });
+    observer.requestEnd?.({
+      id,
+      route: this.route,
+      method: this.method,
+      path: this.#path,
+      status: ok ? result.status : answered,
+      error: ok ? undefined : result.error,
+      backend: this.backend,
+      gatewayMade: !ok && answered !== undefined,
+      durationMs: now() - trace.started,
+    });
   }
 }

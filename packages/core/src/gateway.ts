@@ -11,13 +11,14 @@ import {
 import { buildGateway, type BackendInput, type GatewayOptions, type GatewayParts, type Mounted, type StateMatches } from './build.ts';
 import type { CompiledRoute } from './compile-route.ts';
 import { Context } from './context.ts';
+import { clientResolver } from './exchange/trust.ts';
 import type { Env, NoScope, ScopeMatches } from './env.ts';
 import { Forward } from './forward.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
 import type { InputContext } from './input.ts';
 import { compiledOf, GatewayMatch, valuesOf, type Match, type RequestIO, type Routed } from './match.ts';
 import { emptyChain, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ProvidedBy, type ScopeReader } from './middleware.ts';
-import type { Observer } from './observer.ts';
+import type { Observer, Trace } from './observer.ts';
 import { decodeTail, type Tail } from './path-template.ts';
 import type { Plan, RespondPlan } from './plan.ts';
 import type { Backend } from './policy.ts';
@@ -43,7 +44,11 @@ export class Gateway<TState extends object = object> {
   readonly #chain: Chain;
   readonly #middleware: readonly Middleware[];
   #closed: Promise<void> | undefined;
+  /** The last request number the observer heard of. */
+  #ids = 0;
   readonly #routes: readonly RouteDescriptor[];
+  /** The client's address through the trusted proxies: the same for balancers, middleware and events. */
+  readonly #client: (io: RequestIO) => string | undefined;
 
   /** @internal use createGateway(...).build() */
   constructor(parts: GatewayParts<TState>) {
@@ -57,6 +62,7 @@ export class Gateway<TState extends object = object> {
     this.#routes = parts.routes;
     this.#chain = parts.chain;
     this.#middleware = parts.middleware;
+    this.#client = clientResolver(parts.upstream.trustedProxies);
   }
 
   /**
@@ -102,12 +108,12 @@ export class Gateway<TState extends object = object> {
    */
   handle(match: Match, io: RequestIO): Plan | Promise<Plan> {
     const route = compiledOf(match);
-    if (route === undefined) return this.#refuseMethod(match, valuesOf(match));
-    const observer = this.observer;
-    if (observer?.requestStart) observer.requestStart({ route: route.info, method: match.method, path: match.path });
+    const trace = this.#trace();
+    if (route === undefined) return this.#refuseMethod(match, valuesOf(match), trace);
+    if (trace !== undefined) this.observer!.requestStart?.({ id: trace.id, route: route.info, method: match.method, path: match.path });
     if (route.passthrough) {
       const uri = withQuery(route.rewrite(emptyParams, match.path, undefined), route.toQuery, match.query);
-      return this.#forward({ route, match, io, params: emptyParams }, uri);
+      return this.#forward({ route, match, io, params: emptyParams, trace }, uri);
     }
     const values = valuesOf(match);
     let params: Record<string, string>;
@@ -116,13 +122,18 @@ export class Gateway<TState extends object = object> {
       if (route.tail) tail = decodeTail(values[values.length - 1]!, route.names[route.names.length - 1]!);
       params = decodeParams(route.names, values, tail);
     } catch (error) {
-      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline' });
+      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', trace });
     }
     const path = route.rewrite(params, match.path, tail);
-    const routed: Routed = { route, match, io, params };
+    const routed: Routed = { route, match, io, params, trace };
     if (route.hooks.length === 0 && route.chain.request.length === 0 && route.input === undefined) return this.#forward(routed, withQuery(path, route.toQuery, match.query));
     const bodyLimit = route.input?.limit ?? this.bodyLimit;
-    return this.#pipeline(routed, new Context({ state: this.state, match, io, params, upstreamPath: path, toQuery: route.toQuery, bodyLimit }));
+    return this.#pipeline(routed, new Context({ state: this.state, match, io, params, upstreamPath: path, toQuery: route.toQuery, bodyLimit, clientIp: this.#client(io), trace }));
+  }
+
+  /** A new request's identity, when an observer listens: no cost without one (DESIGN.md rule 9). */
+  #trace(): Trace | undefined {
+    return this.observer === undefined ? undefined : { id: ++this.#ids, started: performance.now() };
   }
 
   /**
@@ -133,7 +144,7 @@ export class Gateway<TState extends object = object> {
   render(error: GatewayError, method: string, path: string): GatewayResponse {
     const response = renderError(error, { method, path }, this.renderer);
     if (this.#chain === emptyChain) return response;
-    return this.#through(this.#chain, { route: undefined, method, path, response, error, scope: noScope });
+    return this.#through(this.#chain, { route: undefined, method, path, response, error, scope: noScope, trace: undefined });
   }
 
   /**
@@ -148,6 +159,20 @@ export class Gateway<TState extends object = object> {
         { route: answer.route, method: answer.method, path: answer.path, status: response.status, error: answer.error, backend: undefined, durationMs: 0, get: (key) => answer.scope.get(key) },
         { report: this.#report, reached },
       );
+    }
+    const { trace } = answer;
+    if (trace !== undefined) {
+      this.observer!.requestEnd?.({
+        id: trace.id,
+        route: answer.route,
+        method: answer.method,
+        path: answer.path,
+        status: response.status,
+        error: answer.error,
+        backend: undefined,
+        gatewayMade: true,
+        durationMs: performance.now() - trace.started,
+      });
     }
     return { kind: 'respond', response, error: answer.error };
   }
@@ -181,7 +206,7 @@ export class Gateway<TState extends object = object> {
       }
       if (route.input?.run) await route.input.run(context as InputContext);
     } catch (error) {
-      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', context });
+      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', trace: routed.trace, context });
     }
     return this.#forward(routed, context.uri, context);
   }
@@ -190,26 +215,26 @@ export class Gateway<TState extends object = object> {
   async #run(hook: Hook, context: Context, route: CompiledRoute): Promise<RespondPlan | undefined> {
     const result = await hook(context as RequestContext);
     if (result === undefined) return undefined;
-    if (isGatewayResponse(result)) return this.#answer(route.chain, { route: route.info, method: context.method, path: context.path, response: result, error: undefined, scope: context }, context.reached);
+    if (isGatewayResponse(result)) return this.#answer(route.chain, { route: route.info, method: context.method, path: context.path, response: result, error: undefined, scope: context, trace: context.trace }, context.reached);
     if (isGatewayError(result)) throw result;
     throw new GatewayError('internal', { details: { reason: 'a hook returned a value that is neither a response nor a GatewayError', value: result } });
   }
 
   /** Picks the backend and plans the forward to `uri`; `context` is there when the pipeline ran. */
   #forward(routed: Routed, uri: string, context?: Context): Plan {
-    const { route, match, io } = routed;
+    const { route, match, io, trace } = routed;
     const balancer = route.balancer;
     let backend: Backend | undefined;
     try {
-      backend = balancer.pick(new PolicyView(routed));
+      backend = balancer.pick(new PolicyView(routed, this.#client));
     } catch (error) {
       this.#report({ callback: 'balancer.pick', error, route: route.info });
       const failure = new GatewayError('internal', { details: { reason: 'the load-balancing policy failed to pick a backend' }, cause: error });
-      return this.#fail({ route, match, error: failure, stage: 'dispatch', context });
+      return this.#fail({ route, match, error: failure, stage: 'dispatch', trace, context });
     }
-    if (backend === undefined) return this.#fail({ route, match, error: new GatewayError('no_backend_available', { details: { service: route.info.service } }), stage: 'dispatch', context });
+    if (backend === undefined) return this.#fail({ route, match, error: new GatewayError('no_backend_available', { details: { service: route.info.service } }), stage: 'dispatch', trace, context });
     const observer = this.observer;
-    if (observer?.backendSelected) observer.backendSelected({ route: route.info, method: match.method, path: match.path, backend });
+    if (trace !== undefined) observer!.backendSelected?.({ id: trace.id, route: route.info, method: match.method, path: match.path, backend });
     if (balancer.start) {
       try {
         balancer.start(backend);
@@ -228,6 +253,7 @@ export class Gateway<TState extends object = object> {
       backend,
       uri: backend.basePath === '' ? uri : backend.basePath + uri,
       observer,
+      trace,
       report: this.#report,
       replacement: context?.replacement,
       scope,
@@ -235,20 +261,20 @@ export class Gateway<TState extends object = object> {
     });
   }
 
-  #fail({ route, match, error, stage, context }: Failure): RespondPlan {
+  #fail({ route, match, error, stage, trace, context }: Failure): RespondPlan {
     const observer = this.observer;
-    if (observer) {
-      const event = { route: route.info, method: match.method, path: match.path, error };
+    if (observer && trace !== undefined) {
+      const event = { id: trace.id, route: route.info, method: match.method, path: match.path, error };
       if (stage === 'pipeline') observer.pipelineFailed?.(event);
       else observer.dispatchFailed?.(event);
     }
     const response = renderError(error, { method: match.method, path: match.path }, this.renderer);
-    return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response, error, scope: context ?? noScope }, context?.reached);
+    return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response, error, scope: context ?? noScope, trace }, context?.reached);
   }
 
-  #refuseMethod(match: Match, allowed: readonly string[]): RespondPlan {
+  #refuseMethod(match: Match, allowed: readonly string[], trace: Trace | undefined): RespondPlan {
     const allow = allowed.join(', ');
-    const answer = { route: undefined, method: match.method, path: match.path, scope: noScope };
+    const answer = { route: undefined, method: match.method, path: match.path, scope: noScope, trace };
     if (match.method === 'OPTIONS') return this.#answer(this.#chain, { ...answer, response: respond(204, null, { allow }), error: undefined });
     const error = new GatewayError('method_not_allowed', { headers: { allow }, details: { method: match.method } });
     return this.#answer(this.#chain, { ...answer, response: renderError(error, { method: match.method, path: match.path }, this.renderer), error });
@@ -261,6 +287,7 @@ interface Failure {
   readonly match: Match;
   readonly error: GatewayError;
   readonly stage: 'pipeline' | 'dispatch';
+  readonly trace: Trace | undefined;
   /** The pipeline's context, when the failure came after it was made. */
   readonly context?: Context | undefined;
 }
@@ -273,6 +300,7 @@ interface Answer {
   readonly response: GatewayResponse;
   readonly error: GatewayError | undefined;
   readonly scope: ScopeReader;
+  readonly trace: Trace | undefined;
 }
 
 const noScope: ScopeReader = { get: () => undefined };

@@ -41,7 +41,7 @@ export const callbackReporter = (observer: Observer | undefined): Report => {
   };
 };
 
-const events = ['requestStart', 'backendSelected', 'pipelineFailed', 'dispatchFailed', 'upstreamSucceeded', 'upstreamFailed'] as const;
+const events = ['requestStart', 'backendSelected', 'pipelineFailed', 'dispatchFailed', 'upstreamSucceeded', 'upstreamFailed', 'requestEnd'] as const;
 
 /**
  * The observer with every method guarded: a throw is reported and the request goes on. Observer
@@ -50,9 +50,9 @@ const events = ['requestStart', 'backendSelected', 'pipelineFailed', 'dispatchFa
  */
 export const guardedObserver = (observer: Observer | undefined, report: Report): Observer | undefined => {
   if (observer === undefined) return undefined;
-  const guarded: Record<string, (event: { readonly route: RouteInfo }) => void> = {};
+  const guarded: Record<string, (event: { readonly route: RouteInfo | undefined }) => void> = {};
   for (const name of events) {
-    const method = observer[name] as ((event: { readonly route: RouteInfo }) => void) | undefined;
+    const method = observer[name] as ((event: { readonly route: RouteInfo | undefined }) => void) | undefined;
     if (typeof method !== 'function') continue;
     guarded[name] = (event) => {
       try {

@@ -1,5 +1,6 @@
 import type { CompiledRoute } from './compile-route.ts';
 import type { BodySource } from './input.ts';
+import type { Trace } from './observer.ts';
 import type { RequestHeaders, RouteInfo } from './request.ts';
 
 /** What an adapter knows of the request besides method and URL. */
@@ -73,4 +74,6 @@ export interface Routed {
   readonly io: RequestIO;
   /** The decoded path parameters, as the balancer sees them (before any validation). */
   readonly params: Readonly<Record<string, string>>;
+  /** The request's identity for the observer; undefined without one. */
+  readonly trace: Trace | undefined;
 }

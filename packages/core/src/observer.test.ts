@@ -1,4 +1,4 @@
-import { GatewayError, unauthorized } from '@apigate/errors';
+import { GatewayError, respond, unauthorized } from '@apigate/errors';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { pino } from 'pino';
 import { asForward, asRespond, run } from './test-utils/index.ts';
@@ -21,6 +21,7 @@ const recorder = (): { observer: Required<Observer>; events: Event[] } => {
       dispatchFailed: record('dispatchFailed'),
       upstreamSucceeded: record('upstreamSucceeded'),
       upstreamFailed: record('upstreamFailed'),
+      requestEnd: record('requestEnd'),
       callbackFailed: record('callbackFailed'),
     },
   };
@@ -49,14 +50,17 @@ describe('observer', () => {
     const { observer, events } = recorder();
     const plan = asForward(await run(build(observer), 'GET /shop/ping?x=1'));
     expect(events).toEqual([
-      { name: 'requestStart', event: { route: pingRoute, method: 'GET', path: '/shop/ping' } },
-      { name: 'backendSelected', event: { route: pingRoute, method: 'GET', path: '/shop/ping', backend } },
+      { name: 'requestStart', event: { id: 1, route: pingRoute, method: 'GET', path: '/shop/ping' } },
+      { name: 'backendSelected', event: { id: 1, route: pingRoute, method: 'GET', path: '/shop/ping', backend } },
     ]);
     plan.settle({ status: 200 });
-    expect(events[2]).toEqual({
-      name: 'upstreamSucceeded',
-      event: { route: pingRoute, method: 'GET', path: '/shop/ping', backend, status: 200, latencyMs: expect.any(Number) },
-    });
+    expect(events.slice(2)).toEqual([
+      { name: 'upstreamSucceeded', event: { id: 1, route: pingRoute, method: 'GET', path: '/shop/ping', backend, status: 200, latencyMs: expect.any(Number) } },
+      {
+        name: 'requestEnd',
+        event: { id: 1, route: pingRoute, method: 'GET', path: '/shop/ping', status: 200, error: undefined, backend, gatewayMade: false, durationMs: expect.any(Number) },
+      },
+    ]);
     expect(events[2]!.event.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
@@ -68,8 +72,10 @@ describe('observer', () => {
     plan.settle({ status: 200 });
     plan.settle({ error: new GatewayError('upstream_reset') });
     const route = { service: 'shop', method: 'GET', path: '/shop/item/{id}' };
-    expect(events.map((e) => e.name)).toEqual(['requestStart', 'backendSelected', 'upstreamFailed']);
-    expect(events[2]!.event).toEqual({ route, method: 'GET', path: '/shop/item/7', backend, error, latencyMs: expect.any(Number) });
+    expect(events.map((e) => e.name)).toEqual(['requestStart', 'backendSelected', 'upstreamFailed', 'requestEnd']);
+    expect(events[2]!.event).toEqual({ id: 1, route, method: 'GET', path: '/shop/item/7', backend, error, latencyMs: expect.any(Number) });
+    // Settled by a transport without an answer of the gateway's (the client left): no status.
+    expect(events[3]!.event).toMatchObject({ id: 1, status: undefined, error, backend, gatewayMade: false });
     expect(events[2]!.event.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
@@ -79,12 +85,20 @@ describe('observer', () => {
     const refused = asRespond(await run(g, 'GET /shop/private'));
     const route = { service: 'shop', method: 'GET', path: '/shop/private' };
     expect(events).toEqual([
-      { name: 'requestStart', event: { route, method: 'GET', path: '/shop/private' } },
-      { name: 'pipelineFailed', event: { route, method: 'GET', path: '/shop/private', error: refused.error } },
+      { name: 'requestStart', event: { id: 1, route, method: 'GET', path: '/shop/private' } },
+      { name: 'pipelineFailed', event: { id: 1, route, method: 'GET', path: '/shop/private', error: refused.error } },
+      {
+        name: 'requestEnd',
+        event: { id: 1, route, method: 'GET', path: '/shop/private', status: 401, error: refused.error, backend: undefined, gatewayMade: true, durationMs: expect.any(Number) },
+      },
     ]);
     events.length = 0;
     const broken = asRespond(await run(g, 'GET /shop/broken'));
-    expect(events.map((e) => e.name)).toEqual(['requestStart', 'pipelineFailed']);
+    expect(events.map((e) => [e.name, e.event.id])).toEqual([
+      ['requestStart', 2],
+      ['pipelineFailed', 2],
+      ['requestEnd', 2],
+    ]);
     expect(events[1]!.event.error).toBe(broken.error);
     expect(broken.error?.code).toBe('internal');
   });
@@ -96,15 +110,59 @@ describe('observer', () => {
     expect(plan.error?.code).toBe('no_backend_available');
     const route = { service: 'shop', method: 'GET', path: '/shop/empty' };
     expect(events).toEqual([
-      { name: 'requestStart', event: { route, method: 'GET', path: '/shop/empty' } },
-      { name: 'dispatchFailed', event: { route, method: 'GET', path: '/shop/empty', error: plan.error } },
+      { name: 'requestStart', event: { id: 1, route, method: 'GET', path: '/shop/empty' } },
+      { name: 'dispatchFailed', event: { id: 1, route, method: 'GET', path: '/shop/empty', error: plan.error } },
+      { name: 'requestEnd', event: expect.objectContaining({ id: 1, status: 503, error: plan.error, gatewayMade: true }) },
     ]);
   });
 
-  it('hears nothing for a path that only matched for another method', async () => {
+  it('hears only requestEnd, with no route, for a gateway path answered 405 or OPTIONS', async () => {
     const { observer, events } = recorder();
-    asRespond(await run(build(observer), 'DELETE /shop/ping'));
-    expect(events).toEqual([]);
+    const g = build(observer);
+    const refused = asRespond(await run(g, 'DELETE /shop/ping'));
+    asRespond(await run(g, 'OPTIONS /shop/ping'));
+    expect(events).toEqual([
+      {
+        name: 'requestEnd',
+        event: { id: 1, route: undefined, method: 'DELETE', path: '/shop/ping', status: 405, error: refused.error, backend: undefined, gatewayMade: true, durationMs: expect.any(Number) },
+      },
+      {
+        name: 'requestEnd',
+        event: { id: 2, route: undefined, method: 'OPTIONS', path: '/shop/ping', status: 204, error: undefined, backend: undefined, gatewayMade: true, durationMs: expect.any(Number) },
+      },
+    ]);
+  });
+
+  it("hears a hook's own response as a gateway-made end, and a transport's refusal with the status of its answer", async () => {
+    const { observer, events } = recorder();
+    const g = createGateway({ observer })
+      .mount(service({ name: 'shop', prefix: '/shop' }, [get('/made', { before: () => respond(202, 'made') }), get('/ping')]), [backendUrl])
+      .build();
+    asRespond(await run(g, 'GET /shop/made'));
+    expect(events.at(-1)).toEqual({ name: 'requestEnd', event: expect.objectContaining({ id: 1, status: 202, error: undefined, gatewayMade: true }) });
+    const plan = asForward(await run(g, 'GET /shop/ping'));
+    const error = new GatewayError('invalid_json');
+    expect(plan.refuse(error).status).toBe(400);
+    expect(events.at(-1)).toEqual({ name: 'requestEnd', event: expect.objectContaining({ id: 2, status: 400, error, backend, gatewayMade: true }) });
+  });
+
+  it('gives each request its own id, in every event of it', async () => {
+    const { observer, events } = recorder();
+    const g = build(observer);
+    const first = asForward(await run(g, 'GET /shop/ping'));
+    const second = asForward(await run(g, 'GET /shop/item/1'));
+    second.settle({ status: 200 });
+    first.settle({ status: 200 });
+    expect(events.map((e) => [e.name, e.event.id])).toEqual([
+      ['requestStart', 1],
+      ['backendSelected', 1],
+      ['requestStart', 2],
+      ['backendSelected', 2],
+      ['upstreamSucceeded', 2],
+      ['requestEnd', 2],
+      ['upstreamSucceeded', 1],
+      ['requestEnd', 1],
+    ]);
   });
 
   it('accepts an observer that implements only some events', async () => {
@@ -121,7 +179,10 @@ describe('observer', () => {
     const failing = { ...observer, upstreamSucceeded: () => { throw new Error('observer broke'); } };
     const plan = asForward(await run(build(failing), 'GET /shop/ping'));
     expect(() => plan.settle({ status: 200 })).not.toThrow();
-    expect(events.at(-1)).toEqual({ name: 'callbackFailed', event: { callback: 'observer.upstreamSucceeded', error: new Error('observer broke'), route: pingRoute } });
+    expect(events.slice(-2)).toEqual([
+      { name: 'callbackFailed', event: { callback: 'observer.upstreamSucceeded', error: new Error('observer broke'), route: pingRoute } },
+      { name: 'requestEnd', event: expect.objectContaining({ status: 200 }) },
+    ]);
   });
 
   it("reports a balancer's end that throws, and still tells the observer how the request ended", async () => {
@@ -130,9 +191,10 @@ describe('observer', () => {
     const gateway = createGateway({ observer, policies: { throwing, none }, defaultPolicy: 'throwing' }).mount(routes, [backendUrl]).build();
     const plan = asForward(await run(gateway, 'GET /shop/ping'));
     expect(() => plan.settle({ error: new GatewayError('upstream_reset') })).not.toThrow();
-    expect(events.slice(-2).map((e) => [e.name, e.event.callback])).toEqual([
+    expect(events.slice(-3).map((e) => [e.name, e.event.callback])).toEqual([
       ['callbackFailed', 'balancer.end'],
       ['upstreamFailed', undefined],
+      ['requestEnd', undefined],
     ]);
   });
 
@@ -142,7 +204,7 @@ describe('observer', () => {
     const gateway = createGateway({ observer, policies: { throwing, none }, defaultPolicy: 'throwing' }).mount(routes, [backendUrl]).build();
     const plan = asRespond(await run(gateway, 'GET /shop/ping'));
     expect(plan.error?.code).toBe('internal');
-    expect(events.map((e) => e.name)).toEqual(['requestStart', 'callbackFailed', 'dispatchFailed']);
+    expect(events.map((e) => e.name)).toEqual(['requestStart', 'callbackFailed', 'dispatchFailed', 'requestEnd']);
   });
 
   it('reports to the console once per callback when the observer has no callbackFailed', async () => {
@@ -178,7 +240,7 @@ describe('loggingObserver', () => {
     const { lines, gateway } = logged();
     asForward(await run(gateway, 'GET /shop/ping')).settle({ status: 201 });
     expect(lines).toEqual([
-      { level: 30, msg: 'upstream responded', service: 'shop', route: '/shop/ping', method: 'GET', path: '/shop/ping', backend: backendUrl, status: 201, latencyMs: expect.any(Number) },
+      { level: 30, msg: 'upstream responded', id: 1, service: 'shop', route: '/shop/ping', method: 'GET', path: '/shop/ping', backend: backendUrl, status: 201, latencyMs: expect.any(Number) },
     ]);
   });
 
@@ -207,10 +269,11 @@ describe('loggingObserver', () => {
     await run(gateway, 'GET /shop/private');
     await run(gateway, 'GET /shop/broken');
     expect(lines).toEqual([
-      { level: 30, msg: 'request refused', service: 'shop', route: '/shop/private', method: 'GET', path: '/shop/private', code: 'unauthorized' },
+      { level: 30, msg: 'request refused', id: 1, service: 'shop', route: '/shop/private', method: 'GET', path: '/shop/private', code: 'unauthorized' },
       {
         level: 50,
         msg: 'request refused',
+        id: 2,
         service: 'shop',
         route: '/shop/broken',
         method: 'GET',
@@ -225,7 +288,7 @@ describe('loggingObserver', () => {
     const { lines, gateway } = logged();
     await run(gateway, 'GET /shop/empty');
     expect(lines).toEqual([
-      { level: 50, msg: 'dispatch failed', service: 'shop', route: '/shop/empty', method: 'GET', path: '/shop/empty', code: 'no_backend_available', details: { service: 'shop' } },
+      { level: 50, msg: 'dispatch failed', id: 1, service: 'shop', route: '/shop/empty', method: 'GET', path: '/shop/empty', code: 'no_backend_available', details: { service: 'shop' } },
     ]);
   });
 });

@@ -1,4 +1,5 @@
 import type { GatewayError, GatewayResponse } from '@apigate/errors';
+import type { AttemptDecision, AttemptFailure } from './exchange/failure.ts';
 import type { ResponseHeaders } from './middleware.ts';
 import type { Backend } from './policy.ts';
 import type { RouteInfo } from './request.ts';
@@ -22,6 +23,12 @@ export interface ForwardPlan {
   /** The route's own upstream timeouts, which win over the gateway's; undefined when it has none. */
   readonly upstream: RouteUpstream | undefined;
   settle(result: SettleInput): void;
+  /**
+   * The attempt loop: a transport reports each failed attempt here, and does what comes back —
+   * send the request again on a fresh connection, or end it (settled already) with an answer or an
+   * abort. The error codes, the replay rule and what the client is told live here, once.
+   */
+  failed(failure: AttemptFailure): AttemptDecision;
   /** Whether middleware has a response phase: only then need a transport call `respond()`. */
   readonly intercepts: boolean;
   /**
@@ -31,6 +38,11 @@ export interface ForwardPlan {
   respond(status: number, headers: ResponseHeaders): void;
   /** The response for an error the transport met before the response started, through the response phases. */
   render(error: GatewayError): GatewayResponse;
+  /**
+   * Ends a request the transport cannot send (a body it cannot forward, a request it cannot
+   * create): settles it with the error and returns the answer to write.
+   */
+  refuse(error: GatewayError): GatewayResponse;
 }
 
 /** The gateway answers the request itself. */

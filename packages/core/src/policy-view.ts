@@ -9,13 +9,16 @@ export class PolicyView implements PolicyRequest {
   readonly path: string;
   readonly params: Readonly<Record<string, string>>;
   readonly #io: RequestIO;
+  readonly #client: (io: RequestIO) => string | undefined;
 
-  constructor({ route, match, io, params }: Routed) {
+  /** `client` resolves the client's address through the trusted proxies, as for every consumer. */
+  constructor({ route, match, io, params }: Routed, client: (io: RequestIO) => string | undefined) {
     this.route = route.info;
     this.method = match.method;
     this.path = match.path;
     this.params = params;
     this.#io = io;
+    this.#client = client;
   }
 
   get headers(): RequestHeaders {
@@ -23,6 +26,6 @@ export class PolicyView implements PolicyRequest {
   }
 
   get clientIp(): string | undefined {
-    return this.#io.clientIp;
+    return this.#client(this.#io);
   }
 }

@@ -18,7 +18,7 @@ export interface PolicyRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: RequestHeaders;
-  /** The client's address as the gateway's socket sees it. */
+  /** The client's address: the peer, or through `upstream.trustedProxies` the address they forwarded for. */
   readonly clientIp: string | undefined;
   /** Decoded path parameter values, by name; empty for a route without parameters. */
   readonly params: Readonly<Record<string, string>>;

@@ -28,7 +28,7 @@ export interface RequestContext<TParams = Record<string, string>, TEnv extends E
   readonly params: TParams;
   /** The request headers; changes here are what the upstream receives. */
   readonly headers: RequestHeaders;
-  /** The client's address as the gateway's socket sees it. */
+  /** The client's address: the peer, or through `upstream.trustedProxies` the address they forwarded for. */
   readonly clientIp: string | undefined;
   readonly route: RouteInfo;
   /** Shared app state, as given to `createGateway({ state })`. */

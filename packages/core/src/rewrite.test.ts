@@ -139,7 +139,7 @@ describe('parameter refusal', () => {
     failures.length = 0;
     await run(guarded, 'GET /files/%2e%2e');
     expect(failures).toEqual([
-      { route: { service: 'files', method: 'GET', path: '/files/{name}' }, method: 'GET', path: '/files/%2e%2e', error: expect.objectContaining({ code: 'invalid_path' }) },
+      { id: expect.any(Number), route: { service: 'files', method: 'GET', path: '/files/{name}' }, method: 'GET', path: '/files/%2e%2e', error: expect.objectContaining({ code: 'invalid_path' }) },
     ]);
   });
 

@@ -1,4 +1,5 @@
 import type { BuildProblem } from '@apigate/errors';
+import { trustMatcher } from './exchange/trust.ts';
 import type { ForwardPlan } from './plan.ts';
 
 /** How the gateway talks to upstreams; transports read it, core only carries it. */
@@ -68,23 +69,14 @@ export interface Transport<TExchange> {
   forward(exchange: TExchange, plan: ForwardPlan): void;
 }
 
-const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const isIPv6 = (address: string): boolean => {
-  if (!address.includes(':')) return false;
+/** Whether an entry of `trustedProxies` is an IPv4/IPv6 address or CIDR range. */
+const isAddressOrRange = (entry: string): boolean => {
   try {
-    return new URL(`http://[${address}]/`).hostname.length > 2;
+    trustMatcher([entry]);
+    return true;
   } catch {
     return false;
   }
-};
-
-/** Whether an entry of `trustedProxies` is an IPv4/IPv6 address or CIDR range. */
-export const isAddressOrRange = (entry: string): boolean => {
-  const [address = '', bits, extra] = entry.split('/');
-  if (extra !== undefined) return false;
-  const max = ipv4.test(address) ? 32 : isIPv6(address) ? 128 : -1;
-  if (max === -1) return false;
-  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
 };
 
 /** The configuration problems of an upstream config, for build(). */

@@ -1,9 +1,8 @@
 import type { Gateway, Plan, RequestHeaders, RequestIO } from '@apigate/core';
-import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
-import { connectionDropped, hopByHopButFraming, transferCodingRefusal } from '../headers.ts';
-import { serializeParsedBody } from '../parsed-body.ts';
-import { trustMatcher } from '../trust.ts';
+import { GatewayError, toGatewayError } from '@apigate/errors';
+import { connectionDropped, hopByHopButFraming, outgoingBody, transferCodingRefusal, trustMatcher, type BodyState } from '@apigate/core/exchange';
 import { WebBodySource } from './body.ts';
+import { toWebResponse } from './response.ts';
 import { FetchTransport } from './transport.ts';
 
 /** What the host knows of a request besides the Request itself. */
@@ -26,18 +25,6 @@ export type FetchHandler = (request: Request, context?: FetchRequestContext) => 
 
 const bodyless = new Set(['GET', 'HEAD']);
 
-/** A gateway-made response (rendered error or a hook's own) as a Web Response. */
-export const toWebResponse = (method: string, response: GatewayResponse, close = false): Response => {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (typeof value === 'string') headers.set(name, value);
-    else for (const one of value) headers.append(name, one);
-  }
-  if (close) headers.set('connection', 'close');
-  const body = method === 'HEAD' || response.status === 204 || response.status === 304 ? null : (response.body as BodyInit | null);
-  return new Response(body, { status: response.status, headers });
-};
-
 class WebHeaders implements RequestHeaders {
   readonly #headers: Headers;
   constructor(headers: Headers) {
@@ -57,7 +44,8 @@ class WebHeaders implements RequestHeaders {
   }
 }
 
-class WebIO implements RequestIO {
+/** The request's I/O for the gateway, and what the exchange decides the outgoing body from. */
+class WebIO implements RequestIO, BodyState {
   readonly headers: WebHeaders;
   readonly clientIp: string | undefined;
   readonly #request: Request;
@@ -75,6 +63,14 @@ class WebIO implements RequestIO {
 
   get body(): WebBodySource {
     return (this.source ??= new WebBodySource(this.#request, this.#parsed, this.#headers));
+  }
+
+  get read(): Uint8Array | undefined {
+    return this.source?.bytes;
+  }
+
+  get consumed(): { readonly value: unknown } | undefined {
+    return this.#request.bodyUsed ? (this.#parsed ?? { value: undefined }) : undefined;
   }
 }
 
@@ -147,27 +143,11 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
       return fail(toGatewayError(error));
     }
     if (plan.kind === 'respond') return toWebResponse(request.method, plan.response, io.source?.cut === true);
-    let body: BodyInit | null;
-    if (plan.body !== undefined) {
-      body = plan.body as BodyInit;
-      headers.set('content-type', plan.contentType ?? 'application/octet-stream');
-      headers.delete('content-encoding');
-    } else if (io.source?.bytes !== undefined) {
-      body = io.source.bytes as BodyInit;
-    } else if (request.bodyUsed) {
-      let bytes: Uint8Array | undefined;
-      try {
-        bytes = serializeParsedBody(context.parsedBody?.value, headers.get('content-type') ?? undefined);
-      } catch (cause) {
-        const error = cause instanceof RangeError ? new GatewayError('invalid_json', { message: 'The request body is nested too deeply to forward.', cause }) : toGatewayError(cause);
-        plan.settle({ error });
-        return toWebResponse(request.method, plan.render(error));
-      }
-      body = (bytes ?? null) as BodyInit | null;
-      headers.delete('content-encoding');
-    } else {
-      body = bodyless.has(plan.method) ? null : request.body;
-    }
+    const outgoing = outgoingBody(plan, io);
+    if (outgoing instanceof GatewayError) return toWebResponse(request.method, plan.refuse(outgoing));
+    // fetch refuses a GET or HEAD with a body, even an empty one.
+    const none = bodyless.has(plan.method) && (outgoing.kind === 'stream' || outgoing.bytes.byteLength === 0);
+    const body = none ? null : outgoing.kind === 'bytes' ? (outgoing.bytes as BodyInit) : request.body;
     return new Promise<Response>((respond) => {
       const failThrough = plan.intercepts ? (error: GatewayError) => toWebResponse(request.method, plan.render(error)) : fail;
       transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), fail: failThrough, respond }, plan);

@@ -5,7 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createGateway, get, post, service, type Gateway, type GatewayOptions } from '@apigate/core';
 import { fetchHandler } from './handler.ts';
-import { FetchTransport, fetchError } from './transport.ts';
+import { upstreamFailure } from '@apigate/core/exchange';
+import { FetchTransport } from './transport.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type Outcome = { status: number } | { error: string };
@@ -56,9 +57,9 @@ const fetchFailure = async (url: string): Promise<unknown> => {
   throw new Error(`fetch ${url} did not fail`);
 };
 
-describe('fetchError', () => {
+describe('upstreamFailure over real fetch failures', () => {
   it('maps a refused connection (Node fetch: cause ECONNREFUSED) to upstream_unreachable', async () => {
-    const error = fetchError(await fetchFailure(`http://127.0.0.1:${await freePort()}/`));
+    const error = upstreamFailure(await fetchFailure(`http://127.0.0.1:${await freePort()}/`));
     expect(error.code).toBe('upstream_unreachable');
     expect(error.status).toBe(502);
     expect(error.details).toMatchObject({ upstreamCode: 'ECONNREFUSED' });
@@ -66,20 +67,20 @@ describe('fetchError', () => {
 
   it('maps a connection the upstream resets before responding to upstream_reset', async () => {
     const { origin } = await startUpstream((req) => req.socket.destroy());
-    const error = fetchError(await fetchFailure(`${origin}/`));
+    const error = upstreamFailure(await fetchFailure(`${origin}/`));
     expect(error.code).toBe('upstream_reset');
     expect(error.status).toBe(502);
   });
 
   it("maps workerd's \"Network connection lost.\" to upstream_unreachable", () => {
-    const error = fetchError(new Error('Network connection lost.'));
+    const error = upstreamFailure(new Error('Network connection lost.'));
     expect(error.code).toBe('upstream_unreachable');
     expect(error.details).toMatchObject({ reason: 'Network connection lost.' });
   });
 
   it('maps anything else to bad_gateway, keeping the cause', () => {
     const cause = new TypeError('fetch failed');
-    const error = fetchError(cause);
+    const error = upstreamFailure(cause);
     expect(error.code).toBe('bad_gateway');
     expect(error.cause).toBe(cause);
   });

@@ -1,8 +1,9 @@
 import type { ForwardPlan, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
+import { clientGoneCode, clientTimeoutCode, connectionListed, forwardingHeaders, hopByHop, TransportError, upstreamTimeoutCode } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
-import { connectionListed, forwardingHeaders, hopByHop } from '../headers.ts';
 import { WebResponseHeaders } from './response-headers.ts';
+import { toWebResponse } from './response.ts';
 
 /** One request for the fetch transport: the client's request, the headers and body to send. */
 export interface FetchExchange {
@@ -18,9 +19,6 @@ export interface FetchExchange {
   /** Receives the transport's result. */
   readonly respond: (response: Response) => void;
 }
-
-const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
-const reset = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 const timeoutReason = Symbol('apigate.upstreamTimeout');
 const clientTimeoutReason = Symbol('apigate.clientTimeout');
@@ -109,17 +107,14 @@ const relayUpload = (body: ReadableStream<Uint8Array>, clock: Clock): ReadableSt
 };
 
 /**
- * Maps a fetch failure to the gateway's code for it. Node's fetch names the cause (`ECONNREFUSED`);
- * workerd says only "Network connection lost.", for a refused connection and a reset alike, and
- * that reads as `upstream_unreachable`.
+ * What an attempt that the transport's own signal aborted met, as a TransportError the exchange
+ * maps (core's upstreamFailure); fetch's own failures (a refused connection) are given as they are.
  */
-export const fetchError = (error: unknown): GatewayError => {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  const code = cause?.code ?? (error as { code?: string }).code ?? '';
-  const details = { upstreamCode: code, reason: (error as Error)?.message };
-  if (unreachable.has(code) || /network connection lost/i.test(String((error as Error)?.message))) return new GatewayError('upstream_unreachable', { details, cause: error });
-  if (reset.has(code)) return new GatewayError('upstream_reset', { details, cause: error });
-  return new GatewayError('bad_gateway', { details, cause: error });
+const attemptError = (reason: unknown, error: unknown): unknown => {
+  if (reason === timeoutReason) return new TransportError(upstreamTimeoutCode, 'the upstream did not respond within requestTimeout');
+  if (reason === clientTimeoutReason) return new TransportError(clientTimeoutCode, clientSilence);
+  if (reason === clientReason) return new TransportError(clientGoneCode, 'the client closed the connection');
+  return error;
 };
 
 /** Hop-by-hop and Connection-listed headers out of the upstream's response, in place. */
@@ -143,7 +138,11 @@ export class FetchTransport implements Transport<FetchExchange> {
   }
 
   forward(exchange: FetchExchange, plan: ForwardPlan): void {
-    this.#send(exchange, plan).then(exchange.respond, (error: unknown) => exchange.respond(exchange.fail(error instanceof GatewayError ? error : fetchError(error))));
+    this.#send(exchange, plan).then(exchange.respond, (cause: unknown) => {
+      // e.g. a header value the runtime refuses to send: answered, never an unhandled rejection.
+      const failure = new GatewayError('internal', { details: { reason: 'the upstream request could not be created' }, cause });
+      exchange.respond(toWebResponse(exchange.request.method, plan.refuse(failure)));
+    });
   }
 
   async #send(exchange: FetchExchange, plan: ForwardPlan): Promise<Response> {
@@ -184,9 +183,12 @@ export class FetchTransport implements Transport<FetchExchange> {
     // A client that left while hooks ran has an aborted signal that fires no more events.
     if (request.signal.aborted) onClientAbort();
     else request.signal.addEventListener('abort', onClientAbort, { once: true });
-    const done = (result: Parameters<ForwardPlan['settle']>[0]): void => {
+    const finish = (): void => {
       clock.stop();
       request.signal.removeEventListener('abort', onClientAbort);
+    };
+    const done = (result: Parameters<ForwardPlan['settle']>[0]): void => {
+      finish();
       plan.settle(result);
     };
     let upstream: Response;
@@ -203,23 +205,13 @@ export class FetchTransport implements Transport<FetchExchange> {
       if (body !== null) init.duplex = 'half';
       upstream = await this.#fetch(`${plan.backend.origin}${plan.uri}`, init);
     } catch (error) {
-      const reason = controller.signal.reason;
-      if (reason === clientTimeoutReason) {
-        done({ error: new GatewayError('client_closed', { details: { reason: clientSilence }, cause: error }) });
-        // An upload the client stopped sending: answered, and the connection closes rather than
-        // wait for the rest of the body.
-        const response = exchange.fail(new GatewayError('request_timeout', { message: 'The request body was not received in time.', details: { reason: clientSilence } }));
-        response.headers.set('connection', 'close');
-        return response;
-      }
-      const failure =
-        reason === timeoutReason
-          ? new GatewayError('upstream_timeout', { details: { reason: 'the upstream did not respond within requestTimeout' }, cause: error })
-          : reason === clientReason
-            ? new GatewayError('client_closed', { cause: error })
-            : fetchError(error);
-      done({ error: failure });
-      return exchange.fail(failure);
+      finish();
+      // fetch replays a request that met a stale pooled connection itself, where it can.
+      const decision = plan.failed({ error: attemptError(controller.signal.reason, error), stale: false, replayable: false, started: false });
+      if (decision.next === 'replay') throw new Error('unreachable: the fetch transport reports no stale connection');
+      const response = exchange.fail(decision.answer ?? decision.error);
+      if (decision.close) response.headers.set('connection', 'close');
+      return response;
     }
     clock.tick();
 
@@ -238,14 +230,17 @@ export class FetchTransport implements Transport<FetchExchange> {
     }
     const reader = upstream.body.getReader();
     let relay!: ReadableStreamDefaultController<Uint8Array>;
-    const fail = (failure: GatewayError): void => {
-      streaming = undefined;
-      done({ error: failure });
+    const abort = (failure: GatewayError): void => {
       controller.abort(clientReason);
       reader.cancel(failure).catch(() => undefined);
       // The client's body fails with the GatewayError, not with fetch's abort reason (a private
       // symbol on a timeout): it sees an aborted response, never a second one.
       relay.error(failure);
+    };
+    const fail = (failure: GatewayError): void => {
+      streaming = undefined;
+      done({ error: failure });
+      abort(failure);
     };
     streaming = fail;
     const relayed = new ReadableStream<Uint8Array>({
@@ -262,10 +257,11 @@ export class FetchTransport implements Transport<FetchExchange> {
         } catch (error) {
           if (streaming === undefined) return;
           // The upstream failed or went silent mid-body, or the client left.
-          const reason = controller.signal.reason;
-          const timedOut = reason === timeoutReason;
-          const clientLeft = !timedOut && (request.signal.aborted || reason === clientReason);
-          fail(new GatewayError(timedOut ? 'upstream_timeout' : clientLeft ? 'client_closed' : 'upstream_reset', { cause: error }));
+          const reason = request.signal.aborted && controller.signal.reason !== timeoutReason ? clientReason : controller.signal.reason;
+          streaming = undefined;
+          finish();
+          const decision = plan.failed({ error: attemptError(reason, error), stale: false, replayable: false, started: true });
+          abort(decision.next === 'end' ? decision.error : new GatewayError('internal'));
           return;
         }
         if (chunk.done) {

@@ -1,8 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { ForwardPlan, Gateway, Plan, RequestIO } from '@apigate/core';
+import type { Gateway, Plan, RequestIO } from '@apigate/core';
 import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
-import { serializeParsedBody } from '../parsed-body.ts';
-import { transferCodingRefusal } from '../headers.ts';
+import { outgoingBody, transferCodingRefusal, type BodyState } from '@apigate/core/exchange';
 import { cleanRequestHeaders, dropClientHopByHop, peerAddress, trustMatcher } from './hygiene.ts';
 import { NodeBodySource } from './body.ts';
 import { NodeRequestHeaders } from './request-headers.ts';
@@ -32,50 +31,6 @@ export const sendResponse = (req: IncomingMessage, res: ServerResponse, response
   res.end(req.method === 'HEAD' ? undefined : body);
 };
 
-/**
- * The request body bytes when the host framework already consumed the stream (a body parser ran
- * before the gateway); undefined when the stream is still unread and can be piped.
- */
-const consumedBody = (req: NodeRequest, plan: ForwardPlan, io: NodeIO): Uint8Array | undefined | GatewayError => {
-  if (plan.body !== undefined) {
-    // A validated or mapped body replaces the client's.
-    delete req.headers['transfer-encoding'];
-    delete req.headers['content-encoding'];
-    req.headers['content-type'] = plan.contentType;
-    req.headers['content-length'] = String(plan.body.byteLength);
-    return plan.body;
-  }
-  const read = io.source?.bytes;
-  if (read !== undefined) {
-    // The route read the body to check it: the same bytes go on.
-    delete req.headers['transfer-encoding'];
-    req.headers['content-length'] = String(read.byteLength);
-    return read;
-  }
-  if (!req.readableEnded) return undefined;
-  // body-parser turns an empty JSON body into `{}`: what the client declared empty stays empty.
-  if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) return new Uint8Array(0);
-  let bytes: Uint8Array | undefined;
-  try {
-    bytes = serializeParsedBody(req.body, req.headers['content-type']);
-  } catch (cause) {
-    // A parser in front accepted JSON nested deeper than JSON.stringify can recurse: the client's fault.
-    if (cause instanceof RangeError) return new GatewayError('invalid_json', { message: 'The request body is nested too deeply to forward.', cause });
-    return new GatewayError('internal', { details: { reason: 'the parsed request body could not be re-serialized' }, cause });
-  }
-  if (bytes === undefined) {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > 0 || req.headers['transfer-encoding'] !== undefined) {
-      return new GatewayError('internal', { details: { reason: 'the request body was read by another middleware and not kept in req.body' } });
-    }
-    return new Uint8Array(0);
-  }
-  delete req.headers['transfer-encoding'];
-  delete req.headers['content-encoding'];
-  req.headers['content-length'] = String(bytes.byteLength);
-  return bytes;
-};
-
 /** Bodies up to this size that a refused request leaves unread are drained to keep the connection. */
 const drainLimit = 64 * 1024;
 
@@ -89,8 +44,11 @@ const largeUnreadBody = (req: IncomingMessage): boolean => {
   return declared === undefined ? req.headers['transfer-encoding'] !== undefined : Number(declared) > drainLimit;
 };
 
-/** The request's I/O for the gateway: headers view, peer address, and the body made on demand. */
-class NodeIO implements RequestIO {
+/**
+ * The request's I/O for the gateway: headers view, peer address, and the body made on demand; and
+ * what the exchange decides the outgoing body from. Nothing is allocated that a request does not use.
+ */
+class NodeIO implements RequestIO, BodyState {
   readonly clientIp: string | undefined;
   readonly #req: NodeRequest;
   #headers: NodeRequestHeaders | undefined;
@@ -107,6 +65,14 @@ class NodeIO implements RequestIO {
 
   get body(): NodeBodySource {
     return (this.source ??= new NodeBodySource(this.#req));
+  }
+
+  get read(): Uint8Array | undefined {
+    return this.source?.bytes;
+  }
+
+  get consumed(): { readonly value: unknown } | undefined {
+    return this.#req.readableEnded ? { value: this.#req.body } : undefined;
   }
 }
 
@@ -134,12 +100,12 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
       plan.settle({ error: new GatewayError('client_closed', { details: { reason: 'the client closed the connection before the request was forwarded' } }) });
       return;
     }
-    const body = consumedBody(req, plan, io);
-    if (body instanceof GatewayError) {
-      plan.settle({ error: body });
-      sendResponse(req, res, plan.render(body));
+    const outgoing = outgoingBody(plan, io);
+    if (outgoing instanceof GatewayError) {
+      sendResponse(req, res, plan.refuse(outgoing));
       return;
     }
+    const body = outgoing.kind === 'bytes' ? outgoing.bytes : undefined;
     cleanRequestHeaders(req, io.clientIp, isTrusted(io.clientIp));
     // An upstream failure the client is told of goes through the route's response phases.
     const exchange: NodeExchange = { req, res, body, fail: plan.intercepts ? (q, s, error) => sendResponse(q, s, plan.render(error)) : fail };
@@ -148,8 +114,7 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
     } catch (error) {
       // e.g. a hook set a header value Node refuses to send: answer, never crash.
       const failure = new GatewayError('internal', { details: { reason: 'the upstream request could not be created' }, cause: error });
-      plan.settle({ error: failure });
-      sendResponse(req, res, plan.render(failure));
+      sendResponse(req, res, plan.refuse(failure));
     }
   };
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { connectionDropped, connectionListed, forwardingHeaders, hopByHop, hopByHopButFraming } from '../headers.ts';
-export { trustMatcher } from '../trust.ts';
+import { connectionDropped, connectionListed, forwardingHeaders, hopByHop, hopByHopButFraming } from '@apigate/core/exchange';
+export { trustMatcher } from '@apigate/core/exchange';
 
 /** Strips an IPv4-mapped IPv6 prefix so `::ffff:127.0.0.1` reads as `127.0.0.1`. */
 export const peerAddress = (req: IncomingMessage): string | undefined => {

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { ForwardPlan, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
+import { clientTimeoutCode, TransportError, upstreamTimeoutCode, type AttemptFailure } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
 import { ProxyServer } from 'http-proxy-3';
 import { cleanResponseHeaders } from './hygiene.ts';
@@ -66,15 +67,6 @@ interface AttemptOptions {
 const flightKey = Symbol('apigate.flight');
 type Tagged = ServerResponse & { [flightKey]?: Flight };
 
-class UpstreamTimeout extends Error {
-  readonly code = 'UPSTREAM_TIMEOUT';
-}
-
-/** The client, not the upstream, was silent too long: its request settles as client_closed. */
-class ClientTimeout extends Error {
-  readonly code = 'CLIENT_TIMEOUT';
-}
-
 interface Timeouts {
   readonly request: number;
   readonly client: number;
@@ -127,7 +119,9 @@ class Flight {
 
   readonly expire = (): void => {
     this.proxyReq?.destroy(
-      this.onClient ? new ClientTimeout('the client was silent for longer than clientTimeout') : new UpstreamTimeout('the upstream was silent for longer than requestTimeout'),
+      this.onClient
+        ? new TransportError(clientTimeoutCode, 'the client was silent for longer than clientTimeout')
+        : new TransportError(upstreamTimeoutCode, 'the upstream was silent for longer than requestTimeout'),
     );
   };
 
@@ -162,21 +156,6 @@ class Flight {
     this.proxyReq?.setTimeout(this.timeout);
   }
 }
-
-const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
-
-/**
- * Maps a Node/http-proxy error to the gateway's code for it; `replayed` says in the details that
- * this was the replay after a stale pooled connection.
- */
-export const upstreamError = (error: NodeJS.ErrnoException, replayed = false): GatewayError => {
-  const code = error.code ?? '';
-  const details = replayed ? { upstreamCode: code, reason: error.message, replayed } : { upstreamCode: code, reason: error.message };
-  if (code === 'UPSTREAM_TIMEOUT' || code === 'ECONNECT_TIMEOUT' || code === 'ETIMEDOUT') return new GatewayError('upstream_timeout', { details, cause: error });
-  if (unreachable.has(code)) return new GatewayError('upstream_unreachable', { details, cause: error });
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') return new GatewayError('upstream_reset', { details, cause: error });
-  return new GatewayError('bad_gateway', { details, cause: error });
-};
 
 /** How a pooled connection the upstream had closed shows when a request is written on it. */
 const staleCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -352,7 +331,7 @@ export class NodeTransport implements Transport<NodeExchange> {
     if (flight !== undefined) proxyRes.on('pause', () => flight.downloadPaused(proxyRes));
     // The upstream failed mid-body: abort the client connection, never a second response.
     proxyRes.on('error', (error: NodeJS.ErrnoException) => {
-      plan?.settle({ error: upstreamError(error) });
+      plan?.failed({ error, stale: false, replayable: false, started: true });
       res.destroy();
     });
     // 'close' follows every response: complete ('finish' came first), or cut because the client
@@ -370,39 +349,29 @@ export class NodeTransport implements Transport<NodeExchange> {
 
   #failed(exchange: NodeExchange, flight: Flight, options: AttemptOptions, error: NodeJS.ErrnoException): void {
     const { req, res } = exchange;
-    const { plan } = flight;
-    if (options.buffer !== undefined && flight.attempts === 1 && metStaleConnection(flight, error) && !res.headersSent && !res.destroyed && !req.socket.destroyed) {
-      // The body is in memory (or there is none), so the request goes again, once, on a new
-      // connection: `agent: false` opens one outside the pool (with `Connection: close`), so
-      // that the replay cannot draw another pooled socket that went stale in the same way. The
-      // plan settles once, with the replay's outcome.
+    const failure: AttemptFailure = {
+      error,
+      stale: metStaleConnection(flight, error),
+      // Sent again only with a body in memory (or none), and only for a client still there.
+      replayable: options.buffer !== undefined && !res.destroyed && !req.socket.destroyed,
+      started: res.headersSent,
+    };
+    const decision = flight.plan.failed(failure);
+    if (decision.next === 'replay') {
+      // `agent: false` opens a connection outside the pool (with `Connection: close`), so that the
+      // replay cannot draw another pooled socket that went stale in the same way.
       this.#send(exchange, flight, { ...options, agent: false });
       return;
     }
-    if (error instanceof ClientTimeout) {
-      // The client stalled, not the upstream: the backend is not blamed.
-      plan.settle({ error: new GatewayError('client_closed', { details: { reason: error.message }, cause: error }) });
-      if (res.writableFinished) return;
-      if (res.headersSent || res.destroyed || req.socket.destroyed) {
-        res.destroy();
-        return;
-      }
-      // An upload the client stopped sending: answered (as NGINX does), and the connection closes
-      // rather than wait for the rest of the body.
-      res.shouldKeepAlive = false;
-      exchange.fail(req, res, new GatewayError('request_timeout', { message: 'The request body was not received in time.', details: { reason: error.message } }));
-      return;
-    }
-    const gatewayError = upstreamError(error, flight.attempts > 1);
-    plan.settle({ error: gatewayError });
     // The client already has the whole response (an upstream that answered before reading the
     // upload, then dropped it): nothing to abort.
     if (res.writableFinished) return;
-    if (res.headersSent || res.destroyed || req.socket.destroyed) {
+    if (decision.answer === undefined || res.headersSent || res.destroyed || req.socket.destroyed) {
       // The response started (or the client left): there is no second response, only an abort.
       res.destroy();
       return;
     }
-    exchange.fail(req, res, gatewayError);
+    if (decision.close) res.shouldKeepAlive = false;
+    exchange.fail(req, res, decision.answer);
   }
 }

@@ -75,11 +75,11 @@ const inRange = (address: number[], range: Range): boolean => {
 export const trustMatcher = (trusted: readonly string[]): ((ip: string | undefined) => boolean) => {
   if (trusted.length === 0) return () => false;
   const ranges: Range[] = trusted.map((entry) => {
-    const [address = '', bits] = entry.split('/');
+    const [address = '', bits, extra] = typeof entry === 'string' ? entry.split('/') : [];
     const bytes = parseAddress(address);
     const max = bytes === undefined ? 0 : bytes.length * 8;
-    const width = bits === undefined ? max : Number(bits);
-    if (bytes === undefined || !Number.isInteger(width) || width < 0 || width > max) {
+    const width = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : -1;
+    if (bytes === undefined || extra !== undefined || width < 0 || width > max) {
       throw new Error(`trustedProxies: "${entry}" is not an IP address or CIDR range`);
     }
     return { bytes, bits: width };
@@ -88,5 +88,54 @@ export const trustMatcher = (trusted: readonly string[]): ((ip: string | undefin
     if (ip === undefined) return false;
     const address = parseAddress(ip);
     return address !== undefined && ranges.some((range) => inRange(address, range));
+  };
+};
+
+/** What the client's address is resolved from: the connection's peer and the request's headers. */
+export interface ClientSource {
+  /** The connection's peer address (an IPv4-mapped `::ffff:` prefix already stripped). */
+  readonly clientIp: string | undefined;
+  readonly headers: { get(name: string): string | undefined };
+}
+
+/** The `for=` addresses of a Forwarded header, in order; `unknown` and obfuscated nodes as given. */
+const forwardedFor = (value: string): string[] =>
+  value.split(',').flatMap((element) => {
+    for (const pair of element.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq === -1 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
+      let node = pair.slice(eq + 1).trim();
+      if (node.startsWith('"') && node.endsWith('"')) node = node.slice(1, -1);
+      // `[2001:db8::1]:4711` or `192.0.2.1:4711`: the address without the port.
+      if (node.startsWith('[')) node = node.slice(1, node.indexOf(']') === -1 ? undefined : node.indexOf(']'));
+      else if (node.split(':').length === 2) node = node.slice(0, node.indexOf(':'));
+      return [node];
+    }
+    return [];
+  });
+
+/**
+ * Compiles how the client's address is found, once for every consumer (balancers, middleware,
+ * events): the peer, unless the peer is a trusted proxy; then, walking X-Forwarded-For (or,
+ * without it, Forwarded's `for=`) from the right, the first address that is not a trusted proxy,
+ * as NGINX's `real_ip_recursive` and Express's `trust proxy` do. A value that is not an address
+ * (`unknown`, a typo) ends the walk: the last trusted hop is then the best the gateway knows.
+ */
+export const clientResolver = (trusted: readonly string[]): ((source: ClientSource) => string | undefined) => {
+  if (trusted.length === 0) return (source) => source.clientIp;
+  const isTrusted = trustMatcher(trusted);
+  return (source) => {
+    let client = source.clientIp;
+    if (!isTrusted(client)) return client;
+    const xff = source.headers.get('x-forwarded-for');
+    const forwarded = xff === undefined ? source.headers.get('forwarded') : undefined;
+    const hops = xff !== undefined ? xff.split(',').map((hop) => hop.trim()) : forwarded !== undefined ? forwardedFor(forwarded) : [];
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i]!;
+      if (parseAddress(hop) === undefined) break;
+      client = hop;
+      if (!isTrusted(hop)) break;
+    }
+    return client;
   };
 };
