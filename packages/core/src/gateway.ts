@@ -343,6 +343,6 @@ export class GatewayBuilder<TState extends object, TProvided extends object = No
  *   .mount(sales, ['http://127.0.0.1:3001'])
  *   .build()
  */
-export const createGateway = <TState extends object = Record<string, never>, const TUse extends readonly Middleware[] = []>(
+export const createGateway = <TState extends object = Record<string, never>, const TUse extends readonly Middleware[] = readonly Middleware[]>(
   options: GatewayOptions<TState, TUse> = {},
 ): GatewayBuilder<TState, ProvidedBy<TUse>> => new GatewayBuilder(options);

@@ -360,3 +360,10 @@ const ownTier = service({ prefix: '/o', use: [{ name: 'tier-n', request: () => u
 // @ts-expect-error the service provides `tier` as a number, the gateway as 'free' | 'paid'
 createGateway({ use: [tier()] }).mount(ownTier, ['http://a']);
 createGateway({ use: [auth()] }).mount(ownTier, ['http://a']);
+
+// Middleware written inline (its phases' parameters typed by context, nothing to infer from) is
+// accepted at every level and provides nothing typed; its context is still typed.
+createGateway({ use: [{ name: 'inline', request: (ctx) => void expectTypeOf(ctx.clientIp).toEqualTypeOf<string | undefined>() }] });
+service({ prefix: '/i', use: [{ name: 'inline', response: (ctx) => void expectTypeOf(ctx.status).toEqualTypeOf<number>() }] }, ({ get }) => [
+  get('/x', { use: [{ name: 'inline-route', request: (ctx) => void expectTypeOf(ctx.path).toEqualTypeOf<string>() }] }),
+]);

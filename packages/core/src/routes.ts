@@ -51,7 +51,7 @@ export interface Route<TEnv extends Env = Env> {
   readonly input: RouteInput | undefined;
 }
 
-type RouteBuilder<TEnv extends Env> = <const TPath extends string, const TTo extends string = never, const TUse extends readonly Middleware<TEnv>[] = []>(
+type RouteBuilder<TEnv extends Env> = <const TPath extends string, const TTo extends string = never, const TUse extends readonly Middleware<TEnv>[] = readonly Middleware<TEnv>[]>(
   path: TPath,
   options?: RouteOptions<TPath, TTo, TEnv, TUse> & CheckTo<TPath, NoInfer<TTo>> & ScopeMatches<TEnv, ProvidedBy<NoInfer<TUse>>>,
 ) => Route<TEnv>;
@@ -192,7 +192,7 @@ export interface ServiceFactory {
    * providing a key the Env declares with another type is a compile error.
    * @example service({ prefix: '/shop', use: [auth()] }, defineRoutes<AppEnv>(), ({ post }) => [post('/orders', { … })])
    */
-  <TEnv extends Env, TKind extends BuildersKind, const TUse extends readonly Middleware<TEnv>[] = []>(
+  <TEnv extends Env, TKind extends BuildersKind, const TUse extends readonly Middleware<TEnv>[] = readonly Middleware<TEnv>[]>(
     options: ServiceOptions<TUse> & ScopeMatches<TEnv, ProvidedBy<NoInfer<TUse>>>,
     builders: { readonly '~builders'?: BuildersOf<TEnv, TKind> },
     routes: (builders: (TKind & { readonly env: ServiceEnv<TEnv, TUse> })['builders']) => readonly Route<ServiceEnv<TEnv, TUse>>[],
@@ -202,7 +202,7 @@ export interface ServiceFactory {
    * service's `use` provide.
    * @example service({ prefix: '/me', use: [auth()] }, ({ get }) => [get('/', { before: (ctx) => void ctx.get('claims') })])
    */
-  <TEnv extends Env = Env, const TUse extends readonly Middleware<TEnv>[] = []>(
+  <TEnv extends Env = Env, const TUse extends readonly Middleware<TEnv>[] = readonly Middleware<TEnv>[]>(
     options: ServiceOptions<TUse> & ScopeMatches<TEnv, ProvidedBy<NoInfer<TUse>>>,
     routes: (builders: RouteBuilders<ServiceEnv<TEnv, TUse>>) => readonly Route<ServiceEnv<TEnv, TUse>>[],
   ): Service<ServiceEnv<TEnv, TUse>>;

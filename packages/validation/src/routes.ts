@@ -134,7 +134,7 @@ type ValidatedRouteBuilder<TEnv extends Env> = <
   TForm extends Schema = never,
   TMultipart extends true = never,
   TMapped = never,
-  const TUse extends readonly Middleware<TEnv>[] = [],
+  const TUse extends readonly Middleware<TEnv>[] = readonly Middleware<TEnv>[],
 >(
   path: TPath,
   options?: ValidatedRouteOptions<TPath, TTo, TEnv, TPathSchema, TQuery, TJson, TForm, TMultipart, TMapped, TUse> &
