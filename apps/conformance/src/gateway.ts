@@ -223,6 +223,104 @@ const probe = service({ name: 'probe', prefix: '/probe' }, [
   }),
 ]);
 
+/** Upper-cases ASCII letters in place: the chunk is the gateway's own, and nothing is allocated per chunk. */
+const upperCase = (chunk: Uint8Array): Uint8Array => {
+  for (let i = 0; i < chunk.length; i++) {
+    const byte = chunk[i]!;
+    if (byte >= 97 && byte <= 122) chunk[i] = byte - 32;
+  }
+  return chunk;
+};
+
+/** The name of the response header that says whether `transform()` took the stream. */
+export const transformedHeader = 'x-transformed';
+
+/** Streams the body through an upper-casing transform, and says in a header whether it will. */
+const upper: Middleware = {
+  name: 'upper',
+  response: (ctx) => ctx.headers.set(transformedHeader, String(ctx.transform(new TransformStream({ transform: (chunk, controller) => controller.enqueue(upperCase(chunk)) })))),
+};
+/** Sets the Content-Length again after the transform inside it: upper-casing keeps the length. */
+const keepLength: Middleware = {
+  name: 'keep-length',
+  response: (ctx) => {
+    const length = ctx.headers.get('content-length');
+    if (length !== undefined) ctx.headers.set('content-length', length);
+  },
+};
+/** Appends `|name` after the body it got: the suffixes' order is the order the transforms ran in. */
+const mark = (name: string): Middleware => ({
+  name,
+  response: (ctx) => void ctx.transform(new TransformStream({ flush: (controller) => controller.enqueue(new TextEncoder().encode(`|${name}`)) })),
+});
+/** Passes the first chunk on, then throws: the response has started when it fails. */
+const failing: Middleware = {
+  name: 'tx-fail',
+  response: (ctx) => {
+    let chunks = 0;
+    ctx.transform(
+      new TransformStream({
+        transform: (chunk, controller) => {
+          if (++chunks > 1) throw new Error('the transform failed mid-body');
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+  },
+};
+/** Upper-cases and counts the body, and appends `\n<bytes>` after it: the client checks the count. */
+const counting: Middleware = {
+  name: 'count',
+  response: (ctx) => {
+    let bytes = 0;
+    ctx.transform(
+      new TransformStream({
+        transform: (chunk, controller) => {
+          bytes += chunk.byteLength;
+          controller.enqueue(upperCase(chunk));
+        },
+        flush: (controller) => controller.enqueue(new TextEncoder().encode(`\n${bytes}`)),
+      }),
+    );
+  },
+};
+/**
+ * Holds the whole body and sends it at the end: what a gateway that buffers would do, the control
+ * for the memory measurement of `/tx/generate`.
+ */
+const buffering: Middleware = {
+  name: 'buffering',
+  response: (ctx) => {
+    const held: Uint8Array[] = [];
+    ctx.transform(
+      new TransformStream({
+        transform: (chunk) => void held.push(chunk),
+        flush: (controller) => {
+          for (const chunk of held.splice(0)) controller.enqueue(chunk);
+        },
+      }),
+    );
+  },
+};
+/** Response body transforms: the routes' upstream paths are the echo upstream's special ones. */
+const tx = service({ name: 'tx', prefix: '/tx' }, [
+  get('/upper', { to: '/big', use: [upper] }),
+  get('/upper-length', { to: '/big', use: [keepLength, upper] }),
+  get('/fail', { to: '/big', use: [failing] }),
+  get('/hold', { to: '/hold', use: [upper] }),
+  get('/flood', { to: '/flood', use: [upper] }),
+  get('/generate', { to: '/generate', use: [counting] }),
+  get('/generate-buffered', { to: '/generate', use: [counting, buffering] }),
+]);
+/** Transforms at three levels: the gateway's (gatewayMark) sees the service's output, which saw the route's. */
+const txOrder = service({ name: 'tx-order', prefix: '/tx-order', use: [mark('service')] }, [get('/ping', { use: [mark('route'), upper] })]);
+const gatewayMark: Middleware = {
+  name: 'gateway-mark',
+  response: (ctx) => {
+    if (ctx.path.startsWith('/tx-order/')) mark('gateway').response!(ctx);
+  },
+};
+
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
 const refused = service({ name: 'refused', prefix: '/refused' }, [get('/any')]);
@@ -243,7 +341,7 @@ export const buildGateway = (origins: Origins): Gateway => {
   const mw = mwRoutes(mwSettled, ended);
   return createGateway({
     renderer: 'json',
-    use: [gatewayOnion(mwSettled)],
+    use: [gatewayOnion(mwSettled), gatewayMark],
     state: { failures, settled },
     observer: recordingObserver(failures, settled, ended),
     policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
@@ -266,5 +364,7 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(mw.slow, [origins.slow])
     .mount(mw.refused, [origins.refused])
     .mount(mw.log, [origins.echo[0]!])
+    .mount(tx, [origins.echo[0]!])
+    .mount(txOrder, [origins.echo[0]!])
     .build();
 };

@@ -17,7 +17,7 @@ import { Forward } from './forward.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
 import type { InputContext } from './input.ts';
 import { compiledOf, GatewayMatch, valuesOf, type Match, type RequestIO, type Routed } from './match.ts';
-import { emptyChain, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ProvidedBy, type ScopeReader } from './middleware.ts';
+import { emptyChain, noTransform, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ProvidedBy, type ScopeReader } from './middleware.ts';
 import type { Observer, Trace } from './observer.ts';
 import { decodeTail, type Tail } from './path-template.ts';
 import type { Plan, RespondPlan } from './plan.ts';
@@ -180,7 +180,7 @@ export class Gateway<TState extends object = object> {
   #through(chain: Chain, answer: Answer, reached?: number): GatewayResponse {
     const { route, method, path, error, scope } = answer;
     return respondThrough(answer.response, (headers) =>
-      runResponse(chain, { route, method, path, status: answer.response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, { report: this.#report, reached }),
+      runResponse(chain, { route, method, path, status: answer.response.status, headers, gatewayMade: true, error, transform: noTransform, get: (key) => scope.get(key) }, { report: this.#report, reached }),
     );
   }
 

@@ -34,6 +34,13 @@ export interface UpstreamContext extends ScopeReader {
   readonly headers: RequestHeaders;
 }
 
+/**
+ * A stream the response body flows through on its way to the client: a Web `TransformStream`
+ * (`new TransformStream({ transform(chunk, controller) { … } })`), a `CompressionStream`, or any
+ * pair of a writable side the gateway writes the body into and a readable side it sends on.
+ */
+export type BodyTransform = ReadableWritablePair<Uint8Array, Uint8Array>;
+
 /** What the response phase sees: the head of the response the client is about to get. */
 export interface ResponseContext extends ScopeReader {
   /** The matched route; undefined for a gateway path answered 405 or OPTIONS. */
@@ -47,6 +54,18 @@ export interface ResponseContext extends ScopeReader {
   readonly gatewayMade: boolean;
   /** The error a gateway-made response renders, if it renders one. */
   readonly error: GatewayError | undefined;
+  /**
+   * Streams the body of a proxied response through `stream`, chunk by chunk as it arrives (never
+   * buffered by the gateway, backpressure kept); returns whether it will. Each call adds one, in
+   * the order the response phases run (route → service → gateway), so a gateway-level transform
+   * gets what a route-level one made. Content-Length is dropped (the body is sent chunked)
+   * unless a response phase sets it after its call. Returns false, and the stream is not used,
+   * when there is no body to transform: a HEAD request, a 1xx, 204 or 304 status, or a
+   * gateway-made response (`gatewayMade`: errors, 405, a hook's answer), whose small body is
+   * the gateway's own. A stream that errors aborts the client connection and settles the request
+   * with `internal`, reported as this middleware's `response` failure.
+   */
+  transform(stream: BodyTransform): boolean;
 }
 
 /** How a request ended, once, however it ended. */
@@ -171,16 +190,22 @@ export interface PhaseRun {
   readonly report: Report;
   /** How many middleware of the chain had their request phase run; all of them when absent. */
   readonly reached?: number | undefined;
+  /** Told which middleware's phase runs next (who registered a body transform). */
+  readonly visit?: ((middleware: Middleware) => void) | undefined;
 }
+
+/** `transform` of a response with no body the gateway streams: the stream is not used. */
+export const noTransform = (): boolean => false;
 
 /**
  * Runs the response phases over a response head. `reached`, when given, is how many middleware
  * of the chain had their request phase run: a request that a middleware answered itself passes
  * only through it and the ones outside it, as in an onion.
  */
-export const runResponse = (chain: Chain, context: ResponseContext, { report, reached = chain.all.length }: PhaseRun): void => {
+export const runResponse = (chain: Chain, context: ResponseContext, { report, reached = chain.all.length, visit }: PhaseRun): void => {
   for (const middleware of chain.response) {
     if (reached < chain.all.length && chain.all.indexOf(middleware) >= reached) continue;
+    visit?.(middleware);
     try {
       middleware.response!(context);
     } catch (error) {

@@ -1,6 +1,6 @@
 import { GatewayError, isGatewayError, isGatewayResponse, renderError, resolveRenderer, toGatewayError, type GatewayResponse, type RendererOption } from '@apigate/errors';
 import { callbackReporter } from './guard.ts';
-import type { Middleware, ResponseHeaders } from './middleware.ts';
+import { noTransform, type Middleware, type ResponseHeaders } from './middleware.ts';
 import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 
 /** A framework's request, as a hook run outside a gateway sees it. */
@@ -90,7 +90,7 @@ export const runStandaloneResponse = (middleware: Middleware, request: Standalon
   const q = request.url.indexOf('?');
   const path = q === -1 ? request.url : request.url.slice(0, q);
   try {
-    middleware.response({ route: undefined, method: request.method, path, status: response.status, headers: response.headers, gatewayMade: false, error: undefined, get: (key) => request.scope.get(key) });
+    middleware.response({ route: undefined, method: request.method, path, status: response.status, headers: response.headers, gatewayMade: false, error: undefined, transform: noTransform, get: (key) => request.scope.get(key) });
   } catch (error) {
     reportStandalone({ callback: `${middleware.name}.response`, error, route: undefined });
   }
