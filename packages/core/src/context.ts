@@ -1,6 +1,7 @@
 import { GatewayError } from '@apigate/errors';
 import type { BodySource, InputContext } from './input.ts';
 import type { Match, RequestIO } from './match.ts';
+import type { Platform } from './platform.ts';
 import type { RequestHeaders, RouteInfo } from './request.ts';
 import { withQuery } from './rewrite.ts';
 import { originForm, unsafeInUri } from './target.ts';
@@ -16,6 +17,7 @@ export interface ContextParts {
   /** `to`'s own query, which comes first. */
   readonly toQuery: string;
   readonly bodyLimit: number;
+  readonly platform: Platform;
 }
 
 /** What hooks, middleware request phases and the input stage see of one request, and change. */
@@ -28,6 +30,7 @@ export class Context implements InputContext {
   readonly clientIp: string | undefined;
   readonly route: RouteInfo;
   readonly state: never;
+  readonly platform: Platform;
   readonly body: BodySource | undefined;
   readonly bodyLimit: number;
   replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
@@ -40,7 +43,7 @@ export class Context implements InputContext {
   #uri: string | undefined;
   #scope: Map<PropertyKey, unknown> | undefined;
 
-  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit }: ContextParts) {
+  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit, platform }: ContextParts) {
     this.method = match.method;
     this.path = match.path;
     this.query = match.query;
@@ -49,6 +52,7 @@ export class Context implements InputContext {
     this.clientIp = io.clientIp;
     this.route = match.route!;
     this.state = state as never;
+    this.platform = platform;
     this.body = io.body;
     this.bodyLimit = bodyLimit;
     this.#upstreamPath = upstreamPath;

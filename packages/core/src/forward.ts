@@ -4,6 +4,7 @@ import type { CallbackFailure } from './guard.ts';
 import type { Match } from './match.ts';
 import { respondThrough, runResponse, runSettle, type Chain, type ResponseHeaders, type ScopeReader } from './middleware.ts';
 import type { Observer } from './observer.ts';
+import type { Platform } from './platform.ts';
 import type { ForwardPlan, SettleInput } from './plan.ts';
 import type { Backend, PolicyInstance, UpstreamOutcome } from './policy.ts';
 import type { RouteInfo } from './request.ts';
@@ -21,6 +22,7 @@ export interface ForwardParts {
   readonly replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
   readonly scope: ScopeReader;
   readonly renderer: ErrorRenderer;
+  readonly platform: Platform;
 }
 
 /** A planned forward: settles once, and runs the response and settle phases for the transport. */
@@ -40,6 +42,7 @@ export class Forward implements ForwardPlan {
   readonly #chain: Chain;
   readonly #scope: ScopeReader;
   readonly #renderer: ErrorRenderer;
+  readonly #platform: Platform;
   readonly #started: number;
   #settled = false;
 
@@ -59,6 +62,7 @@ export class Forward implements ForwardPlan {
     this.#chain = route.chain;
     this.#scope = parts.scope;
     this.#renderer = parts.renderer;
+    this.#platform = parts.platform;
     this.#started = observer || route.balancer.end || route.chain.settle.length > 0 ? now() : 0;
   }
 
@@ -68,7 +72,7 @@ export class Forward implements ForwardPlan {
 
   respond(status: number, headers: ResponseHeaders): void {
     const scope = this.#scope;
-    runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, get: (key) => scope.get(key) }, { report: this.#report });
+    runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, platform: this.#platform, get: (key) => scope.get(key) }, { report: this.#report });
   }
 
   render(error: GatewayError): GatewayResponse {
@@ -76,7 +80,7 @@ export class Forward implements ForwardPlan {
     if (!this.intercepts) return response;
     const scope = this.#scope;
     return respondThrough(response, (headers) =>
-      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, { report: this.#report }),
+      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, platform: this.#platform, get: (key) => scope.get(key) }, { report: this.#report }),
     );
   }
 
@@ -97,7 +101,7 @@ export class Forward implements ForwardPlan {
       const ok = 'status' in result;
       runSettle(
         chain,
-        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : undefined, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, get: (key) => scope.get(key) },
+        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : undefined, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, platform: this.#platform, get: (key) => scope.get(key) },
         { report: this.#report },
       );
     }

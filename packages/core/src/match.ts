@@ -1,5 +1,6 @@
 import type { CompiledRoute } from './compile-route.ts';
 import type { BodySource } from './input.ts';
+import type { RuntimePlatform } from './platform.ts';
 import type { RequestHeaders, RouteInfo } from './request.ts';
 
 /** What an adapter knows of the request besides method and URL. */
@@ -8,6 +9,8 @@ export interface RequestIO {
   readonly clientIp: string | undefined;
   /** The request body, for routes that read it; adapters may compute it lazily. */
   readonly body?: BodySource | undefined;
+  /** The runtime's bindings and waitUntil (a Worker's env and ctx); absent on Node. */
+  readonly platform?: RuntimePlatform | undefined;
 }
 
 /**
