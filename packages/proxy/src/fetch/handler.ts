@@ -1,4 +1,4 @@
-import type { Gateway, Plan, RequestHeaders, RequestIO } from '@apigate/core';
+import type { Gateway, Plan, RequestHeaders, RequestIO, RuntimePlatform } from '@apigate/core';
 import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
 import { connectionDropped, hopByHopButFraming, transferCodingRefusal } from '../headers.ts';
 import { serializeParsedBody } from '../parsed-body.ts';
@@ -19,6 +19,11 @@ export interface FetchRequestContext {
    * instead, so that a request cannot reach a service its raw target does not name.
    */
   readonly target?: string | undefined;
+  /**
+   * The runtime's bindings and waitUntil, for middleware (`ctx.platform`): on Workers the
+   * request's `env` and `ctx.waitUntil`. Without a waitUntil the gateway keeps such work itself.
+   */
+  readonly platform?: RuntimePlatform | undefined;
 }
 
 /** Serves gateway routes from a Web Request; undefined means not a gateway route. */
@@ -60,6 +65,7 @@ class WebHeaders implements RequestHeaders {
 class WebIO implements RequestIO {
   readonly headers: WebHeaders;
   readonly clientIp: string | undefined;
+  readonly platform: RuntimePlatform | undefined;
   readonly #request: Request;
   readonly #headers: Headers;
   readonly #parsed: { readonly value: unknown } | undefined;
@@ -70,6 +76,7 @@ class WebIO implements RequestIO {
     this.#headers = headers;
     this.headers = new WebHeaders(headers);
     this.clientIp = context.clientIp;
+    this.platform = context.platform;
     this.#parsed = context.parsedBody;
   }
 
