@@ -240,8 +240,11 @@ const audit = (): Middleware => {
   let loaded = false;
   return {
     name: 'audit',
+    // A slow key server: the init outlasts the request during which the gateway was built. On
+    // workerd that request's context must stay alive (waitUntil) until it ends, or its timer is
+    // cancelled and requests waiting for the init hang.
     init: async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await new Promise((resolve) => setTimeout(resolve, 250));
       loaded = true;
     },
     request: (ctx) => {

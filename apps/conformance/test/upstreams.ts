@@ -230,6 +230,9 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
       const background = backgrounds.get(query.get('id') ?? '');
       const step = query.get('step') ?? '';
       req.resume();
+      // The calls come from the gateway's background work, by this process's own fetch in the Node
+      // harnesses: a connection it kept pooled would count as a TCP handle no case explains.
+      res.setHeader('connection', 'close');
       background?.steps.push(step);
       if (step !== 'held' || background === undefined) {
         res.end('noted');

@@ -134,7 +134,19 @@ const matchedTarget = (url: string, raw: string | undefined): Matched => {
  */
 export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new FetchTransport(gateway.upstream)): FetchHandler => {
   const isTrusted = trustMatcher(gateway.upstream.trustedProxies);
+  let holding = false;
   return async function apigate(request, context = {}) {
+    if (!holding) {
+      holding = true;
+      // A Worker builds its gateway during its first request, so the middleware inits run in that
+      // request's context: workerd cancels their timers and I/O once it ends, and requests waiting
+      // for them would hang. Its waitUntil keeps it alive until they finished.
+      try {
+        context.platform?.waitUntil?.(gateway.ready().catch(() => undefined));
+      } catch {
+        // The runtime refused: the inits run on without it, as they would without a waitUntil.
+      }
+    }
     const { target, refuse } = matchedTarget(request.url, context.target);
     const match = gateway.match(request.method, target);
     if (match === undefined) return undefined;
