@@ -61,6 +61,23 @@ export const userHeader = 'x-user-id';
 /** What the `/echo/secret` hook sends upstream whatever the client sent. */
 export const gatewaySecret = 'Bearer gateway-secret';
 
+/**
+ * What the platform route's middleware reads from `ctx.platform.env`: a secret, and where its
+ * background work goes. A Worker binding and secret on workerd (Miniflare's `bindings`), the Node
+ * adapters' `env` option elsewhere.
+ */
+export interface PlatformBindings {
+  readonly PLATFORM_SECRET: string;
+  /** The origin the audit middleware's waitUntil work calls (the first echo upstream). */
+  readonly AUDIT_ORIGIN: string;
+}
+
+/** The secret every adapter's platform env carries. */
+export const platformSecret = 'conformance-secret';
+
+/** The Node adapters' `env`: the same values Miniflare binds for the worker. */
+export const platformEnv = (origins: Origins): PlatformBindings => ({ PLATFORM_SECRET: platformSecret, AUDIT_ORIGIN: origins.echo[0]! });
+
 /** The orders JSON schema and map: the upstream gets `{ lines: [{ sku, quantity }] }`. */
 const order = z.object({ sku: z.string().min(1), qty: z.number().int().positive() });
 /** The search query schema and map: the upstream gets `?term=…&page=…`. */
@@ -156,7 +173,7 @@ const throwingPick: Policy = {
  * Records how every request settled (for the fault cases to compare across adapters: on workerd
  * the test can only ask the gateway) and throws for the `faulty` service.
  */
-const recordingObserver = (failures: string[], settled: Settled[], ended: Ended[]): Observer => ({
+const recordingObserver = (failures: string[], settled: Settled[], ended: Ended[], reports: string[]): Observer => ({
   requestEnd: (event) => {
     if (event.path.startsWith('/mw/')) ended.push({ id: event.id, entry: [event.path, event.status, event.error?.code, event.gatewayMade ? 'made' : 'proxied'].filter((part) => part !== undefined).join(' ') });
   },
@@ -168,7 +185,8 @@ const recordingObserver = (failures: string[], settled: Settled[], ended: Ended[
     settled.push({ path: event.path, outcome: event.error.code });
     if (event.route.service === 'faulty') throw new Error('observer upstreamFailed failed');
   },
-  callbackFailed: (failure) => void failures.push(failure.callback),
+  // The platform's reports go to their own list, so that the faulty cases count only their own.
+  callbackFailed: (failure) => void (failure.callback === 'platform.waitUntil' || failure.callback.endsWith('.init') ? reports : failures).push(failure.callback),
 });
 
 /**
@@ -320,6 +338,53 @@ const gatewayMark: Middleware = {
     if (ctx.path.startsWith('/tx-order/')) mark('gateway').response!(ctx);
   },
 };
+/**
+ * The platform: a middleware with an async init that sends the env's secret upstream and, for a
+ * request with `x-audit-id`, hands work to waitUntil that outlives the response (a call the echo
+ * upstream holds until the test releases it, then a second call); `x-audit-fail` hands it a
+ * promise that rejects. Another middleware's init fails: its route answers 503. `/platform/reports`
+ * answers what the gateway reported of waitUntil work and inits.
+ */
+const audit = (): Middleware => {
+  let loaded = false;
+  return {
+    name: 'audit',
+    // A slow key server: the init outlasts the request during which the gateway was built. On
+    // workerd that request's context must stay alive (waitUntil) until it ends, or its timer is
+    // cancelled and requests waiting for the init hang.
+    init: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      loaded = true;
+    },
+    request: (ctx) => {
+      const env = ctx.platform.env as Partial<PlatformBindings>;
+      ctx.headers.set('x-platform-secret', env.PLATFORM_SECRET ?? 'none');
+      ctx.headers.set('x-audit-loaded', String(loaded));
+      const id = ctx.headers.get('x-audit-id');
+      if (id !== undefined) {
+        const url = `${env.AUDIT_ORIGIN}/background?id=${encodeURIComponent(id)}`;
+        ctx.platform.waitUntil(
+          (async () => {
+            await (await fetch(`${url}&step=held`)).text();
+            await (await fetch(`${url}&step=after`)).text();
+          })(),
+        );
+      }
+      if (ctx.headers.has('x-audit-fail')) ctx.platform.waitUntil(Promise.reject(new Error('the audit log is down')));
+    },
+  };
+};
+const brokenKeys: Middleware = {
+  name: 'broken-keys',
+  init: () => Promise.reject(new Error('the key server is down')),
+  request: (ctx) => void ctx.headers.set('x-broken-ran', 'yes'),
+};
+const platform = (reports: string[]) =>
+  service({ name: 'platform', prefix: '/platform', use: [audit()] }, [
+    get('/audit', { to: '/ping' }),
+    get('/broken', { to: '/ping', use: [brokenKeys] }),
+    get('/reports', { before: () => json(200, { reports }) }),
+  ]);
 
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
@@ -339,11 +404,12 @@ export const buildGateway = (origins: Origins): Gateway => {
   const mwSettled: string[] = [];
   const ended: Ended[] = [];
   const mw = mwRoutes(mwSettled, ended);
+  const reports: string[] = [];
   return createGateway({
     renderer: 'json',
     use: [gatewayOnion(mwSettled), gatewayMark],
     state: { failures, settled },
-    observer: recordingObserver(failures, settled, ended),
+    observer: recordingObserver(failures, settled, ended, reports),
     policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
     upstream: { requestTimeout },
   })
@@ -366,5 +432,6 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(mw.log, [origins.echo[0]!])
     .mount(tx, [origins.echo[0]!])
     .mount(txOrder, [origins.echo[0]!])
+    .mount(platform(reports), [origins.echo[0]!])
     .build();
 };

@@ -17,7 +17,7 @@ import express from 'express';
 import { Hono } from 'hono';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
-import { buildGateway, type Origins } from '../src/gateway.ts';
+import { buildGateway, platformEnv, platformSecret, type Origins } from '../src/gateway.ts';
 import { neutralBuild } from './neutral-build.ts';
 
 export const adapterNames = ['express', 'koa', 'hono-node', 'hono-workerd'] as const;
@@ -80,7 +80,7 @@ const startExpress = async (origins: Origins, { bodyParser: parse = false }: App
   const gateway = buildGateway(origins);
   const app = express();
   if (parse) app.use(express.json());
-  const handler = expressGateway(gateway);
+  const handler = expressGateway(gateway, { env: platformEnv(origins) });
   app.use(handler);
   app.get('/own', (_req, res) => {
     res.type('text/plain').send(ownRoute);
@@ -102,7 +102,7 @@ const startKoa = async (origins: Origins, { bodyParser: parse = false }: AppOpti
   const gateway = buildGateway(origins);
   const app = new Koa();
   if (parse) app.use(bodyParser());
-  const middleware = koaGateway(gateway);
+  const middleware = koaGateway(gateway, { env: platformEnv(origins) });
   app.use(middleware);
   app.use((ctx) => {
     if (ctx.method === 'GET' && ctx.path === '/own') {
@@ -132,7 +132,7 @@ const startHonoNode = async (origins: Origins, { bodyParser: parse = false }: Ap
       await next();
     });
   }
-  const middleware = honoGateway(gateway);
+  const middleware = honoGateway(gateway, { env: platformEnv(origins) });
   app.use(middleware);
   app.get('/own', (c) => c.text(ownRoute));
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
@@ -165,7 +165,8 @@ const startWorkerd = async (origins: Origins, { bodyParser: parse = false }: App
   const mf = new Miniflare({
     modules: true,
     script: await bundleWorker(),
-    bindings: { ORIGINS: { ...origins }, PARSE_JSON: parse },
+    // PLATFORM_SECRET stands for a secret (`wrangler secret put`): to the Worker both are env bindings.
+    bindings: { ORIGINS: { ...origins }, PARSE_JSON: parse, PLATFORM_SECRET: platformSecret, AUDIT_ORIGIN: platformEnv(origins).AUDIT_ORIGIN },
     compatibilityDate: '2025-09-01',
     // No fetch of the `Request.cf` object from the network: a fixed placeholder.
     cf: false,

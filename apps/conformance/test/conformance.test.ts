@@ -421,6 +421,44 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
   });
 
+  describe('the platform and middleware init', () => {
+    const reports = async (): Promise<string[]> => (await get('/platform/reports')).json<{ reports: string[] }>().reports;
+    const count = (list: readonly string[], callback: string): number => list.filter((entry) => entry === callback).length;
+
+    it("shows middleware the platform's env (a Worker binding and secret, the Node adapters' env option), after its init finished", async () => {
+      const echo = seen(await get('/platform/audit'));
+      conform('platform env', adapter, { secret: echo.headers['x-platform-secret'], loaded: echo.headers['x-audit-loaded'] }, { secret: 'conformance-secret', loaded: 'true' });
+    });
+
+    it('runs waitUntil work to its end after the response is complete', async () => {
+      const id = `${adapter}-wait`;
+      const background = f.upstreams.echo[0]!.background(id);
+      const reply = await get('/platform/audit', { 'x-audit-id': id });
+      // The client holds the whole response; the work's first call is held by the upstream until now.
+      await within(background.arrived, 10_000, undefined);
+      const held = background.steps();
+      background.release();
+      const steps = await poll(async () => background.steps(), (list) => list.length >= 2);
+      conform('platform waitUntil', adapter, { status: reply.status, held, steps }, { status: 200, held: ['held'], steps: ['held', 'after'] });
+    });
+
+    it('reports waitUntil work that rejects, and goes on serving', async () => {
+      const before = count(await reports(), 'platform.waitUntil');
+      const reply = await get('/platform/audit', { 'x-audit-fail': '1' });
+      const after = count(await poll(reports, (list) => count(list, 'platform.waitUntil') > before), 'platform.waitUntil');
+      const serving = (await get('/own')).status;
+      conform('platform waitUntil rejected', adapter, { status: reply.status, reported: after - before, serving }, { status: 200, reported: 1, serving: 200 });
+    });
+
+    it('answers 503 middleware_unavailable where a middleware failed its init, without calling the upstream, and reported the failure once', async () => {
+      const first = await refusal(() => get('/platform/broken'));
+      const again = await refusal(() => get('/platform/broken'));
+      const reported = (await reports()).filter((entry) => entry.endsWith('.init'));
+      const unavailable = { ...rendered(503, 'middleware_unavailable'), upstreamRequests: 0 };
+      conform('failed init', adapter, { first, again, reported }, { first: unavailable, again: unavailable, reported: ['broken-keys.init'] });
+    });
+  });
+
   describe('validation and maps', () => {
     it('sends the mapped JSON body with its own Content-Length', async () => {
       const reply = await send(f.target.base, '/echo/orders', { method: 'POST', headers: json, body: '{"sku":"A-1","qty":2}' });

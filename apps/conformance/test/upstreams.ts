@@ -58,6 +58,18 @@ export interface Cut {
   readonly cut: () => void;
 }
 
+/**
+ * The background calls of one audit id (`/background?id=…&step=…`, made by the platform route's
+ * waitUntil work): the `held` step is answered only when the test releases it.
+ */
+export interface Background {
+  /** Resolves when the `held` call arrived. */
+  readonly arrived: Promise<void>;
+  readonly release: () => void;
+  /** The steps that arrived so far, in order. */
+  readonly steps: () => readonly string[];
+}
+
 /** One `/sink` exchange: an upload the upstream reads and answers with its size. */
 export interface Sink {
   /** Bytes received so far. */
@@ -81,6 +93,8 @@ export interface EchoUpstream {
   nextFlood(): Promise<Flood>;
   /** Registers the next `/sink` exchange. */
   nextSink(): Sink;
+  /** Registers the background calls of an audit id. */
+  background(id: string): Background;
   /** Registers the next `/silent` exchange: a request the upstream reads and never answers. */
   nextSilent(): Hold;
   /** Registers the next `/cut` exchange; without one, `/cut` dies right after its first part. */
@@ -150,6 +164,7 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
   const sinks: { received: number; closed: Signal<boolean> }[] = [];
   const silents: { started: Signal; closed: Signal<boolean> }[] = [];
   const cuts: Signal[] = [];
+  const backgrounds = new Map<string, { arrived: Signal; release: Signal; steps: string[] }>();
   const timers = new Set<NodeJS.Timeout>();
 
   let requests = 0;
@@ -214,6 +229,23 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
       req.on('data', (chunk: Buffer) => (sink.received += chunk.byteLength));
       req.on('end', () => res.end(JSON.stringify({ bytes: sink.received })));
       req.on('close', () => sink.closed.fire(!req.complete));
+      return;
+    }
+    if (path === '/background') {
+      const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+      const background = backgrounds.get(query.get('id') ?? '');
+      const step = query.get('step') ?? '';
+      req.resume();
+      // The calls come from the gateway's background work, by this process's own fetch in the Node
+      // harnesses: a connection it kept pooled would count as a TCP handle no case explains.
+      res.setHeader('connection', 'close');
+      background?.steps.push(step);
+      if (step !== 'held' || background === undefined) {
+        res.end('noted');
+        return;
+      }
+      background.arrived.fire();
+      void background.release.promise.then(() => res.end('released'));
       return;
     }
     if (path === '/cookies') {
@@ -348,9 +380,15 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
       sinks.push(sink);
       return { received: () => sink.received, closed: sink.closed.promise };
     },
+    background(id) {
+      const background = { arrived: new Signal(), release: new Signal(), steps: [] as string[] };
+      backgrounds.set(id, background);
+      return { arrived: background.arrived.promise, release: () => background.release.fire(), steps: () => [...background.steps] };
+    },
     async close() {
       for (const timer of timers) clearInterval(timer);
       for (const gate of streams) gate.fire();
+      for (const background of backgrounds.values()) background.release.fire();
       for (const gate of cuts) gate.fire();
       await closeHttp(server);
     },

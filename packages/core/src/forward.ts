@@ -6,6 +6,7 @@ import type { CallbackFailure } from './guard.ts';
 import type { Match } from './match.ts';
 import { noTransform, respondThrough, runResponse, runSettle, type Chain, type ResponseHeaders, type ScopeReader } from './middleware.ts';
 import type { Observer, Trace } from './observer.ts';
+import type { Platform } from './platform.ts';
 import type { ForwardPlan, ResponseTransforms, SettleInput } from './plan.ts';
 import type { Backend, PolicyInstance, UpstreamOutcome } from './policy.ts';
 import type { RouteInfo } from './request.ts';
@@ -26,6 +27,7 @@ export interface ForwardParts {
   readonly replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
   readonly scope: ScopeReader;
   readonly renderer: ErrorRenderer;
+  readonly platform: Platform;
 }
 
 /** A planned forward: settles once, and runs the response and settle phases for the transport. */
@@ -46,6 +48,7 @@ export class Forward implements ForwardPlan {
   readonly #chain: Chain;
   readonly #scope: ScopeReader;
   readonly #renderer: ErrorRenderer;
+  readonly #platform: Platform;
   readonly #started: number;
   #settled = false;
   #replayed = false;
@@ -67,6 +70,7 @@ export class Forward implements ForwardPlan {
     this.#chain = route.chain;
     this.#scope = parts.scope;
     this.#renderer = parts.renderer;
+    this.#platform = parts.platform;
     this.#started = observer || route.balancer.end || route.chain.settle.length > 0 ? now() : 0;
   }
 
@@ -76,7 +80,7 @@ export class Forward implements ForwardPlan {
 
   respond(status: number, headers: ResponseHeaders): ResponseTransforms | undefined {
     const scope = this.#scope;
-    const context = { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, transform: noTransform, get: (key: PropertyKey) => scope.get(key) };
+    const context = { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, transform: noTransform, platform: this.#platform, get: (key: PropertyKey) => scope.get(key) };
     if (!hasBody(this.method, status)) {
       runResponse(this.#chain, context, { report: this.#report });
       return undefined;
@@ -92,7 +96,7 @@ export class Forward implements ForwardPlan {
     if (!this.intercepts) return response;
     const scope = this.#scope;
     return respondThrough(response, (headers) =>
-      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, transform: noTransform, get: (key) => scope.get(key) }, { report: this.#report }),
+      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, transform: noTransform, platform: this.#platform, get: (key) => scope.get(key) }, { report: this.#report }),
     );
   }
 
@@ -152,7 +156,7 @@ export class Forward implements ForwardPlan {
       const ok = 'status' in result;
       runSettle(
         chain,
-        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : answered, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, get: (key) => scope.get(key) },
+        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : answered, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, platform: this.#platform, get: (key) => scope.get(key) },
         { report: this.#report },
       );
     }

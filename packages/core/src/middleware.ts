@@ -1,6 +1,7 @@
 import type { GatewayError, GatewayResponse } from '@apigate/errors';
-import type { Env, NoScope, WithScope } from './env.ts';
+import type { Env, NoScope, StateOf, WithScope } from './env.ts';
 import type { CallbackFailure } from './guard.ts';
+import type { Platform } from './platform.ts';
 import type { Backend } from './policy.ts';
 import type { Hook, RequestHeaders, RouteInfo } from './request.ts';
 
@@ -22,8 +23,25 @@ export interface ScopeReader {
   get(key: PropertyKey): unknown;
 }
 
+/** What every phase after the request phase sees besides the request: the platform it runs on. */
+export interface PhaseContext extends ScopeReader {
+  /** The runtime's bindings (`env`) and `waitUntil`; see Platform. */
+  readonly platform: Platform;
+}
+
+/** What a middleware's `init` gets, once, when the gateway is built. */
+export interface InitContext<TEnv extends Env = Env> {
+  /** Shared app state, as given to `createGateway({ state })`. */
+  readonly state: StateOf<TEnv>;
+  /**
+   * Reports a failure of the middleware's own background work (a refresh that failed) through
+   * the observer's `callbackFailed`, as `<name>.background`.
+   */
+  report(error: unknown): void;
+}
+
 /** What the upstream phase sees: one attempt, after the backend was picked, before sending. */
-export interface UpstreamContext extends ScopeReader {
+export interface UpstreamContext extends PhaseContext {
   readonly route: RouteInfo;
   readonly method: string;
   readonly path: string;
@@ -42,7 +60,7 @@ export interface UpstreamContext extends ScopeReader {
 export type BodyTransform = ReadableWritablePair<Uint8Array, Uint8Array>;
 
 /** What the response phase sees: the head of the response the client is about to get. */
-export interface ResponseContext extends ScopeReader {
+export interface ResponseContext extends PhaseContext {
   /** The matched route; undefined for a gateway path answered 405 or OPTIONS. */
   readonly route: RouteInfo | undefined;
   readonly method: string;
@@ -69,7 +87,7 @@ export interface ResponseContext extends ScopeReader {
 }
 
 /** How a request ended, once, however it ended. */
-export interface SettleEvent extends ScopeReader {
+export interface SettleEvent extends PhaseContext {
   readonly route: RouteInfo | undefined;
   readonly method: string;
   readonly path: string;
@@ -124,6 +142,13 @@ export interface Middleware<TEnv extends Env = Env, TProvides extends object = a
   readonly settle?: (event: SettleEvent) => void;
   /** What the middleware declares about the routes it is on, for `gateway.routes()` (OpenAPI). */
   readonly describe?: Readonly<Record<string, unknown>>;
+  /**
+   * Acquires what the middleware holds (a client, a key set, a timer), once per gateway, when
+   * `build()` returns; `gateway.ready()` resolves when every init did. Requests that reach the
+   * middleware wait for its init; if the init failed they are answered 503
+   * `middleware_unavailable`. Timers it starts should be `unref()`ed where the runtime has that.
+   */
+  readonly init?: (context: InitContext<TEnv>) => void | Promise<void>;
   /** Releases what the middleware holds (timers, clients); `gateway.close()` calls it once. */
   readonly close?: () => void | Promise<void>;
   /** Never set: only types read it (see ProvidedBy). */
@@ -164,9 +189,11 @@ export interface Chain {
   /** In the order they run: route first, gateway last. */
   readonly response: readonly Middleware[];
   readonly settle: readonly Middleware[];
+  /** The middleware with an `init`, whose end a request waits for. */
+  readonly init: readonly Middleware[];
 }
 
-export const emptyChain: Chain = { all: [], request: [], requestOwners: [], upstream: [], response: [], settle: [] };
+export const emptyChain: Chain = { all: [], request: [], requestOwners: [], upstream: [], response: [], settle: [], init: [] };
 
 /** Compiles the middleware of the gateway, a service and a route into one chain (build time). */
 export const compileChain = (levels: readonly (readonly Middleware[])[]): Chain => {
@@ -179,6 +206,7 @@ export const compileChain = (levels: readonly (readonly Middleware[])[]): Chain 
     upstream: all.filter((m) => m.upstream !== undefined),
     response: all.filter((m) => m.response !== undefined).reverse(),
     settle: all.filter((m) => m.settle !== undefined).reverse(),
+    init: all.filter((m) => m.init !== undefined),
   };
 };
 
