@@ -36,7 +36,7 @@ beforeAll(async () => {
     const key = url.pathname + url.search;
     commands.set(key, [...(commands.get(key) ?? []), args]);
   }
-}, 40_000);
+}, 100_000);
 
 afterAll(async () => {
   await demo?.stop();

@@ -29,6 +29,7 @@ export interface ExampleSuite {
   readonly clientErrors: boolean;
   /** Whether its own routes include `/feedback`, which reads a JSON body with c.req.json(). */
   readonly readsJson: boolean;
+  /** How long the start may take; 90 s by default (a busy machine). */
   readonly startTimeoutMs?: number;
 }
 
@@ -41,10 +42,12 @@ const error = (body: string): { code: string; status: number } => (JSON.parse(bo
 export const describeExample = (suite: ExampleSuite): void => {
   const start = (JSON.parse(readFileSync(`${suite.dir}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start;
   let example: Printed;
+  const startTimeout = suite.startTimeoutMs ?? 90_000;
 
   beforeAll(async () => {
-    example = await startPrinting(suite.dir, start.split(' ').slice(1));
-  }, suite.startTimeoutMs ?? 40_000);
+    example = await startPrinting(suite.dir, start.split(' ').slice(1), {}, startTimeout);
+    // jest's own bound comes after the start's, so that a slow start reports what it printed.
+  }, startTimeout + 10_000);
 
   afterAll(() => example?.stop());
 

@@ -89,9 +89,10 @@ export class Printed {
 
 /**
  * Starts `node <args>` in `cwd` with PORT=0 (as `pnpm start` would, on a free port) and `extraEnv`,
- * and waits for the closing "Ctrl-C stops it." line.
+ * and waits for the closing "Ctrl-C stops it." line, for up to `timeoutMs`: generous, because a
+ * start that bundles and boots workerd takes tens of seconds on a busy 2-core machine.
  */
-export const startPrinting = (cwd: string, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Printed> =>
+export const startPrinting = (cwd: string, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}, timeoutMs = 90_000): Promise<Printed> =>
   new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, PORT: '0' };
     delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not part of `pnpm start`
@@ -100,8 +101,8 @@ export const startPrinting = (cwd: string, args: readonly string[], extraEnv: No
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`no curl commands printed within 30 s:\n${stdout}\n${stderr}`));
-    }, 30_000);
+      reject(new Error(`no curl commands printed within ${timeoutMs / 1000} s:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();

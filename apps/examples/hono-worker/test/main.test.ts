@@ -14,5 +14,5 @@ describeExample({
   downUpstream: false,
   clientErrors: false,
   readsJson: true,
-  startTimeoutMs: 60_000,
+  startTimeoutMs: 120_000,
 });
