@@ -189,13 +189,14 @@ describe('FetchTransport through fetchHandler', () => {
       res.end(body);
     });
     const outcomes: Outcome[] = [];
-    const requestTimeout = 500;
+    // Long enough for a response head while other test runs load both cores (500 ms was not).
+    const requestTimeout = 2_000;
     const response = await fetchHandler(gatewayTo(origin, outcomes, { upstream: { requestTimeout } }))(new Request('http://gateway.test/up/big'));
     expect(response?.status).toBe(200);
     const reader = response!.body!.getReader();
     let bytes = (await reader.read()).value!.byteLength;
     // The relay is pulled: while the client asks for nothing, nothing moves and no upstream time counts.
-    await sleep(3 * requestTimeout);
+    await sleep(2.5 * requestTimeout);
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) bytes += chunk.value.byteLength;
     expect(bytes).toBe(body.byteLength);
     expect(outcomes).toEqual([{ status: 200 }]);
@@ -212,7 +213,8 @@ describe('FetchTransport through fetchHandler', () => {
       });
     });
     const outcomes: Outcome[] = [];
-    const requestTimeout = 500;
+    // Long enough for a response head while other test runs load both cores (500 ms was not).
+    const requestTimeout = 2_000;
     let client!: ReadableStreamDefaultController<Uint8Array>;
     const upload = new ReadableStream<Uint8Array>({ start: (controller) => void (client = controller) });
     client.enqueue(new Uint8Array(64 * 1024));
@@ -221,7 +223,7 @@ describe('FetchTransport through fetchHandler', () => {
     );
     while (received < 64 * 1024) await sleep(5);
     // The gateway now waits on the client's next bytes: that is not the upstream's silence.
-    await sleep(3 * requestTimeout);
+    await sleep(2.5 * requestTimeout);
     client.enqueue(new Uint8Array(64 * 1024));
     client.close();
     const response = await pending;
