@@ -45,6 +45,8 @@ export class Gateway<TState extends object = object> {
   readonly #chain: Chain;
   readonly #middleware: readonly Middleware[];
   #closed: Promise<void> | undefined;
+  /** What adapters gave the gateway to close with it (their transports' pools). */
+  readonly #owned = new Set<Closeable>();
   /** The last request number the observer heard of. */
   #ids = 0;
   readonly #routes: readonly RouteDescriptor[];
@@ -132,7 +134,8 @@ export class Gateway<TState extends object = object> {
   /**
    * Shuts the gateway's own work down, once: later calls return the same promise. It waits for
    * inits still running and for the `waitUntil` work the gateway keeps (a graceful drain), then
-   * calls every middleware's `close` (a failed init's too). Call it after the server stopped
+   * calls every middleware's `close` (a failed init's too), and last closes what adapters gave it
+   * to own (the connection pools of the transports they made). Call it after the server stopped
    * taking requests.
    */
   close(): Promise<void> {
@@ -143,8 +146,29 @@ export class Gateway<TState extends object = object> {
       for (const [i, result] of results.entries()) {
         if (result.status === 'rejected') this.#report({ callback: `${this.#middleware[i]!.name}.close`, error: result.reason, route: undefined });
       }
+      // The pools go last: a middleware's close may still send a request (a final flush).
+      for (const resource of this.#owned) {
+        try {
+          await resource.close();
+        } catch (error) {
+          this.#report({ callback: 'transport.close', error, route: undefined });
+        }
+      }
     })();
     return this.#closed;
+  }
+
+  /**
+   * For adapter authors: hands the gateway a resource to close with it, such as the transport an
+   * adapter made for it, so that `gateway.close()` also closes its connection pools. A resource
+   * given after close() began is closed at once.
+   */
+  own(resource: Closeable): void {
+    if (this.#closed !== undefined) {
+      void this.#closed.then(() => resource.close());
+      return;
+    }
+    this.#owned.add(resource);
   }
 
   /** The request's platform: what the adapter knows of the runtime, the gateway's stand-ins for the rest. */
@@ -386,6 +410,11 @@ export class Gateway<TState extends object = object> {
     const error = new GatewayError('method_not_allowed', { headers: { allow }, details: { method: match.method } });
     return this.#answer(this.#chain, { ...answer, response: renderError(error, { method: match.method, path: match.path }, this.renderer), error });
   }
+}
+
+/** Something the gateway closes with it: a transport and its connection pools. */
+export interface Closeable {
+  close(): void | Promise<void>;
 }
 
 /** A request that failed before it was forwarded, and where: in the pipeline or at the pick. */

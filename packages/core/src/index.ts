@@ -26,7 +26,7 @@ export { upstreamDefaults, type RouteUpstream, type Transport, type UpstreamConf
 export type { ForwardPlan, Plan, RespondPlan, ResponseTransforms, SettleInput } from './plan.ts';
 export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
 // Types only: a gateway is made by createGateway(...).build(), never constructed.
-export { createGateway, type Gateway, type GatewayBuilder } from './gateway.ts';
+export { createGateway, type Closeable, type Gateway, type GatewayBuilder } from './gateway.ts';
 export type { BackendInput, GatewayOptions } from './build.ts';
 export type { Match, RequestIO } from './match.ts';
 

@@ -100,7 +100,12 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport, { env }
     const q = path.indexOf('?');
     sendResponse(req, res, gateway.render(error, req.method ?? 'GET', q === -1 ? path : path.slice(0, q)));
   };
-  const upstream = transport ?? new NodeTransport(gateway.upstream);
+  let upstream = transport;
+  if (upstream === undefined) {
+    // A transport made here is the gateway's: gateway.close() closes its pools.
+    upstream = new NodeTransport(gateway.upstream);
+    gateway.own(upstream);
+  }
 
   const execute = (req: NodeRequest, res: ServerResponse, plan: Plan, io: NodeIO): void => {
     if (plan.kind === 'respond') {
