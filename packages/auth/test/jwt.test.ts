@@ -203,6 +203,15 @@ describe('jwt() with a public key', () => {
   });
 });
 
+describe('jwt() with a secret as an oct JWK', () => {
+  const g = behind(() => ({ key: { kty: 'oct', k: Buffer.from(secret).toString('base64url') } }));
+
+  it('passes an HS256 token and refuses an RS256 one', async () => {
+    expect((await g().get('/api/x', bearer(await sign({ sub: 'a' }, secret)))).status).toBe(200);
+    expect(await refused(g(), '/api/x', bearer(await sign({ sub: 'a' }, rsa)))).toEqual({ status: 401, code: 'invalid_token', challenge: invalidToken, ...spared });
+  });
+});
+
 describe('jwt() with a local JWKS', () => {
   const g = behind(() => ({ jwks: { keys: [rsa.publicJwk, ec.publicJwk] } }));
 
