@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
 // no-restricted-imports entry holding all the patterns that apply to it.
 
 const root = dirname(fileURLToPath(import.meta.url));
-const order = 'errors → core → validation, policies → proxy → express, koa, hono → apps';
+const order = 'errors → core → validation, policies → auth → proxy → express, koa, hono → apps';
 const adapters = ['express', 'koa', 'hono'];
 
 /** What each published package may import from the workspace, and where shared code goes instead. */
@@ -19,6 +19,7 @@ const layers = {
   core: { allowed: ['errors'], instead: 'Move what both need into @apigate/errors, or have the caller pass it in.' },
   validation: { allowed: ['core', 'errors'], instead: 'Move what both need into @apigate/core (e.g. beside RouteInput), or have the caller pass it in.' },
   policies: { allowed: ['core', 'errors'], instead: 'Policies see the gateway only through @apigate/core (Policy, Backend, PolicyRequest); move what both need there.' },
+  auth: { allowed: ['core', 'errors'], instead: 'Middleware packages see the gateway only through @apigate/core (Middleware, RequestContext) and raise @apigate/errors; they share with each other only scope types.' },
   proxy: { allowed: ['core', 'errors'], instead: 'Transports implement the port in @apigate/core and need nothing else: what a transport needs from validation or policies goes through core.' },
   express: { allowed: ['errors', 'core', 'validation', 'policies', 'proxy'], instead: 'Adapters translate I/O over @apigate/proxy and @apigate/core; apps and test helpers sit above them.' },
   koa: { allowed: ['errors', 'core', 'validation', 'policies', 'proxy'], instead: 'Adapters translate I/O over @apigate/proxy and @apigate/core; apps and test helpers sit above them.' },
@@ -104,7 +105,7 @@ const neutral = {
   proxy: ['packages/proxy/src/*.ts', 'packages/proxy/src/fetch/**/*.ts'],
   hono: ['packages/hono/src/*.ts'],
 };
-const allNeutral = ['errors', 'core', 'validation', 'policies'];
+const allNeutral = ['errors', 'core', 'validation', 'policies', 'auth'];
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '**/coverage/**'] },

@@ -3,6 +3,7 @@
  * the same module is bundled into the workerd worker (src/worker.ts) and imported by the Node
  * harnesses, so the four adapters run exactly the same routes, policies, renderer and timeouts.
  */
+import { jwt, requireScopes } from '@apigate/auth';
 import { all, createGateway, get, post, roundRobin, service, type Gateway, type Middleware, type Observer, type Policy } from '@apigate/core';
 import { json, respond, unauthorized } from '@apigate/errors';
 import { headerSticky } from '@apigate/policies';
@@ -78,6 +79,13 @@ export const platformSecret = 'conformance-secret';
 /** The Node adapters' `env`: the same values Miniflare binds for the worker. */
 export const platformEnv = (origins: Origins): PlatformBindings => ({ PLATFORM_SECRET: platformSecret, AUDIT_ORIGIN: origins.echo[0]! });
 
+/**
+ * The shared secret (HS256) of the `/auth` service: a local key, so that workerd verifies without
+ * any network. Tokens must name the audience; `sub` goes upstream as the user header.
+ */
+export const authSecret = 'conformance-auth-secret, 32 bytes or more of it';
+export const authAudience = 'conformance';
+
 /** The orders JSON schema and map: the upstream gets `{ lines: [{ sku, quantity }] }`. */
 const order = z.object({ sku: z.string().min(1), qty: z.number().int().positive() });
 /** The search query schema and map: the upstream gets `?term=…&page=…`. */
@@ -130,6 +138,12 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   vpost('/orders', { json: order, map: (o) => ({ lines: [{ sku: o.sku, quantity: o.qty }] }) }),
   vpost('/orders/raw', { to: '/orders', json: order }),
   vget('/lookup', { query: search, map: (s) => ({ term: s.q, page: s.page }) }),
+]);
+
+// JWT on the whole service; one route also requires a scope.
+const auth = service({ name: 'auth', prefix: '/auth', use: [jwt({ secret: authSecret, audience: authAudience, claimHeaders: { sub: userHeader } })] }, [
+  get('/me'),
+  get('/orders', { use: [requireScopes(['orders:read'])] }),
 ]);
 
 // Catch-all routes: the whole prefix in one line, every method, the tail forwarded as sent.
@@ -414,6 +428,7 @@ export const buildGateway = (origins: Origins): Gateway => {
     upstream: { requestTimeout },
   })
     .mount(echo, [origins.echo[0]!])
+    .mount(auth, [origins.echo[0]!])
     .mount(files, [origins.echo[0]!])
     .mount(mirror, [origins.echo[0]!])
     .mount(sticky, [...origins.echo])

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import { eventually, parseHead, pausedDownload, pausedUpload, rawRequest, untilStuck } from '@apigate/test-utils/http';
-import { apiToken, gatewaySecret, requestTimeout, transformedHeader, userHeader } from '../src/gateway.ts';
+import { SignJWT } from 'jose';
+import { apiToken, authAudience, authSecret, gatewaySecret, requestTimeout, transformedHeader, userHeader } from '../src/gateway.ts';
 import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts';
 import { begin, drip, ending, nextChunk, open, poll, rest, send, sendPartial, within, type Reply } from './client.ts';
 import { conform, converges, observations } from './divergences.ts';
@@ -212,6 +213,43 @@ describeAdapters(adapterNames, (f, adapter) => {
     it('forwards the headers the hook set and not the ones it removed', async () => {
       const echo = seen(await get('/echo/private', { authorization: apiToken }));
       conform('hook sets a header', adapter, { url: echo.url, user: echo.headers[userHeader], authorization: echo.headers.authorization }, { url: '/private', user: 'user-1', authorization: undefined });
+    });
+  });
+
+  describe('JWT auth (@apigate/auth) on a service', () => {
+    const key = new TextEncoder().encode(authSecret);
+    const token = (claims: Record<string, unknown>, expiresIn = 3600): Promise<string> =>
+      new SignJWT({ aud: authAudience, ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn).sign(key);
+    /** A refusal with its challenge. */
+    const challenged = async (path: string, headers: Record<string, string> = {}): Promise<Record<string, unknown>> => {
+      const { reply, upstreamRequests } = await counting(() => get(path, headers));
+      return { ...failure(reply), upstreamRequests, challenge: reply.headers['www-authenticate'] };
+    };
+
+    it("passes a valid token: the upstream gets the user header from `sub`, not the client's, and no Authorization", async () => {
+      const echo = seen(await get('/auth/me', { authorization: `Bearer ${await token({ sub: 'alice' })}`, [userHeader]: 'mallory' }));
+      conform('jwt passes', adapter, { url: echo.url, user: echo.headers[userHeader], authorization: echo.headers.authorization }, { url: '/me', user: 'alice', authorization: undefined });
+    });
+
+    it('answers 401 with a bare Bearer challenge when no token came', async () => {
+      conform('jwt missing', adapter, await challenged('/auth/me'), { ...rendered(401, 'unauthorized'), upstreamRequests: 0, challenge: 'Bearer realm="api"' });
+    });
+
+    it('answers 401 invalid_token to an expired token', async () => {
+      conform('jwt expired', adapter, await challenged('/auth/me', { authorization: `Bearer ${await token({ sub: 'alice' }, -3600)}` }), {
+        ...rendered(401, 'invalid_token'),
+        upstreamRequests: 0,
+        challenge: 'Bearer realm="api", error="invalid_token", error_description="The access token expired."',
+      });
+    });
+
+    it('answers 403 insufficient_scope when the route needs a scope the token lacks, and passes it with the scope', async () => {
+      const without = await challenged('/auth/orders', { authorization: `Bearer ${await token({ sub: 'alice', scope: 'profile' })}` });
+      const withScope = seen(await get('/auth/orders', { authorization: `Bearer ${await token({ sub: 'alice', scope: 'profile orders:read' })}` }));
+      conform('jwt scope', adapter, { without, withScope: withScope.url }, {
+        without: { ...rendered(403, 'insufficient_scope'), upstreamRequests: 0, challenge: 'Bearer realm="api", error="insufficient_scope", scope="orders:read"' },
+        withScope: '/orders',
+      });
     });
   });
 

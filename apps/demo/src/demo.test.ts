@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(15);
+    expect(printed).toHaveLength(17);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
       new Set([
@@ -60,6 +60,7 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
         '/files/reports/2024/q1%20summary.pdf',
         '/files/notes/todo.txt',
         '/files/..%2F..%2Fetc/passwd',
+        '/account/me',
       ]),
     );
   });
@@ -177,5 +178,20 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
     const { status, body } = await runCurl(commandFor('/files/..%2F..%2Fetc/passwd'));
     expect(status).toBe(400);
     expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('invalid_path');
+  });
+
+  it('refuses /account/me without a token: 401 with a Bearer challenge (jwt() on the service)', async () => {
+    const { status, body } = await runCurl(commandFor('/account/me', '-i'));
+    expect(status).toBe(401);
+    const [head = '', payload = ''] = body.split(/\r?\n\r?\n/);
+    expect(head).toMatch(/^www-authenticate: Bearer realm="api"\r?$/im);
+    expect((JSON.parse(payload) as { error: { code: string } }).error.code).toBe('unauthorized');
+  });
+
+  it('forwards /account/me with the printed token: the upstream gets X-User-Id from the token, not the token', async () => {
+    const { status, body } = await runCurl(commandFor('/account/me', 'Authorization'));
+    expect(status).toBe(200);
+    const echo = JSON.parse(body) as Echo;
+    expect([echo.url, echo.headers['x-user-id'], echo.headers.authorization]).toEqual(['/me', 'demo-user', undefined]);
   });
 });

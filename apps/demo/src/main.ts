@@ -1,10 +1,12 @@
 import type { AddressInfo } from 'node:net';
+import { jwt } from '@apigate/auth';
 import { createGateway, loggingObserver, service, type Middleware } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { leastTime, pathSticky } from '@apigate/policies';
 import { defineRoutes } from '@apigate/validation';
 import express from 'express';
+import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { startUpstream } from './upstreams.ts';
@@ -46,6 +48,12 @@ const sales = service({ name: 'sales', prefix: '/sales' }, [
 // forwarded with the client's encoding and checked segment by segment.
 const files = service({ name: 'files', prefix: '/files' }, [all('/{*rest}', { to: '/storage/{*rest}' })]);
 
+// JWT on a whole service. The secret is made at startup and the demo mints (and prints) a token
+// signed with it, as an IdP would issue one; `sub` goes upstream as X-User-Id, the token does not.
+const demoSecret = crypto.getRandomValues(new Uint8Array(32));
+const demoToken = await new SignJWT({ sub: 'demo-user', scope: 'profile' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('24h').sign(demoSecret);
+const account = service({ name: 'account', prefix: '/account', use: [jwt({ secret: demoSecret, claimHeaders: { sub: 'x-user-id' } })] }, [get('/me')]);
+
 /**
  * Gateway-level middleware: every request gets an id (the client's X-Request-Id, or a new one) that
  * goes upstream and comes back on every answer, proxied or made by the gateway.
@@ -72,6 +80,7 @@ const gateway = createGateway({
 })
   .mount(sales, [salesA.url, salesB.url]) // two backends: round robin, the default policy
   .mount(files, [salesA.url])
+  .mount(account, [salesA.url])
   .build();
 
 const app = express();
@@ -107,6 +116,8 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl -X PATCH -H '${json}' -d '{"title":"done"}' '${base}/files/notes/todo.txt'`, 'all(): any method, here PATCH with its body'],
     [`curl '${base}/files/..%2F..%2Fetc/passwd'`, '400 invalid_path: the tail is checked segment by segment'],
     [`curl -i -H 'X-Request-Id: demo-1' '${base}/sales/ping'`, 'middleware: the request id goes upstream and comes back on the answer'],
+    [`curl -i '${base}/account/me'`, 'jwt(): 401 with WWW-Authenticate: Bearer realm="api"'],
+    [`curl -H 'Authorization: Bearer ${demoToken}' '${base}/account/me'`, 'jwt(): a token the demo minted (24 h); the upstream gets X-User-Id: demo-user, not the token'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
   console.log(`apigate demo on ${base} (upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);

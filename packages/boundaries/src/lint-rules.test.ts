@@ -21,6 +21,8 @@ describe('import boundaries (eslint.config.js)', () => {
     ['packages/core/src/gateway.ts', '@apigate/proxy', '@apigate/core may import only @apigate/errors'],
     ['packages/validation/src/routes.ts', '@apigate/policies', '@apigate/validation may import only @apigate/core, @apigate/errors'],
     ['packages/policies/src/policy.ts', '@apigate/validation', '@apigate/policies may import only @apigate/core, @apigate/errors'],
+    ['packages/auth/src/jwt/jwt.ts', '@apigate/validation', '@apigate/auth may import only @apigate/core, @apigate/errors'],
+    ['packages/auth/src/jwt/jwt.ts', '@apigate/proxy', '@apigate/auth may import only @apigate/core, @apigate/errors'],
     ['packages/proxy/src/node/bridge.ts', '@apigate/validation', '@apigate/proxy may import only @apigate/core, @apigate/errors'],
     ['packages/proxy/src/fetch/handler.ts', '@apigate/express', '@apigate/proxy may import only @apigate/core, @apigate/errors'],
     ['packages/express/src/index.ts', '@apigate/demo', '@apigate/express may import only @apigate/errors, @apigate/core'],
@@ -71,6 +73,7 @@ describe('import boundaries (eslint.config.js)', () => {
     ['packages/core/src/exchange/headers.ts', 'net'],
     ['packages/proxy/src/fetch/body.ts', 'node:stream/web'],
     ['packages/hono/src/index.ts', 'node:http'],
+    ['packages/auth/src/internal/keys.ts', 'node:crypto'],
   ])('the runtime-neutral %s may not import the Node built-in %s', async (filePath, specifier) => {
     expect(await boundaryMessages(filePath, importing(specifier))).toEqual([expect.stringContaining('Runtime-neutral code imports no Node built-in (it bundles for workerd, Deno and Bun)')]);
   });
@@ -98,6 +101,8 @@ describe('import boundaries (eslint.config.js)', () => {
     ['packages/hono/src/node/index.ts', 'node:http'],
     ['packages/hono/src/index.ts', '@apigate/proxy'],
     ['packages/express/src/index.ts', '@apigate/validation'],
+    ['packages/auth/src/jwt/jwt.ts', '@apigate/core'],
+    ['packages/auth/src/internal/keys.ts', 'jose'],
     ['packages/policies/src/round-robin/index.ts', '@apigate/policies/no-key'],
     ['apps/conformance/src/gateway.ts', '@apigate/hono/node'],
     ['packages/hono/src/node/index.ts', '../index.ts'],

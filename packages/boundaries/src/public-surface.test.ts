@@ -44,6 +44,7 @@ const surface: Record<string, readonly string[]> = {
   '@apigate/policies/header-sticky': ['byHeader', 'headerSticky'],
   '@apigate/policies/path-sticky': ['byPathParam', 'pathSticky'],
   '@apigate/policies/cookie-sticky': ['byCookie', 'cookieSticky', 'readCookie'],
+  '@apigate/auth': ['asymmetricAlgorithms', 'claimsKey', 'hmacAlgorithms', 'jwt', 'requireScopes'],
   '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'fetchHandler', 'toWebResponse'],
   '@apigate/proxy/node': [
     'NodeTransport', 'renderClientErrors',

@@ -9,8 +9,11 @@ export const errorStatus = {
   invalid_query: 400,
   invalid_json: 400,
   invalid_form: 400,
+  invalid_request: 400,
   unauthorized: 401,
+  invalid_token: 401,
   forbidden: 403,
+  insufficient_scope: 403,
   not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,
@@ -28,6 +31,7 @@ export const errorStatus = {
   service_unavailable: 503,
   no_backend_available: 503,
   middleware_unavailable: 503,
+  auth_unavailable: 503,
   upstream_timeout: 504,
 } as const satisfies Record<string, number>;
 
@@ -40,8 +44,11 @@ export const defaultMessage: Record<ErrorCode, string> = {
   invalid_query: 'The query string is malformed.',
   invalid_json: 'The request body is not valid JSON.',
   invalid_form: 'The form data is malformed.',
+  invalid_request: 'The credentials are sent in a malformed way.',
   unauthorized: 'Authentication is required.',
+  invalid_token: 'The access token is invalid.',
   forbidden: 'Access to this resource is forbidden.',
+  insufficient_scope: 'The access token lacks the scope this resource requires.',
   not_found: 'No such resource.',
   method_not_allowed: 'The method is not allowed for this resource.',
   request_timeout: 'The request was not received in time.',
@@ -59,6 +66,7 @@ export const defaultMessage: Record<ErrorCode, string> = {
   service_unavailable: 'The service is unavailable.',
   no_backend_available: 'No backend is available for this request.',
   middleware_unavailable: 'The gateway cannot serve this request: a middleware it needs failed to start.',
+  auth_unavailable: 'The credentials cannot be checked right now.',
   upstream_timeout: 'The upstream did not respond in time.',
 };
 

@@ -1,0 +1,1 @@
+export { jwt, claimsKey, type JwtOptions, type JwtScope } from './jwt.ts';

@@ -1,0 +1,195 @@
+import type { Env, Middleware } from '@apigate/core';
+import { GatewayBuildError, GatewayError } from '@apigate/errors';
+import { base64url, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { bearerError, type BearerCode } from '../internal/bearer.ts';
+import { headerValue } from '../internal/claims.ts';
+import { KeysUnavailable, keysFrom, type KeyOptions } from '../internal/keys.ts';
+import { describeSource, readToken, removeToken, type TokenSource } from '../internal/token.ts';
+import { checkRealm, hasScopes, parseScopes, type ScopeRequirement } from '../scopes/scopes.ts';
+
+/** The scope key jwt() puts the verified claims under. */
+export const claimsKey = 'claims';
+
+export interface JwtOptions extends KeyOptions {
+  /** The accepted `iss`: one or any of a list. Not checked when absent. */
+  readonly issuer?: string | readonly string[];
+  /** The accepted `aud`: the token must name one of them. Not checked when absent. */
+  readonly audience?: string | readonly string[];
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 60 (as Envoy). */
+  readonly clockTolerance?: number;
+  /** The oldest a token may be by its `iat`, in seconds (then `iat` is required). No limit by default. */
+  readonly maxTokenAge?: number;
+  /** Whether a token without `exp` is refused. Default true: a token that never expires is a choice, not an accident. */
+  readonly requireExp?: boolean;
+  /** Claims that must be present (`sub`, `jti`, …). */
+  readonly requiredClaims?: readonly string[];
+  /** The required `typ` header, e.g. `at+jwt` for RFC 9068 access tokens. Not checked when absent. */
+  readonly typ?: string;
+  /** Scopes every request must have (`scope` or `scp` claim), else 403 `insufficient_scope`. */
+  readonly scopes?: ScopeRequirement;
+  /** The realm of the `WWW-Authenticate` challenge. Default `api`. */
+  readonly realm?: string;
+  /** Where the token is read, in this order. Default `['bearer']` (`Authorization: Bearer`). */
+  readonly from?: readonly TokenSource[];
+  /**
+   * Claims sent upstream as headers, `{ sub: 'x-user-id' }`. A header of that name the client
+   * sent is always removed first, so the upstream can trust it.
+   */
+  readonly claimHeaders?: Readonly<Record<string, string>>;
+  /** Whether the token goes on to the upstream (header, cookie or query parameter). Default false. */
+  readonly forwardToken?: boolean;
+  /** Longer tokens are refused before any decoding, in characters. Default 8192. */
+  readonly maxTokenLength?: number;
+  /** The middleware's name, for `gateway.routes()` and error reports. Default `jwt`. */
+  readonly name?: string;
+}
+
+/** What jwt() provides: the verified claims under `claims`. */
+export interface JwtScope<TClaims extends JWTPayload = JWTPayload> {
+  readonly claims: TClaims;
+}
+
+/** Three base64url segments, the signature not empty (an unsecured `alg: none` token has none). */
+const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** A header name as Node and fetch accept it. */
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const problem = (message: string): GatewayBuildError => new GatewayBuildError([{ code: 'invalid_option', at: 'jwt()', message }]);
+
+/** The token's protected header, when it is a JSON object; nothing else is read before the signature is checked. */
+const protectedHeader = (token: string): Record<string, unknown> | undefined => {
+  try {
+    const header: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64url.decode(token.slice(0, token.indexOf('.')))));
+    return typeof header === 'object' && header !== null && !Array.isArray(header) ? (header as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const codeOf = (error: unknown): string | undefined => {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+};
+
+const sourceList = (from: readonly TokenSource[]): readonly TokenSource[] => {
+  if (!Array.isArray(from) || from.length === 0) throw problem('`from` must be a non-empty list of token sources');
+  for (const source of from) {
+    const ok =
+      source === 'bearer' ||
+      (typeof source === 'object' && source !== null && (('cookie' in source && headerName.test(String(source.cookie))) || ('query' in source && typeof source.query === 'string' && source.query !== '')));
+    if (!ok) throw problem("`from` holds 'bearer', { cookie: name } or { query: name }");
+  }
+  return [...from];
+};
+
+const positive = (value: number | undefined, name: string, seconds: boolean): void => {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!seconds && !Number.isInteger(value)))) throw problem(`\`${name}\` must be a non-negative number`);
+};
+
+/**
+ * Verifies a JWT on every request and puts its claims in scope under `claims`. Keys come from a
+ * shared secret, a public key, a local JWK set or a remote JWKS URL (cached); the algorithm comes
+ * from the configuration or the key, never from the token. Refusals follow RFC 6750: 401 with a
+ * `WWW-Authenticate: Bearer` challenge when no token came or it is invalid (`invalid_token`), 400
+ * `invalid_request` for malformed credentials, 403 `insufficient_scope` for missing scopes, and
+ * 503 `auth_unavailable` when a remote key set cannot be loaded.
+ * @example
+ * const auth = jwt({ jwks: 'https://idp.example/.well-known/jwks.json', issuer: 'https://idp.example/', audience: 'orders', claimHeaders: { sub: 'x-user-id' } });
+ * service({ prefix: '/orders', use: [auth] }, ({ get }) => [get('/', { before: (ctx) => void ctx.get('claims')?.sub })]);
+ */
+export const jwt = <TClaims extends JWTPayload = JWTPayload>(options: JwtOptions): Middleware<Env, JwtScope<TClaims>> => {
+  const {
+    issuer,
+    audience,
+    clockTolerance = 60,
+    maxTokenAge,
+    requireExp = true,
+    requiredClaims = [],
+    typ,
+    scopes: requirement,
+    realm = 'api',
+    from = ['bearer'],
+    claimHeaders = {},
+    forwardToken = false,
+    maxTokenLength = 8192,
+    name = 'jwt',
+  } = options;
+  const keys = keysFrom(options);
+  checkRealm(realm, 'jwt()');
+  positive(clockTolerance, 'clockTolerance', true);
+  positive(maxTokenAge, 'maxTokenAge', true);
+  positive(maxTokenLength, 'maxTokenLength', false);
+  const sources = sourceList(from);
+  const scopes = requirement === undefined ? undefined : parseScopes(requirement, 'jwt()');
+  const mapped = Object.entries(claimHeaders);
+  for (const [claim, header] of mapped) {
+    if (typeof header !== 'string' || !headerName.test(header)) throw problem(`claimHeaders.${claim} must be a header name`);
+    if (header.toLowerCase() === 'authorization' || header.toLowerCase() === 'cookie') throw problem(`claimHeaders.${claim} may not be ${header}`);
+  }
+  const verifyOptions: JWTVerifyOptions = {
+    algorithms: [...keys.algorithms],
+    issuer: typeof issuer === 'string' ? issuer : issuer === undefined ? undefined : [...issuer],
+    audience: typeof audience === 'string' ? audience : audience === undefined ? undefined : [...audience],
+    clockTolerance,
+    maxTokenAge,
+    typ,
+    requiredClaims: [...new Set([...(requireExp ? ['exp'] : []), ...requiredClaims])],
+  };
+  const refuse = (code: BearerCode, message: string | undefined, details: unknown, cause?: unknown): GatewayError => bearerError(code, { realm, message, details, cause });
+
+  /** A failed verification as the client hears it: a key set that could not be had is not the token's fault. */
+  const refusal = (error: unknown): GatewayError => {
+    if (error instanceof KeysUnavailable) {
+      return new GatewayError('auth_unavailable', { details: { reason: error.message }, cause: error.cause, headers: { 'retry-after': String(error.retryAfter) } });
+    }
+    const code = codeOf(error);
+    if (code === 'ERR_JWT_EXPIRED') return refuse('invalid_token', 'The access token expired.', { reason: code }, error);
+    if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
+      const { claim, reason } = error as { claim?: string; reason?: string };
+      const message = claim === 'nbf' || (claim === 'iat' && reason === 'check_failed') ? 'The access token is not valid yet.' : undefined;
+      return refuse('invalid_token', message, { reason: code, claim, check: reason }, error);
+    }
+    if (code?.startsWith('ERR_J')) return refuse('invalid_token', undefined, { reason: code }, error);
+    return new GatewayError('internal', { details: { reason: 'the token check failed unexpectedly' }, cause: error });
+  };
+
+  const describe: Record<string, unknown> = {
+    security: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+    realm,
+    tokenFrom: sources.map(describeSource),
+    ...(scopes && { scopes: scopes.list, scopeMatch: scopes.match }),
+  };
+
+  return {
+    name,
+    describe,
+    request: async function jwt(ctx) {
+      // Whatever the outcome, a client never sets the headers the upstream trusts as the gateway's.
+      for (const [, header] of mapped) ctx.headers.delete(header);
+      const found = readToken(ctx, sources);
+      if (found.kind === 'none') return refuse('unauthorized', undefined, { reason: 'no token' });
+      if (found.kind === 'malformed') return refuse('invalid_request', undefined, { reason: found.reason });
+      const { token } = found;
+      if (token.length > maxTokenLength) return refuse('invalid_token', undefined, { reason: 'the token is longer than maxTokenLength', length: token.length });
+      if (!compactJws.test(token)) return refuse('invalid_token', undefined, { reason: 'not a signed JWT in compact form (three base64url segments)' });
+      const header = protectedHeader(token);
+      if (header === undefined) return refuse('invalid_token', undefined, { reason: 'the token header is not a JSON object' });
+      // Checked before any key is looked up: an algorithm outside the list never reaches a key set or the network.
+      if (typeof header.alg !== 'string' || !keys.algorithms.includes(header.alg)) return refuse('invalid_token', undefined, { reason: 'algorithm not allowed', alg: header.alg });
+      let claims: JWTPayload;
+      try {
+        ({ payload: claims } = await jwtVerify(token, keys.getKey, verifyOptions));
+      } catch (error) {
+        return refusal(error);
+      }
+      if (scopes !== undefined && !hasScopes(claims, scopes)) return bearerError('insufficient_scope', { realm, scope: scopes.list, details: { required: scopes.list, match: scopes.match } });
+      ctx.set(claimsKey, claims as TClaims);
+      for (const [claim, headerName] of mapped) {
+        const value = headerValue(claims[claim]);
+        if (value !== undefined) ctx.headers.set(headerName, value);
+      }
+      if (!forwardToken) removeToken(ctx, found.source);
+      return undefined;
+    },
+  };
+};

@@ -1,0 +1,1 @@
+export { requireScopes, type RequireScopesOptions, type ScopeRequirement } from './scopes.ts';
