@@ -44,6 +44,8 @@ const surface: Record<string, readonly string[]> = {
   '@apigate/policies/header-sticky': ['byHeader', 'headerSticky'],
   '@apigate/policies/path-sticky': ['byPathParam', 'pathSticky'],
   '@apigate/policies/cookie-sticky': ['byCookie', 'cookieSticky', 'readCookie'],
+  '@apigate/rate-limit': ['MemoryStore', 'allRequests', 'byHeader', 'byIp', 'byRoute', 'byScope', 'concurrencyLimit', 'fixedWindow', 'joinKeys', 'memoryStore', 'rateLimit', 'slidingWindow', 'tokenBucket'],
+  '@apigate/rate-limit/redis': ['RedisStore', 'redisStore'],
   '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'fetchHandler', 'toWebResponse'],
   '@apigate/proxy/node': [
     'NodeTransport', 'renderClientErrors',
