@@ -155,9 +155,11 @@ describe('redisStore', () => {
     expect(failures.every((f) => f.reason === 'error' && f.failure === 'open')).toBe(true);
     await redis.restart();
     await eventually('the store client reconnected', () => a.client.status === 'ready');
-    // A fresh Redis: no counts and no script; the limit applies again from zero.
+    // A fresh Redis: no counts and no script; the limit applies again from zero, the script sent
+    // once with EVAL after EVALSHA met NOSCRIPT.
     expect(await statuses([a], 3)).toEqual([200, 200, 429]);
     expect(failures.length).toBe(3);
+    expect(/cmdstat_eval:calls=1,/.test(String(await redis.admin.info('commandstats')))).toBe(true);
   });
 });
 
