@@ -62,6 +62,23 @@ export const userHeader = 'x-user-id';
 /** What the `/echo/secret` hook sends upstream whatever the client sent. */
 export const gatewaySecret = 'Bearer gateway-secret';
 
+/**
+ * What the platform route's middleware reads from `ctx.platform.env`: a secret, and where its
+ * background work goes. A Worker binding and secret on workerd (Miniflare's `bindings`), the Node
+ * adapters' `env` option elsewhere.
+ */
+export interface PlatformBindings {
+  readonly PLATFORM_SECRET: string;
+  /** The origin the audit middleware's waitUntil work calls (the first echo upstream). */
+  readonly AUDIT_ORIGIN: string;
+}
+
+/** The secret every adapter's platform env carries. */
+export const platformSecret = 'conformance-secret';
+
+/** The Node adapters' `env`: the same values Miniflare binds for the worker. */
+export const platformEnv = (origins: Origins): PlatformBindings => ({ PLATFORM_SECRET: platformSecret, AUDIT_ORIGIN: origins.echo[0]! });
+
 /** The orders JSON schema and map: the upstream gets `{ lines: [{ sku, quantity }] }`. */
 const order = z.object({ sku: z.string().min(1), qty: z.number().int().positive() });
 /** The search query schema and map: the upstream gets `?term=…&page=…`. */
@@ -157,7 +174,7 @@ const throwingPick: Policy = {
  * Records how every request settled (for the fault cases to compare across adapters: on workerd
  * the test can only ask the gateway) and throws for the `faulty` service.
  */
-const recordingObserver = (failures: string[], settled: Settled[], ended: Ended[]): Observer => ({
+const recordingObserver = (failures: string[], settled: Settled[], ended: Ended[], reports: string[]): Observer => ({
   requestEnd: (event) => {
     if (event.path.startsWith('/mw/')) ended.push({ id: event.id, entry: [event.path, event.status, event.error?.code, event.gatewayMade ? 'made' : 'proxied'].filter((part) => part !== undefined).join(' ') });
   },
@@ -169,7 +186,8 @@ const recordingObserver = (failures: string[], settled: Settled[], ended: Ended[
     settled.push({ path: event.path, outcome: event.error.code });
     if (event.route.service === 'faulty') throw new Error('observer upstreamFailed failed');
   },
-  callbackFailed: (failure) => void failures.push(failure.callback),
+  // The platform's reports go to their own list, so that the faulty cases count only their own.
+  callbackFailed: (failure) => void (failure.callback === 'platform.waitUntil' || failure.callback.endsWith('.init') ? reports : failures).push(failure.callback),
 });
 
 /**
@@ -224,6 +242,151 @@ const probe = service({ name: 'probe', prefix: '/probe' }, [
   }),
 ]);
 
+/** Upper-cases ASCII letters in place: the chunk is the gateway's own, and nothing is allocated per chunk. */
+const upperCase = (chunk: Uint8Array): Uint8Array => {
+  for (let i = 0; i < chunk.length; i++) {
+    const byte = chunk[i]!;
+    if (byte >= 97 && byte <= 122) chunk[i] = byte - 32;
+  }
+  return chunk;
+};
+
+/** The name of the response header that says whether `transform()` took the stream. */
+export const transformedHeader = 'x-transformed';
+
+/** Streams the body through an upper-casing transform, and says in a header whether it will. */
+const upper: Middleware = {
+  name: 'upper',
+  response: (ctx) => ctx.headers.set(transformedHeader, String(ctx.transform(new TransformStream({ transform: (chunk, controller) => controller.enqueue(upperCase(chunk)) })))),
+};
+/** Sets the Content-Length again after the transform inside it: upper-casing keeps the length. */
+const keepLength: Middleware = {
+  name: 'keep-length',
+  response: (ctx) => {
+    const length = ctx.headers.get('content-length');
+    if (length !== undefined) ctx.headers.set('content-length', length);
+  },
+};
+/** Appends `|name` after the body it got: the suffixes' order is the order the transforms ran in. */
+const mark = (name: string): Middleware => ({
+  name,
+  response: (ctx) => void ctx.transform(new TransformStream({ flush: (controller) => controller.enqueue(new TextEncoder().encode(`|${name}`)) })),
+});
+/** Passes the first chunk on, then throws: the response has started when it fails. */
+const failing: Middleware = {
+  name: 'tx-fail',
+  response: (ctx) => {
+    let chunks = 0;
+    ctx.transform(
+      new TransformStream({
+        transform: (chunk, controller) => {
+          if (++chunks > 1) throw new Error('the transform failed mid-body');
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+  },
+};
+/** Upper-cases and counts the body, and appends `\n<bytes>` after it: the client checks the count. */
+const counting: Middleware = {
+  name: 'count',
+  response: (ctx) => {
+    let bytes = 0;
+    ctx.transform(
+      new TransformStream({
+        transform: (chunk, controller) => {
+          bytes += chunk.byteLength;
+          controller.enqueue(upperCase(chunk));
+        },
+        flush: (controller) => controller.enqueue(new TextEncoder().encode(`\n${bytes}`)),
+      }),
+    );
+  },
+};
+/**
+ * Holds the whole body and sends it at the end: what a gateway that buffers would do, the control
+ * for the memory measurement of `/tx/generate`.
+ */
+const buffering: Middleware = {
+  name: 'buffering',
+  response: (ctx) => {
+    const held: Uint8Array[] = [];
+    ctx.transform(
+      new TransformStream({
+        transform: (chunk) => void held.push(chunk),
+        flush: (controller) => {
+          for (const chunk of held.splice(0)) controller.enqueue(chunk);
+        },
+      }),
+    );
+  },
+};
+/** Response body transforms: the routes' upstream paths are the echo upstream's special ones. */
+const tx = service({ name: 'tx', prefix: '/tx' }, [
+  get('/upper', { to: '/big', use: [upper] }),
+  get('/upper-length', { to: '/big', use: [keepLength, upper] }),
+  get('/fail', { to: '/big', use: [failing] }),
+  get('/hold', { to: '/hold', use: [upper] }),
+  get('/flood', { to: '/flood', use: [upper] }),
+  get('/generate', { to: '/generate', use: [counting] }),
+  get('/generate-buffered', { to: '/generate', use: [counting, buffering] }),
+]);
+/** Transforms at three levels: the gateway's (gatewayMark) sees the service's output, which saw the route's. */
+const txOrder = service({ name: 'tx-order', prefix: '/tx-order', use: [mark('service')] }, [get('/ping', { use: [mark('route'), upper] })]);
+const gatewayMark: Middleware = {
+  name: 'gateway-mark',
+  response: (ctx) => {
+    if (ctx.path.startsWith('/tx-order/')) mark('gateway').response!(ctx);
+  },
+};
+/**
+ * The platform: a middleware with an async init that sends the env's secret upstream and, for a
+ * request with `x-audit-id`, hands work to waitUntil that outlives the response (a call the echo
+ * upstream holds until the test releases it, then a second call); `x-audit-fail` hands it a
+ * promise that rejects. Another middleware's init fails: its route answers 503. `/platform/reports`
+ * answers what the gateway reported of waitUntil work and inits.
+ */
+const audit = (): Middleware => {
+  let loaded = false;
+  return {
+    name: 'audit',
+    // A slow key server: the init outlasts the request during which the gateway was built. On
+    // workerd that request's context must stay alive (waitUntil) until it ends, or its timer is
+    // cancelled and requests waiting for the init hang.
+    init: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      loaded = true;
+    },
+    request: (ctx) => {
+      const env = ctx.platform.env as Partial<PlatformBindings>;
+      ctx.headers.set('x-platform-secret', env.PLATFORM_SECRET ?? 'none');
+      ctx.headers.set('x-audit-loaded', String(loaded));
+      const id = ctx.headers.get('x-audit-id');
+      if (id !== undefined) {
+        const url = `${env.AUDIT_ORIGIN}/background?id=${encodeURIComponent(id)}`;
+        ctx.platform.waitUntil(
+          (async () => {
+            await (await fetch(`${url}&step=held`)).text();
+            await (await fetch(`${url}&step=after`)).text();
+          })(),
+        );
+      }
+      if (ctx.headers.has('x-audit-fail')) ctx.platform.waitUntil(Promise.reject(new Error('the audit log is down')));
+    },
+  };
+};
+const brokenKeys: Middleware = {
+  name: 'broken-keys',
+  init: () => Promise.reject(new Error('the key server is down')),
+  request: (ctx) => void ctx.headers.set('x-broken-ran', 'yes'),
+};
+const platform = (reports: string[]) =>
+  service({ name: 'platform', prefix: '/platform', use: [audit()] }, [
+    get('/audit', { to: '/ping' }),
+    get('/broken', { to: '/ping', use: [brokenKeys] }),
+    get('/reports', { before: () => json(200, { reports }) }),
+  ]);
+
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
 const refused = service({ name: 'refused', prefix: '/refused' }, [get('/any')]);
@@ -271,11 +434,12 @@ export const buildGateway = (origins: Origins): Gateway => {
   const ended: Ended[] = [];
   const mw = mwRoutes(mwSettled, ended);
   const limited = limitedRoutes();
+  const reports: string[] = [];
   return createGateway({
     renderer: 'json',
-    use: [gatewayOnion(mwSettled)],
+    use: [gatewayOnion(mwSettled), gatewayMark],
     state: { failures, settled },
-    observer: recordingObserver(failures, settled, ended),
+    observer: recordingObserver(failures, settled, ended, reports),
     policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
     upstream: { requestTimeout },
   })
@@ -299,5 +463,8 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(limited.limited, [origins.echo[0]!])
     .mount(limited.down, [origins.refused])
     .mount(limited.slow, [origins.slow])
+    .mount(tx, [origins.echo[0]!])
+    .mount(txOrder, [origins.echo[0]!])
+    .mount(platform(reports), [origins.echo[0]!])
     .build();
 };

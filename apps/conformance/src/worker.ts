@@ -5,10 +5,11 @@
  */
 import type { Gateway } from '@apigate/core';
 import { honoGateway } from '@apigate/hono';
-import { Hono, type MiddlewareHandler } from 'hono';
-import { buildGateway, type Origins } from './gateway.ts';
+import { Hono, type ExecutionContext, type MiddlewareHandler } from 'hono';
+import { buildGateway, type Origins, type PlatformBindings } from './gateway.ts';
 
-export interface WorkerEnv {
+/** The Worker's env; the platform route's middleware reads PLATFORM_SECRET and AUDIT_ORIGIN from it. */
+export interface WorkerEnv extends PlatformBindings {
   readonly ORIGINS: Origins;
   /** Parse JSON bodies before the gateway, as an app whose own routes use `c.req.json()` would. */
   readonly PARSE_JSON?: boolean;
@@ -33,5 +34,6 @@ app.use(async (c, next) => {
 app.get('/own', (c) => c.text('own route'));
 
 export default {
-  fetch: (request: Request, env: WorkerEnv): Response | Promise<Response> => app.fetch(request, env),
+  // The execution context goes on to Hono: middleware's waitUntil is the request's.
+  fetch: (request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> => app.fetch(request, env, ctx),
 };

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import { eventually, parseHead, pausedDownload, pausedUpload, rawRequest, untilStuck } from '@apigate/test-utils/http';
-import { apiToken, clientHeader, gatewaySecret, hourlyLimit, requestTimeout, userHeader } from '../src/gateway.ts';
+import { apiToken, clientHeader, gatewaySecret, hourlyLimit, requestTimeout, transformedHeader, userHeader } from '../src/gateway.ts';
 import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts';
 import { begin, drip, ending, nextChunk, open, poll, rest, send, sendPartial, within, type Reply } from './client.ts';
 import { conform, converges, observations } from './divergences.ts';
@@ -321,8 +321,85 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
   });
 
+  describe('response body transforms', () => {
+    const upperBig = Buffer.from(bigBody.toString('latin1').toUpperCase(), 'latin1');
+    const reportedFailures = async (callback: string): Promise<number> => (await get('/faulty/failures')).json<{ failures: string[] }>().failures.filter((name) => name === callback).length;
+
+    it('streams a proxied body through a transform, chunked, without the upstream Content-Length', async () => {
+      const reply = await get('/tx/upper');
+      conform(
+        'transformed body',
+        adapter,
+        { status: reply.status, transformed: reply.headers[transformedHeader], contentLength: reply.headers['content-length'], chunked: reply.headers['transfer-encoding'] === 'chunked', length: reply.body.byteLength, same: reply.body.equals(upperBig) },
+        { status: 200, transformed: 'true', contentLength: undefined, chunked: true, length: bigBody.byteLength, same: true },
+      );
+    });
+
+    it('keeps a Content-Length that a middleware sets after the transform inside it', async () => {
+      const reply = await get('/tx/upper-length');
+      conform(
+        'transformed body with its length',
+        adapter,
+        { status: reply.status, contentLength: reply.headers['content-length'], chunked: reply.headers['transfer-encoding'] === 'chunked', same: reply.body.equals(upperBig) },
+        { status: 200, contentLength: String(bigBody.byteLength), chunked: false, same: true },
+      );
+    });
+
+    it("runs transforms route → service → gateway, each level getting the inner one's output", async () => {
+      const reply = await get('/tx-order/ping');
+      const end = reply.text.lastIndexOf('}') + 1;
+      const echo = reply.status === 200 ? JSON.parse(reply.text.slice(0, end)) as { NAME?: string; URL?: string } : {};
+      conform('transform order', adapter, { status: reply.status, name: echo.NAME, url: echo.URL, marks: reply.text.slice(end) }, { status: 200, name: 'A', url: '/PING', marks: '|route|service|gateway' });
+    });
+
+    it('runs no transform for HEAD, and keeps the upstream Content-Length', async () => {
+      const reply = await send(f.target.base, '/tx/upper', { method: 'HEAD' });
+      conform(
+        'HEAD with a transform',
+        adapter,
+        { status: reply.status, transformed: reply.headers[transformedHeader], contentLength: reply.headers['content-length'], body: reply.text },
+        { status: 200, transformed: 'false', contentLength: String(bigBody.byteLength), body: '' },
+      );
+    });
+
+    it('aborts the client connection, settles internal once and reports the middleware, when a transform throws mid-body', async () => {
+      const reportedBefore = await reportedFailures('tx-fail.response');
+      const observed = await fault('/tx/fail', async () => {
+        const { status, end } = await ending(f.target.base, '/tx/fail');
+        const reported = await poll(() => reportedFailures('tx-fail.response'), (count) => count > reportedBefore);
+        return { status, end, reported: reported - reportedBefore };
+      });
+      conform('transform fails mid-body', adapter, observed, { status: 200, end: 'aborted', reported: 1, ...cleanly(['internal']) });
+    });
+
+    it('closes the upstream request and settles client_closed when the client leaves mid-transform', async () => {
+      const hold = f.upstreams.echo[0]!.nextHold();
+      const observed = await fault('/tx/hold', async () => {
+        const { res, abort } = await open(f.target.base, '/tx/hold');
+        await hold.started;
+        const first = (await nextChunk(res)).toString();
+        abort();
+        return { first: first.slice(0, 5), closedEarly: await within(hold.closed, 10_000, 'still open') };
+      });
+      conform('client abort mid-transform', adapter, observed, { first: 'BEAT\n', closedEarly: true, ...cleanly(['client_closed']) });
+    });
+
+    it('delivers a whole transformed response to a client that stops reading for longer than requestTimeout', async () => {
+      const flooding = f.upstreams.echo[0]!.nextFlood();
+      const download = pausedDownload(port(), '/tx/flood');
+      const status = await download.status;
+      // Every buffer up to the client is full, the transform's too: the gateway waits on the client.
+      await untilStuck(await flooding, requestTimeout);
+      await sleep(3 * requestTimeout);
+      const ended = await download.resume();
+      conform('slow reader behind a transform', adapter, { status, ...ended, upstreamFinished: await (await flooding).finished }, { status: 200, bytes: floodBytes, complete: true, upstreamFinished: true });
+    });
+  });
+
   describe('user callbacks that throw', () => {
-    const failures = async (): Promise<string[]> => (await get('/faulty/failures')).json<{ failures: string[] }>().failures;
+    // The balancer's and the observer's reports only: other cases (a failing body transform) add theirs.
+    const failures = async (): Promise<string[]> =>
+      (await get('/faulty/failures')).json<{ failures: string[] }>().failures.filter((name) => name.startsWith('balancer.') || name.startsWith('observer.'));
 
     it("reports a balancer's end and an observer that throw, and goes on serving", async () => {
       const first = await get('/faulty/ping');
@@ -341,6 +418,44 @@ describeAdapters(adapterNames, (f, adapter) => {
       const reply = await get('/faulty-pick/ping');
       const reported = await poll(failures, (list) => list.includes('balancer.pick'));
       conform('throwing balancer pick', adapter, { ...failure(reply), reported: reported.includes('balancer.pick') }, { ...rendered(500, 'internal'), reported: true });
+    });
+  });
+
+  describe('the platform and middleware init', () => {
+    const reports = async (): Promise<string[]> => (await get('/platform/reports')).json<{ reports: string[] }>().reports;
+    const count = (list: readonly string[], callback: string): number => list.filter((entry) => entry === callback).length;
+
+    it("shows middleware the platform's env (a Worker binding and secret, the Node adapters' env option), after its init finished", async () => {
+      const echo = seen(await get('/platform/audit'));
+      conform('platform env', adapter, { secret: echo.headers['x-platform-secret'], loaded: echo.headers['x-audit-loaded'] }, { secret: 'conformance-secret', loaded: 'true' });
+    });
+
+    it('runs waitUntil work to its end after the response is complete', async () => {
+      const id = `${adapter}-wait`;
+      const background = f.upstreams.echo[0]!.background(id);
+      const reply = await get('/platform/audit', { 'x-audit-id': id });
+      // The client holds the whole response; the work's first call is held by the upstream until now.
+      await within(background.arrived, 10_000, undefined);
+      const held = background.steps();
+      background.release();
+      const steps = await poll(async () => background.steps(), (list) => list.length >= 2);
+      conform('platform waitUntil', adapter, { status: reply.status, held, steps }, { status: 200, held: ['held'], steps: ['held', 'after'] });
+    });
+
+    it('reports waitUntil work that rejects, and goes on serving', async () => {
+      const before = count(await reports(), 'platform.waitUntil');
+      const reply = await get('/platform/audit', { 'x-audit-fail': '1' });
+      const after = count(await poll(reports, (list) => count(list, 'platform.waitUntil') > before), 'platform.waitUntil');
+      const serving = (await get('/own')).status;
+      conform('platform waitUntil rejected', adapter, { status: reply.status, reported: after - before, serving }, { status: 200, reported: 1, serving: 200 });
+    });
+
+    it('answers 503 middleware_unavailable where a middleware failed its init, without calling the upstream, and reported the failure once', async () => {
+      const first = await refusal(() => get('/platform/broken'));
+      const again = await refusal(() => get('/platform/broken'));
+      const reported = (await reports()).filter((entry) => entry.endsWith('.init'));
+      const unavailable = { ...rendered(503, 'middleware_unavailable'), upstreamRequests: 0 };
+      conform('failed init', adapter, { first, again, reported }, { first: unavailable, again: unavailable, reported: ['broken-keys.init'] });
     });
   });
 

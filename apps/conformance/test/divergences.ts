@@ -120,6 +120,18 @@ export const divergences: readonly Divergence[] = [
     why: "When the client leaves mid-response, workerd cancels the worker's response stream and closes the upstream request, but the gateway is never told: its observer hears no settle for the request (none within the case's 10 s bound). Nothing is left open.",
   },
   {
+    case: 'client abort mid-transform',
+    adapter: 'hono-workerd',
+    observed: { settled: [] },
+    why: "As for `client abort` without a transform: when the client leaves mid-response, workerd cancels the worker's response stream (the transform's output) and closes the upstream request, but runs none of the request's code again, so the gateway never hears of it and settles nothing. Nothing is left open.",
+  },
+  {
+    case: 'transform fails mid-body',
+    adapter: 'hono-workerd',
+    observed: { end: 'clean' },
+    why: 'workerd ends an errored response body stream with a clean chunked terminator instead of aborting the connection, so the client reads a truncated body as complete (README, bug 2). A transformed body has no Content-Length for FixedLengthStream to enforce, unless the middleware sets one. The gateway settles `internal` and reports the middleware all the same, and the upstream request is closed.',
+  },
+  {
     case: 'ignores a client-sent CF-Connecting-IP',
     adapter: 'hono-workerd',
     observed: { xForwardedFor: '6.6.6.6', forwardedFor: 'for=6.6.6.6' },

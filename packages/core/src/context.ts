@@ -2,6 +2,7 @@ import { GatewayError } from '@apigate/errors';
 import type { BodySource, InputContext } from './input.ts';
 import type { Match, RequestIO } from './match.ts';
 import type { Trace } from './observer.ts';
+import type { Platform } from './platform.ts';
 import type { RequestHeaders, RouteInfo } from './request.ts';
 import { withQuery } from './rewrite.ts';
 import { originForm, unsafeInUri } from './target.ts';
@@ -20,6 +21,7 @@ export interface ContextParts {
   /** The client's address, resolved through the trusted proxies. */
   readonly clientIp: string | undefined;
   readonly trace: Trace | undefined;
+  readonly platform: Platform;
 }
 
 /** What hooks, middleware request phases and the input stage see of one request, and change. */
@@ -32,6 +34,7 @@ export class Context implements InputContext {
   readonly clientIp: string | undefined;
   readonly route: RouteInfo;
   readonly state: never;
+  readonly platform: Platform;
   readonly body: BodySource | undefined;
   readonly bodyLimit: number;
   replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
@@ -45,7 +48,7 @@ export class Context implements InputContext {
   #uri: string | undefined;
   #scope: Map<PropertyKey, unknown> | undefined;
 
-  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit, clientIp, trace }: ContextParts) {
+  constructor({ state, match, io, params, upstreamPath, toQuery, bodyLimit, clientIp, trace, platform }: ContextParts) {
     this.method = match.method;
     this.path = match.path;
     this.query = match.query;
@@ -55,6 +58,7 @@ export class Context implements InputContext {
     this.trace = trace;
     this.route = match.route!;
     this.state = state as never;
+    this.platform = platform;
     this.body = io.body;
     this.bodyLimit = bodyLimit;
     this.#upstreamPath = upstreamPath;

@@ -1,11 +1,13 @@
 /**
  * The types a gateway's routes share: `state` is the app-wide value given to `createGateway`,
- * `scope` the values hooks set per request.
- * @example type AppEnv = { state: { db: Db }; scope: { user: User } }
+ * `scope` the values hooks set per request, `bindings` what the platform gives every request (a
+ * Worker's env: KV namespaces, vars, secrets), as Hono's `Bindings`.
+ * @example type AppEnv = { state: { db: Db }; scope: { user: User }; bindings: { JWKS_URL: string } }
  */
 export interface Env {
   state?: object;
   scope?: object;
+  bindings?: object;
 }
 
 /** The declared state, or an open record for hooks written without an Env (reusable middleware). */
@@ -36,3 +38,5 @@ type Conflicts<TScope, TProvided> = {
 export type ScopeMatches<TEnv extends Env, TProvided extends object> = [Conflicts<ScopeOf<TEnv>, TProvided>] extends [never]
   ? unknown
   : { [K in Conflicts<ScopeOf<TEnv>, TProvided> & string as `scope "${K}": a middleware provides another type than the Env declares`]: never };
+/** The declared bindings, or an open record for hooks written without an Env (reusable middleware). */
+export type BindingsOf<TEnv extends Env> = TEnv extends { bindings: infer B extends object } ? B : Readonly<Record<string, unknown>>;

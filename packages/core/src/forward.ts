@@ -1,11 +1,13 @@
 import { GatewayError, renderError, type ErrorRenderer, type GatewayResponse } from '@apigate/errors';
+import { BodyTransforms, hasBody } from './body-transforms.ts';
 import { clientTimeoutCode, failureCode, upstreamFailure, type AttemptDecision, type AttemptFailure } from './exchange/failure.ts';
 import type { CompiledRoute } from './compile-route.ts';
 import type { CallbackFailure } from './guard.ts';
 import type { Match } from './match.ts';
-import { respondThrough, runResponse, runSettle, type Chain, type ResponseHeaders, type ScopeReader } from './middleware.ts';
+import { noTransform, respondThrough, runResponse, runSettle, type Chain, type ResponseHeaders, type ScopeReader } from './middleware.ts';
 import type { Observer, Trace } from './observer.ts';
-import type { ForwardPlan, SettleInput } from './plan.ts';
+import type { Platform } from './platform.ts';
+import type { ForwardPlan, ResponseTransforms, SettleInput } from './plan.ts';
 import type { Backend, PolicyInstance, UpstreamOutcome } from './policy.ts';
 import type { RouteInfo } from './request.ts';
 import type { RouteUpstream } from './upstream.ts';
@@ -25,6 +27,7 @@ export interface ForwardParts {
   readonly replacement: { readonly body: Uint8Array; readonly contentType: string } | undefined;
   readonly scope: ScopeReader;
   readonly renderer: ErrorRenderer;
+  readonly platform: Platform;
 }
 
 /** A planned forward: settles once, and runs the response and settle phases for the transport. */
@@ -45,6 +48,7 @@ export class Forward implements ForwardPlan {
   readonly #chain: Chain;
   readonly #scope: ScopeReader;
   readonly #renderer: ErrorRenderer;
+  readonly #platform: Platform;
   readonly #started: number;
   #settled = false;
   #replayed = false;
@@ -66,6 +70,7 @@ export class Forward implements ForwardPlan {
     this.#chain = route.chain;
     this.#scope = parts.scope;
     this.#renderer = parts.renderer;
+    this.#platform = parts.platform;
     this.#started = observer || route.balancer.end || route.chain.settle.length > 0 ? now() : 0;
   }
 
@@ -73,9 +78,17 @@ export class Forward implements ForwardPlan {
     return this.#chain.response.length > 0;
   }
 
-  respond(status: number, headers: ResponseHeaders): void {
+  respond(status: number, headers: ResponseHeaders): ResponseTransforms | undefined {
     const scope = this.#scope;
-    runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, get: (key) => scope.get(key) }, { report: this.#report });
+    const context = { route: this.route, method: this.method, path: this.#path, status, headers, gatewayMade: false, error: undefined, transform: noTransform, platform: this.#platform, get: (key: PropertyKey) => scope.get(key) };
+    if (!hasBody(this.method, status)) {
+      runResponse(this.#chain, context, { report: this.#report });
+      return undefined;
+    }
+    // The phases edit headers through the body's view, which sees who sets Content-Length when.
+    const body = new BodyTransforms(headers, this.#report, this.route);
+    runResponse(this.#chain, { ...context, headers: body, transform: body.add }, { report: this.#report, visit: body.visit });
+    return body.finish();
   }
 
   render(error: GatewayError): GatewayResponse {
@@ -83,7 +96,7 @@ export class Forward implements ForwardPlan {
     if (!this.intercepts) return response;
     const scope = this.#scope;
     return respondThrough(response, (headers) =>
-      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, { report: this.#report }),
+      runResponse(this.#chain, { route: this.route, method: this.method, path: this.#path, status: response.status, headers, gatewayMade: true, error, transform: noTransform, platform: this.#platform, get: (key) => scope.get(key) }, { report: this.#report }),
     );
   }
 
@@ -143,7 +156,7 @@ export class Forward implements ForwardPlan {
       const ok = 'status' in result;
       runSettle(
         chain,
-        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : answered, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, get: (key) => scope.get(key) },
+        { route: this.route, method: this.method, path: this.#path, status: ok ? result.status : answered, error: ok ? undefined : result.error, backend: this.backend, durationMs: latencyMs, platform: this.#platform, get: (key) => scope.get(key) },
         { report: this.#report },
       );
     }

@@ -17,8 +17,9 @@ import { Forward } from './forward.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
 import type { InputContext } from './input.ts';
 import { compiledOf, GatewayMatch, valuesOf, type Match, type RequestIO, type Routed } from './match.ts';
-import { emptyChain, respondThrough, runResponse, runSettle, runUpstream, type Chain, type Middleware, type ProvidedBy, type ScopeReader } from './middleware.ts';
+import { emptyChain, noTransform, respondThrough, runResponse, runSettle, runUpstream, type Chain, type InitContext, type Middleware, type ProvidedBy, type ScopeReader } from './middleware.ts';
 import type { Observer, Trace } from './observer.ts';
+import { Background, RequestPlatform, type Platform } from './platform.ts';
 import { decodeTail, type Tail } from './path-template.ts';
 import type { Plan, RespondPlan } from './plan.ts';
 import type { Backend } from './policy.ts';
@@ -49,6 +50,15 @@ export class Gateway<TState extends object = object> {
   readonly #routes: readonly RouteDescriptor[];
   /** The client's address through the trusted proxies: the same for balancers, middleware and events. */
   readonly #client: (io: RequestIO) => string | undefined;
+  /** waitUntil work on runtimes that keep none themselves, for close() to wait for. */
+  readonly #background = new Background();
+  /** The platform of what has no request of its own (a passthrough, an adapter's own answer). */
+  readonly #platform: Platform;
+  /** Middleware whose init is running: requests that reach one wait for this. */
+  readonly #initializing = new Map<Middleware, Promise<void>>();
+  /** Middleware whose init failed, and why: requests that reach one are answered 503. */
+  readonly #failed = new Map<Middleware, unknown>();
+  readonly #ready: Promise<void>;
 
   /** @internal use createGateway(...).build() */
   constructor(parts: GatewayParts<TState>) {
@@ -63,19 +73,105 @@ export class Gateway<TState extends object = object> {
     this.#chain = parts.chain;
     this.#middleware = parts.middleware;
     this.#client = clientResolver(parts.upstream.trustedProxies);
+    this.#platform = new RequestPlatform(undefined, this.#background, this.#report, undefined);
+    this.#ready = this.#init();
+  }
+
+  /** Starts every middleware's init, once each, however many levels it is attached at. */
+  #init(): Promise<void> {
+    const running: Promise<void>[] = [];
+    for (const middleware of this.#middleware) {
+      if (middleware.init === undefined) continue;
+      const context: InitContext = {
+        state: this.state as never,
+        report: (error) => this.#report({ callback: `${middleware.name}.background`, error, route: undefined }),
+      };
+      let result: void | Promise<void>;
+      try {
+        result = middleware.init(context);
+      } catch (error) {
+        this.#initFailed(middleware, error);
+        continue;
+      }
+      // A synchronous init is done: its routes keep the synchronous path.
+      if (typeof (result as Promise<void> | undefined)?.then !== 'function') continue;
+      const settled = Promise.resolve(result).then(
+        () => void this.#initializing.delete(middleware),
+        (error: unknown) => {
+          this.#initializing.delete(middleware);
+          this.#initFailed(middleware, error);
+        },
+      );
+      this.#initializing.set(middleware, settled);
+      running.push(settled);
+    }
+    const ready = Promise.all(running).then(() => {
+      if (this.#failed.size === 0) return;
+      const names = [...this.#failed.keys()].map((middleware) => `"${middleware.name}"`).join(', ');
+      throw new AggregateError([...this.#failed.values()], `apigate: the init of middleware ${names} failed`);
+    });
+    // Nobody may ask: a failure is reported either way, never an unhandled rejection.
+    ready.catch(() => undefined);
+    return ready;
+  }
+
+  #initFailed(middleware: Middleware, error: unknown): void {
+    this.#failed.set(middleware, error);
+    this.#report({ callback: `${middleware.name}.init`, error, route: undefined });
   }
 
   /**
-   * Releases what the gateway's middleware hold (their `close`), once: later calls return the same
-   * promise. Call it after the server stopped taking requests.
+   * Resolves when every middleware's init has finished; rejects with an AggregateError naming the
+   * middleware whose init failed (their routes answer 503 `middleware_unavailable`). Await it
+   * before listening, as a server that must not take requests it cannot serve yet.
+   */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /**
+   * Shuts the gateway's own work down, once: later calls return the same promise. It waits for
+   * inits still running and for the `waitUntil` work the gateway keeps (a graceful drain), then
+   * calls every middleware's `close` (a failed init's too). Call it after the server stopped
+   * taking requests.
    */
   close(): Promise<void> {
-    this.#closed ??= Promise.allSettled(this.#middleware.map(async (middleware) => middleware.close?.())).then((results) => {
+    this.#closed ??= (async () => {
+      await Promise.all(this.#initializing.values());
+      await this.#background.drain();
+      const results = await Promise.allSettled(this.#middleware.map(async (middleware) => middleware.close?.()));
       for (const [i, result] of results.entries()) {
         if (result.status === 'rejected') this.#report({ callback: `${this.#middleware[i]!.name}.close`, error: result.reason, route: undefined });
       }
-    });
+    })();
     return this.#closed;
+  }
+
+  /** The request's platform: what the adapter knows of the runtime, the gateway's stand-ins for the rest. */
+  #platformOf(io: RequestIO, route: RouteInfo | undefined): Platform {
+    return new RequestPlatform(io.platform, this.#background, this.#report, route);
+  }
+
+  /**
+   * Whether a request on `chain` can go on: a promise of its plan when an init it needs is still
+   * running, the plan of a 503 when one failed, undefined when every init is done.
+   */
+  #gate(chain: Chain, match: Match, io: RequestIO): Promise<Plan> | RespondPlan | undefined {
+    const running = chain.init.flatMap((middleware) => this.#initializing.get(middleware) ?? []);
+    if (running.length > 0) return Promise.all(running).then(() => this.handle(match, io));
+    const failed = chain.init.find((middleware) => this.#failed.has(middleware));
+    if (failed === undefined) return undefined;
+    const error = new GatewayError('middleware_unavailable', { details: { middleware: failed.name }, cause: this.#failed.get(failed) });
+    // As if the failed middleware had refused the request: the ones outside it see the answer, it and those inside do not.
+    const reached = chain.all.indexOf(failed);
+    const route = compiledOf(match);
+    const trace = this.#trace();
+    if (route === undefined) {
+      const response = renderError(error, { method: match.method, path: match.path }, this.renderer);
+      return this.#answer(chain, { route: undefined, method: match.method, path: match.path, response, error, scope: noScope, trace, platform: this.#platformOf(io, undefined) }, reached);
+    }
+    if (trace !== undefined) this.observer!.requestStart?.({ id: trace.id, route: route.info, method: match.method, path: match.path });
+    return this.#fail({ route, match, error, stage: 'pipeline', trace, reached, platform: this.#platformOf(io, route.info) });
   }
 
   /**
@@ -108,8 +204,12 @@ export class Gateway<TState extends object = object> {
    */
   handle(match: Match, io: RequestIO): Plan | Promise<Plan> {
     const route = compiledOf(match);
+    if (this.#initializing.size > 0 || this.#failed.size > 0) {
+      const gate = this.#gate(route?.chain ?? this.#chain, match, io);
+      if (gate !== undefined) return gate;
+    }
     const trace = this.#trace();
-    if (route === undefined) return this.#refuseMethod(match, valuesOf(match), trace);
+    if (route === undefined) return this.#refuseMethod(match, valuesOf(match), io, trace);
     if (trace !== undefined) this.observer!.requestStart?.({ id: trace.id, route: route.info, method: match.method, path: match.path });
     if (route.passthrough) {
       const uri = withQuery(route.rewrite(emptyParams, match.path, undefined), route.toQuery, match.query);
@@ -122,13 +222,14 @@ export class Gateway<TState extends object = object> {
       if (route.tail) tail = decodeTail(values[values.length - 1]!, route.names[route.names.length - 1]!);
       params = decodeParams(route.names, values, tail);
     } catch (error) {
-      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', trace });
+      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', trace, platform: this.#platformOf(io, route.info) });
     }
     const path = route.rewrite(params, match.path, tail);
     const routed: Routed = { route, match, io, params, trace };
     if (route.hooks.length === 0 && route.chain.request.length === 0 && route.input === undefined) return this.#forward(routed, withQuery(path, route.toQuery, match.query));
     const bodyLimit = route.input?.limit ?? this.bodyLimit;
-    return this.#pipeline(routed, new Context({ state: this.state, match, io, params, upstreamPath: path, toQuery: route.toQuery, bodyLimit, clientIp: this.#client(io), trace }));
+    const platform = this.#platformOf(io, route.info);
+    return this.#pipeline(routed, new Context({ state: this.state, match, io, params, upstreamPath: path, toQuery: route.toQuery, bodyLimit, clientIp: this.#client(io), trace, platform }));
   }
 
   /** A new request's identity, when an observer listens: no cost without one (DESIGN.md rule 9). */
@@ -144,7 +245,7 @@ export class Gateway<TState extends object = object> {
   render(error: GatewayError, method: string, path: string): GatewayResponse {
     const response = renderError(error, { method, path }, this.renderer);
     if (this.#chain === emptyChain) return response;
-    return this.#through(this.#chain, { route: undefined, method, path, response, error, scope: noScope, trace: undefined });
+    return this.#through(this.#chain, { route: undefined, method, path, response, error, scope: noScope, trace: undefined, platform: this.#platform });
   }
 
   /**
@@ -156,7 +257,7 @@ export class Gateway<TState extends object = object> {
     if (chain.settle.length > 0) {
       runSettle(
         chain,
-        { route: answer.route, method: answer.method, path: answer.path, status: response.status, error: answer.error, backend: undefined, durationMs: 0, get: (key) => answer.scope.get(key) },
+        { route: answer.route, method: answer.method, path: answer.path, status: response.status, error: answer.error, backend: undefined, durationMs: 0, platform: answer.platform, get: (key) => answer.scope.get(key) },
         { report: this.#report, reached },
       );
     }
@@ -178,9 +279,9 @@ export class Gateway<TState extends object = object> {
   }
 
   #through(chain: Chain, answer: Answer, reached?: number): GatewayResponse {
-    const { route, method, path, error, scope } = answer;
+    const { route, method, path, error, scope, platform } = answer;
     return respondThrough(answer.response, (headers) =>
-      runResponse(chain, { route, method, path, status: answer.response.status, headers, gatewayMade: true, error, get: (key) => scope.get(key) }, { report: this.#report, reached }),
+      runResponse(chain, { route, method, path, status: answer.response.status, headers, gatewayMade: true, error, transform: noTransform, platform, get: (key) => scope.get(key) }, { report: this.#report, reached }),
     );
   }
 
@@ -206,7 +307,7 @@ export class Gateway<TState extends object = object> {
       }
       if (route.input?.run) await route.input.run(context as InputContext);
     } catch (error) {
-      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', trace: routed.trace, context });
+      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', trace: routed.trace, context, platform: context.platform });
     }
     return this.#forward(routed, context.uri, context);
   }
@@ -215,7 +316,9 @@ export class Gateway<TState extends object = object> {
   async #run(hook: Hook, context: Context, route: CompiledRoute): Promise<RespondPlan | undefined> {
     const result = await hook(context as RequestContext);
     if (result === undefined) return undefined;
-    if (isGatewayResponse(result)) return this.#answer(route.chain, { route: route.info, method: context.method, path: context.path, response: result, error: undefined, scope: context, trace: context.trace }, context.reached);
+    if (isGatewayResponse(result)) {
+      return this.#answer(route.chain, { route: route.info, method: context.method, path: context.path, response: result, error: undefined, scope: context, trace: context.trace, platform: context.platform }, context.reached);
+    }
     if (isGatewayError(result)) throw result;
     throw new GatewayError('internal', { details: { reason: 'a hook returned a value that is neither a response nor a GatewayError', value: result } });
   }
@@ -224,15 +327,17 @@ export class Gateway<TState extends object = object> {
   #forward(routed: Routed, uri: string, context?: Context): Plan {
     const { route, match, io, trace } = routed;
     const balancer = route.balancer;
+    // A route without middleware has no phase to show a platform to.
+    const platform = context?.platform ?? (route.chain === emptyChain ? this.#platform : this.#platformOf(io, route.info));
     let backend: Backend | undefined;
     try {
       backend = balancer.pick(new PolicyView(routed, this.#client));
     } catch (error) {
       this.#report({ callback: 'balancer.pick', error, route: route.info });
       const failure = new GatewayError('internal', { details: { reason: 'the load-balancing policy failed to pick a backend' }, cause: error });
-      return this.#fail({ route, match, error: failure, stage: 'dispatch', trace, context });
+      return this.#fail({ route, match, error: failure, stage: 'dispatch', trace, context, platform });
     }
-    if (backend === undefined) return this.#fail({ route, match, error: new GatewayError('no_backend_available', { details: { service: route.info.service } }), stage: 'dispatch', trace, context });
+    if (backend === undefined) return this.#fail({ route, match, error: new GatewayError('no_backend_available', { details: { service: route.info.service } }), stage: 'dispatch', trace, context, platform });
     const observer = this.observer;
     if (trace !== undefined) observer!.backendSelected?.({ id: trace.id, route: route.info, method: match.method, path: match.path, backend });
     if (balancer.start) {
@@ -245,7 +350,7 @@ export class Gateway<TState extends object = object> {
     }
     const scope: ScopeReader = context ?? noScope;
     if (route.chain.upstream.length > 0) {
-      runUpstream(route.chain, { route: route.info, method: match.method, path: match.path, backend, attempt: 1, headers: io.headers, get: (key) => scope.get(key) }, this.#report);
+      runUpstream(route.chain, { route: route.info, method: match.method, path: match.path, backend, attempt: 1, headers: io.headers, platform, get: (key) => scope.get(key) }, this.#report);
     }
     return new Forward({
       route,
@@ -258,10 +363,11 @@ export class Gateway<TState extends object = object> {
       replacement: context?.replacement,
       scope,
       renderer: this.renderer,
+      platform,
     });
   }
 
-  #fail({ route, match, error, stage, trace, context }: Failure): RespondPlan {
+  #fail({ route, match, error, stage, trace, context, reached = context?.reached, platform }: Failure): RespondPlan {
     const observer = this.observer;
     if (observer && trace !== undefined) {
       const event = { id: trace.id, route: route.info, method: match.method, path: match.path, error };
@@ -269,12 +375,13 @@ export class Gateway<TState extends object = object> {
       else observer.dispatchFailed?.(event);
     }
     const response = renderError(error, { method: match.method, path: match.path }, this.renderer);
-    return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response, error, scope: context ?? noScope, trace }, context?.reached);
+    return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response, error, scope: context ?? noScope, trace, platform }, reached);
   }
 
-  #refuseMethod(match: Match, allowed: readonly string[], trace: Trace | undefined): RespondPlan {
+  #refuseMethod(match: Match, allowed: readonly string[], io: RequestIO, trace: Trace | undefined): RespondPlan {
     const allow = allowed.join(', ');
-    const answer = { route: undefined, method: match.method, path: match.path, scope: noScope, trace };
+    const platform = this.#chain === emptyChain ? this.#platform : this.#platformOf(io, undefined);
+    const answer = { route: undefined, method: match.method, path: match.path, scope: noScope, trace, platform };
     if (match.method === 'OPTIONS') return this.#answer(this.#chain, { ...answer, response: respond(204, null, { allow }), error: undefined });
     const error = new GatewayError('method_not_allowed', { headers: { allow }, details: { method: match.method } });
     return this.#answer(this.#chain, { ...answer, response: renderError(error, { method: match.method, path: match.path }, this.renderer), error });
@@ -290,6 +397,9 @@ interface Failure {
   readonly trace: Trace | undefined;
   /** The pipeline's context, when the failure came after it was made. */
   readonly context?: Context | undefined;
+  /** How many middleware of the chain the request reached; the context's count by default. */
+  readonly reached?: number | undefined;
+  readonly platform: Platform;
 }
 
 /** A response the gateway makes itself, and for whom. */
@@ -301,6 +411,7 @@ interface Answer {
   readonly error: GatewayError | undefined;
   readonly scope: ScopeReader;
   readonly trace: Trace | undefined;
+  readonly platform: Platform;
 }
 
 const noScope: ScopeReader = { get: () => undefined };

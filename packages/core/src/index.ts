@@ -1,4 +1,5 @@
-export type { Env, StateOf, ScopeOf, ScopeMatches, WithScope } from './env.ts';
+export type { Env, StateOf, ScopeOf, ScopeMatches, WithScope, BindingsOf } from './env.ts';
+export type { Platform, RuntimePlatform } from './platform.ts';
 export type { ParamNames, PathParams, CheckTo } from './path-template.ts';
 export type { Hook, HookResult, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 export {
@@ -20,9 +21,9 @@ export {
 export { roundRobin, smoothRoundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
 export type { CallbackFailure } from './guard.ts';
-export type { Middleware, ProvidedBy, ResponseContext, ResponseHeaders, ScopeReader, SettleEvent, UpstreamContext } from './middleware.ts';
+export type { BodyTransform, InitContext, Middleware, PhaseContext, ProvidedBy, ResponseContext, ResponseHeaders, ScopeReader, SettleEvent, UpstreamContext } from './middleware.ts';
 export { upstreamDefaults, type RouteUpstream, type Transport, type UpstreamConfig } from './upstream.ts';
-export type { ForwardPlan, Plan, RespondPlan, SettleInput } from './plan.ts';
+export type { ForwardPlan, Plan, RespondPlan, ResponseTransforms, SettleInput } from './plan.ts';
 export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';
 // Types only: a gateway is made by createGateway(...).build(), never constructed.
 export { createGateway, type Gateway, type GatewayBuilder } from './gateway.ts';

@@ -1,6 +1,7 @@
 import type { CompiledRoute } from './compile-route.ts';
 import type { BodySource } from './input.ts';
 import type { Trace } from './observer.ts';
+import type { RuntimePlatform } from './platform.ts';
 import type { RequestHeaders, RouteInfo } from './request.ts';
 
 /** What an adapter knows of the request besides method and URL. */
@@ -9,6 +10,8 @@ export interface RequestIO {
   readonly clientIp: string | undefined;
   /** The request body, for routes that read it; adapters may compute it lazily. */
   readonly body?: BodySource | undefined;
+  /** The runtime's bindings and waitUntil (a Worker's env and ctx); absent on Node. */
+  readonly platform?: RuntimePlatform | undefined;
 }
 
 /**

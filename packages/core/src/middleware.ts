@@ -1,6 +1,7 @@
 import type { GatewayError, GatewayResponse } from '@apigate/errors';
-import type { Env, NoScope, WithScope } from './env.ts';
+import type { Env, NoScope, StateOf, WithScope } from './env.ts';
 import type { CallbackFailure } from './guard.ts';
+import type { Platform } from './platform.ts';
 import type { Backend } from './policy.ts';
 import type { Hook, RequestHeaders, RouteInfo } from './request.ts';
 
@@ -22,8 +23,25 @@ export interface ScopeReader {
   get(key: PropertyKey): unknown;
 }
 
+/** What every phase after the request phase sees besides the request: the platform it runs on. */
+export interface PhaseContext extends ScopeReader {
+  /** The runtime's bindings (`env`) and `waitUntil`; see Platform. */
+  readonly platform: Platform;
+}
+
+/** What a middleware's `init` gets, once, when the gateway is built. */
+export interface InitContext<TEnv extends Env = Env> {
+  /** Shared app state, as given to `createGateway({ state })`. */
+  readonly state: StateOf<TEnv>;
+  /**
+   * Reports a failure of the middleware's own background work (a refresh that failed) through
+   * the observer's `callbackFailed`, as `<name>.background`.
+   */
+  report(error: unknown): void;
+}
+
 /** What the upstream phase sees: one attempt, after the backend was picked, before sending. */
-export interface UpstreamContext extends ScopeReader {
+export interface UpstreamContext extends PhaseContext {
   readonly route: RouteInfo;
   readonly method: string;
   readonly path: string;
@@ -34,8 +52,15 @@ export interface UpstreamContext extends ScopeReader {
   readonly headers: RequestHeaders;
 }
 
+/**
+ * A stream the response body flows through on its way to the client: a Web `TransformStream`
+ * (`new TransformStream({ transform(chunk, controller) { … } })`), a `CompressionStream`, or any
+ * pair of a writable side the gateway writes the body into and a readable side it sends on.
+ */
+export type BodyTransform = ReadableWritablePair<Uint8Array, Uint8Array>;
+
 /** What the response phase sees: the head of the response the client is about to get. */
-export interface ResponseContext extends ScopeReader {
+export interface ResponseContext extends PhaseContext {
   /** The matched route; undefined for a gateway path answered 405 or OPTIONS. */
   readonly route: RouteInfo | undefined;
   readonly method: string;
@@ -47,10 +72,22 @@ export interface ResponseContext extends ScopeReader {
   readonly gatewayMade: boolean;
   /** The error a gateway-made response renders, if it renders one. */
   readonly error: GatewayError | undefined;
+  /**
+   * Streams the body of a proxied response through `stream`, chunk by chunk as it arrives (never
+   * buffered by the gateway, backpressure kept); returns whether it will. Each call adds one, in
+   * the order the response phases run (route → service → gateway), so a gateway-level transform
+   * gets what a route-level one made. Content-Length is dropped (the body is sent chunked)
+   * unless a response phase sets it after its call. Returns false, and the stream is not used,
+   * when there is no body to transform: a HEAD request, a 1xx, 204 or 304 status, or a
+   * gateway-made response (`gatewayMade`: errors, 405, a hook's answer), whose small body is
+   * the gateway's own. A stream that errors aborts the client connection and settles the request
+   * with `internal`, reported as this middleware's `response` failure.
+   */
+  transform(stream: BodyTransform): boolean;
 }
 
 /** How a request ended, once, however it ended. */
-export interface SettleEvent extends ScopeReader {
+export interface SettleEvent extends PhaseContext {
   readonly route: RouteInfo | undefined;
   readonly method: string;
   readonly path: string;
@@ -105,6 +142,13 @@ export interface Middleware<TEnv extends Env = Env, TProvides extends object = a
   readonly settle?: (event: SettleEvent) => void;
   /** What the middleware declares about the routes it is on, for `gateway.routes()` (OpenAPI). */
   readonly describe?: Readonly<Record<string, unknown>>;
+  /**
+   * Acquires what the middleware holds (a client, a key set, a timer), once per gateway, when
+   * `build()` returns; `gateway.ready()` resolves when every init did. Requests that reach the
+   * middleware wait for its init; if the init failed they are answered 503
+   * `middleware_unavailable`. Timers it starts should be `unref()`ed where the runtime has that.
+   */
+  readonly init?: (context: InitContext<TEnv>) => void | Promise<void>;
   /** Releases what the middleware holds (timers, clients); `gateway.close()` calls it once. */
   readonly close?: () => void | Promise<void>;
   /** Never set: only types read it (see ProvidedBy). */
@@ -145,9 +189,11 @@ export interface Chain {
   /** In the order they run: route first, gateway last. */
   readonly response: readonly Middleware[];
   readonly settle: readonly Middleware[];
+  /** The middleware with an `init`, whose end a request waits for. */
+  readonly init: readonly Middleware[];
 }
 
-export const emptyChain: Chain = { all: [], request: [], requestOwners: [], upstream: [], response: [], settle: [] };
+export const emptyChain: Chain = { all: [], request: [], requestOwners: [], upstream: [], response: [], settle: [], init: [] };
 
 /** Compiles the middleware of the gateway, a service and a route into one chain (build time). */
 export const compileChain = (levels: readonly (readonly Middleware[])[]): Chain => {
@@ -160,6 +206,7 @@ export const compileChain = (levels: readonly (readonly Middleware[])[]): Chain 
     upstream: all.filter((m) => m.upstream !== undefined),
     response: all.filter((m) => m.response !== undefined).reverse(),
     settle: all.filter((m) => m.settle !== undefined).reverse(),
+    init: all.filter((m) => m.init !== undefined),
   };
 };
 
@@ -171,16 +218,22 @@ export interface PhaseRun {
   readonly report: Report;
   /** How many middleware of the chain had their request phase run; all of them when absent. */
   readonly reached?: number | undefined;
+  /** Told which middleware's phase runs next (who registered a body transform). */
+  readonly visit?: ((middleware: Middleware) => void) | undefined;
 }
+
+/** `transform` of a response with no body the gateway streams: the stream is not used. */
+export const noTransform = (): boolean => false;
 
 /**
  * Runs the response phases over a response head. `reached`, when given, is how many middleware
  * of the chain had their request phase run: a request that a middleware answered itself passes
  * only through it and the ones outside it, as in an onion.
  */
-export const runResponse = (chain: Chain, context: ResponseContext, { report, reached = chain.all.length }: PhaseRun): void => {
+export const runResponse = (chain: Chain, context: ResponseContext, { report, reached = chain.all.length, visit }: PhaseRun): void => {
   for (const middleware of chain.response) {
     if (reached < chain.all.length && chain.all.indexOf(middleware) >= reached) continue;
+    visit?.(middleware);
     try {
       middleware.response!(context);
     } catch (error) {

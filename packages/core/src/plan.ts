@@ -1,6 +1,6 @@
 import type { GatewayError, GatewayResponse } from '@apigate/errors';
 import type { AttemptDecision, AttemptFailure } from './exchange/failure.ts';
-import type { ResponseHeaders } from './middleware.ts';
+import type { BodyTransform, ResponseHeaders } from './middleware.ts';
 import type { Backend } from './policy.ts';
 import type { RouteInfo } from './request.ts';
 import type { RouteUpstream } from './upstream.ts';
@@ -33,9 +33,10 @@ export interface ForwardPlan {
   readonly intercepts: boolean;
   /**
    * Runs the response phases over the upstream's response head, before the transport writes it:
-   * `headers` is a view of what the client will get (hop-by-hop headers already out).
+   * `headers` is a view of what the client will get (hop-by-hop headers already out). Returns the
+   * body transforms they registered, undefined when none (the body then goes as it came).
    */
-  respond(status: number, headers: ResponseHeaders): void;
+  respond(status: number, headers: ResponseHeaders): ResponseTransforms | undefined;
   /** The response for an error the transport met before the response started, through the response phases. */
   render(error: GatewayError): GatewayResponse;
   /**
@@ -43,6 +44,20 @@ export interface ForwardPlan {
    * create): settles it with the error and returns the answer to write.
    */
   refuse(error: GatewayError): GatewayResponse;
+}
+
+/**
+ * The streams a proxied response body flows through, in order (the first gets the upstream's
+ * bytes, the client gets what the last makes). Content-Length is already settled in the headers.
+ */
+export interface ResponseTransforms {
+  readonly streams: readonly BodyTransform[];
+  /**
+   * Reports that `streams[index]` errored, as the response phase of the middleware that added it,
+   * and returns the error the request settles with (`internal`). Call it once, for the first
+   * failure; the transport settles and aborts the client connection.
+   */
+  failed(index: number, error: unknown): GatewayError;
 }
 
 /** The gateway answers the request itself. */

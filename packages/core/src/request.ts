@@ -1,5 +1,6 @@
 import type { GatewayError, GatewayResponse } from '@apigate/errors';
-import type { Env, ScopeOf, StateOf } from './env.ts';
+import type { BindingsOf, Env, ScopeOf, StateOf } from './env.ts';
+import type { Platform } from './platform.ts';
 
 /** A mutable view of the headers that go upstream; names are case-insensitive. */
 export interface RequestHeaders {
@@ -33,6 +34,8 @@ export interface RequestContext<TParams = Record<string, string>, TEnv extends E
   readonly route: RouteInfo;
   /** Shared app state, as given to `createGateway({ state })`. */
   readonly state: StateOf<TEnv>;
+  /** The runtime's bindings (`env`) and `waitUntil`; see Platform. */
+  readonly platform: Platform<BindingsOf<TEnv>>;
   /** Reads a per-request scope value set by an earlier hook. */
   get<K extends keyof ScopeOf<TEnv>>(key: K): ScopeOf<TEnv>[K] | undefined;
   /** Sets a per-request scope value for later hooks. */

@@ -1,6 +1,7 @@
 import { GatewayError, isGatewayError, isGatewayResponse, renderError, resolveRenderer, toGatewayError, type GatewayResponse, type RendererOption } from '@apigate/errors';
 import { callbackReporter } from './guard.ts';
-import type { Middleware, ResponseHeaders } from './middleware.ts';
+import { noTransform, type Middleware, type ResponseHeaders } from './middleware.ts';
+import { Background, RequestPlatform, type Platform, type RuntimePlatform } from './platform.ts';
 import type { Hook, RequestContext, RequestHeaders, RouteInfo } from './request.ts';
 
 /** A framework's request, as a hook run outside a gateway sees it. */
@@ -14,7 +15,21 @@ export interface StandaloneRequest {
   readonly scope: { get(key: PropertyKey): unknown; set(key: PropertyKey, value: unknown): void };
   /** App state for `context.state`; an empty object when absent. */
   readonly state?: object;
+  /**
+   * The runtime's bindings and waitUntil (a Worker's env and ctx), for `context.platform`. Without
+   * a runtime waitUntil the promise runs unattended (no gateway waits for it); its rejection is
+   * reported on the console.
+   */
+  readonly platform?: RuntimePlatform | undefined;
 }
+
+const reportStandalone = callbackReporter(undefined);
+// Outside a gateway nothing shuts down that could wait for this work: it is only kept from
+// rejecting unhandled.
+const unattended = new Background();
+
+/** The platform a standalone phase sees: the framework's runtime parts, stand-ins for the rest. */
+const platformOf = (request: StandaloneRequest): Platform => new RequestPlatform(request.platform, unattended, reportStandalone, undefined);
 
 class StandaloneContext implements RequestContext {
   readonly method: string;
@@ -25,6 +40,7 @@ class StandaloneContext implements RequestContext {
   readonly clientIp: string | undefined;
   readonly route: RouteInfo;
   readonly state: never;
+  readonly platform: Platform;
   uri: string;
   readonly #scope: StandaloneRequest['scope'];
 
@@ -37,6 +53,7 @@ class StandaloneContext implements RequestContext {
     this.clientIp = request.clientIp;
     this.route = { service: '', method: request.method, path: this.path };
     this.state = (request.state ?? {}) as never;
+    this.platform = platformOf(request);
     this.uri = request.url;
     this.#scope = request.scope;
   }
@@ -78,8 +95,6 @@ export interface StandaloneResponse {
   readonly headers: ResponseHeaders;
 }
 
-const reportStandalone = callbackReporter(undefined);
-
 /**
  * Runs a middleware's response phase on a framework's response head, outside any gateway: the
  * adapter calls it just before the head is written. A throw is reported once on the console and
@@ -90,7 +105,7 @@ export const runStandaloneResponse = (middleware: Middleware, request: Standalon
   const q = request.url.indexOf('?');
   const path = q === -1 ? request.url : request.url.slice(0, q);
   try {
-    middleware.response({ route: undefined, method: request.method, path, status: response.status, headers: response.headers, gatewayMade: false, error: undefined, get: (key) => request.scope.get(key) });
+    middleware.response({ route: undefined, method: request.method, path, status: response.status, headers: response.headers, gatewayMade: false, error: undefined, transform: noTransform, platform: platformOf(request), get: (key) => request.scope.get(key) });
   } catch (error) {
     reportStandalone({ callback: `${middleware.name}.response`, error, route: undefined });
   }
@@ -110,6 +125,7 @@ export const runStandaloneSettle = (middleware: Middleware, request: StandaloneR
       error,
       backend: undefined,
       durationMs: ending.durationMs,
+      platform: platformOf(request),
       get: (key) => request.scope.get(key),
     });
   } catch (thrown) {

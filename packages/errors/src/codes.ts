@@ -28,6 +28,7 @@ export const errorStatus = {
   upstream_reset: 502,
   service_unavailable: 503,
   no_backend_available: 503,
+  middleware_unavailable: 503,
   upstream_timeout: 504,
 } as const satisfies Record<string, number>;
 
@@ -59,6 +60,7 @@ export const defaultMessage: Record<ErrorCode, string> = {
   upstream_reset: 'The upstream closed the connection before responding.',
   service_unavailable: 'The service is unavailable.',
   no_backend_available: 'No backend is available for this request.',
+  middleware_unavailable: 'The gateway cannot serve this request: a middleware it needs failed to start.',
   upstream_timeout: 'The upstream did not respond in time.',
 };
 

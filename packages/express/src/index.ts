@@ -7,6 +7,11 @@ import type { RequestHandler } from 'express';
 export interface ExpressGatewayOptions {
   /** A transport to share between mounts; by default one is made from the gateway's upstream config. */
   transport?: NodeTransport;
+  /**
+   * What middleware see as `ctx.platform.env` (a Worker's bindings on Workers); an empty object
+   * by default. Node has no bindings: pass the configuration the middleware read there.
+   */
+  env?: object;
 }
 
 /**
@@ -18,8 +23,8 @@ export interface ExpressGatewayOptions {
  * app.use(expressGateway(gateway))
  * app.get('/health', (_req, res) => res.send('ok'))
  */
-export const expressGateway = (gateway: Gateway, { transport }: ExpressGatewayOptions = {}): RequestHandler & Pick<NodeHandler, 'transport'> =>
-  nodeHandler(gateway, transport) as unknown as RequestHandler & Pick<NodeHandler, 'transport'>;
+export const expressGateway = (gateway: Gateway, { transport, env }: ExpressGatewayOptions = {}): RequestHandler & Pick<NodeHandler, 'transport'> =>
+  nodeHandler(gateway, transport, { env }) as unknown as RequestHandler & Pick<NodeHandler, 'transport'>;
 
 /** A Node request listener: what `http.createServer()` takes, and what an Express app is. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -32,8 +37,8 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  * saves per proxied request is measured in docs/benchmarks.md.
  * @example http.createServer(expressFastLane(app, gateway)).listen(8080)
  */
-export const expressFastLane = (app: RequestListener, gateway: Gateway, { transport }: ExpressGatewayOptions = {}): RequestListener & Pick<NodeHandler, 'transport'> => {
-  const handler = nodeHandler(gateway, transport);
+export const expressFastLane = (app: RequestListener, gateway: Gateway, { transport, env }: ExpressGatewayOptions = {}): RequestListener & Pick<NodeHandler, 'transport'> => {
+  const handler = nodeHandler(gateway, transport, { env });
   const listener: RequestListener = (req, res) => handler(req, res, () => app(req, res));
   return Object.assign(listener, { transport: handler.transport });
 };
@@ -43,6 +48,8 @@ export interface ExpressMiddlewareOptions {
   renderer?: RendererOption;
   /** `context.state` for the hook. */
   state?: object;
+  /** `context.platform.env`; an empty object by default. waitUntil work runs unattended (no gateway drains it). */
+  env?: object;
 }
 
 /**
@@ -52,11 +59,12 @@ export interface ExpressMiddlewareOptions {
  * and its settle phase when that response ended. Scope values live in `res.locals`.
  * @example app.use(expressMiddleware(requireApiKey))
  */
-export const expressMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state }: ExpressMiddlewareOptions = {}): RequestHandler => {
+export const expressMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state, env }: ExpressMiddlewareOptions = {}): RequestHandler => {
   const middleware: GatewayMiddleware = isMiddleware(hook) ? hook : { name: hook.name || 'hook', request: hook };
   const request = middleware.request as Hook | undefined;
+  const platform = env === undefined ? undefined : { env };
   return function apigateMiddleware(req, res, next) {
-    const standalone = standaloneRequest(req, res.locals as Record<PropertyKey, unknown>, state);
+    const standalone = { ...standaloneRequest(req, res.locals as Record<PropertyKey, unknown>, state), platform };
     if (middleware.response !== undefined || middleware.settle !== undefined) {
       const started = performance.now();
       watchResponse(res, {

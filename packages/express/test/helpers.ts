@@ -38,16 +38,18 @@ export interface GatewayAppOptions {
   readonly before?: readonly RequestHandler[];
   /** Attach renderClientErrors to the server. */
   readonly clientErrors?: boolean;
+  /** The gateway's `env` option: what middleware see as `ctx.platform.env`. */
+  readonly env?: object;
 }
 
 /**
  * A real Express 5 app: optional middleware, the gateway, then the app's own `GET /own` route;
  * anything else falls to Express's 404.
  */
-export const startGateway = async (gateway: Gateway, { before = [], clientErrors = false }: GatewayAppOptions = {}): Promise<GatewayApp> => {
+export const startGateway = async (gateway: Gateway, { before = [], clientErrors = false, env }: GatewayAppOptions = {}): Promise<GatewayApp> => {
   const app = express();
   for (const middleware of before) app.use(middleware);
-  const middleware = expressGateway(gateway);
+  const middleware = expressGateway(gateway, { env });
   app.use(middleware);
   app.get('/own', (_req, res) => {
     res.type('text/plain').send('own route');

@@ -1,4 +1,4 @@
-import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware, type StandaloneRequest } from '@apigate/core';
+import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware, type RuntimePlatform, type StandaloneRequest } from '@apigate/core';
 import type { RendererOption } from '@apigate/errors';
 import { fetchHandler, toWebResponse, FetchTransport, WebResponseHeaders, type FetchRequestContext } from '@apigate/proxy';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -22,10 +22,51 @@ const defaultTarget: TargetOf = (c) => {
   return typeof url === 'string' ? url : undefined;
 };
 
+/** What middleware see as `ctx.platform.env`. */
+export type EnvOf = (c: Context) => object;
+
+/**
+ * On workerd `c.env` is the Worker's env: its bindings, vars and secrets. Elsewhere it is what the
+ * server hands Hono (@hono/node-server's Node request and response, Bun's server), not bindings.
+ */
+const defaultEnv: EnvOf = (c) => (onWorkerd ? ((c.env as object | undefined) ?? {}) : {});
+
+/** The runtime as middleware see it, from a Hono context: read only when a phase asks. */
+class HonoPlatform implements RuntimePlatform {
+  readonly #c: Context;
+  readonly #env: EnvOf;
+
+  constructor(c: Context, env: EnvOf) {
+    this.#c = c;
+    this.#env = env;
+  }
+
+  get env(): object {
+    return this.#env(this.#c);
+  }
+
+  get waitUntil(): ((promise: Promise<unknown>) => void) | undefined {
+    let ctx: Context['executionCtx'];
+    try {
+      ctx = this.#c.executionCtx;
+    } catch {
+      // Hono's getter throws where the runtime passed no execution context (Node, Bun, Deno):
+      // the gateway keeps the work itself.
+      return undefined;
+    }
+    return (promise) => ctx.waitUntil(promise);
+  }
+}
+
 export interface HonoGatewayOptions {
   /** The fetch transport; by default one is made from the gateway's upstream config. */
   transport?: FetchTransport;
   clientIp?: ClientIpOf;
+  /**
+   * What middleware see as `ctx.platform.env`; by default `c.env` on workerd (the Worker's
+   * bindings and secrets) and an empty object elsewhere.
+   */
+  env?: EnvOf;
   /**
    * Where the raw request target comes from, which the gateway matches instead of the Request's
    * parsed URL; by default `c.env.incoming.url` on @hono/node-server, else none.
@@ -58,10 +99,10 @@ export const parsedBodyOf = async (c: Context): Promise<FetchRequestContext['par
  * app.use(honoGateway(gateway))
  * app.get('/health', (c) => c.text('ok'))
  */
-export const honoGateway = (gateway: Gateway, { transport, clientIp = defaultClientIp, target = defaultTarget }: HonoGatewayOptions = {}): MiddlewareHandler => {
+export const honoGateway = (gateway: Gateway, { transport, clientIp = defaultClientIp, target = defaultTarget, env = defaultEnv }: HonoGatewayOptions = {}): MiddlewareHandler => {
   const handle = fetchHandler(gateway, transport ?? new FetchTransport(gateway.upstream));
   return async function apigate(c, next) {
-    const response = await handle(c.req.raw, { clientIp: clientIp(c), parsedBody: await parsedBodyOf(c), target: target(c) });
+    const response = await handle(c.req.raw, { clientIp: clientIp(c), parsedBody: await parsedBodyOf(c), target: target(c), platform: new HonoPlatform(c, env) });
     if (response === undefined) return next();
     return response;
   };
@@ -73,6 +114,8 @@ export interface HonoMiddlewareOptions {
   /** `context.state` for the hook. */
   state?: object;
   clientIp?: ClientIpOf;
+  /** What the middleware sees as `ctx.platform.env`; by default `c.env` on workerd, an empty object elsewhere. */
+  env?: EnvOf;
 }
 
 type NodeBindings = { incoming?: { headers?: Record<string, string | string[] | undefined> } };
@@ -120,7 +163,7 @@ const headersOf = (c: Context) => {
  * gateway's `use` instead. Scope values live in `c.set()`/`c.get()`.
  * @example app.use(honoMiddleware(requireApiKey))
  */
-export const honoMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state, clientIp = defaultClientIp }: HonoMiddlewareOptions = {}): MiddlewareHandler => {
+export const honoMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state, clientIp = defaultClientIp, env = defaultEnv }: HonoMiddlewareOptions = {}): MiddlewareHandler => {
   const middleware: GatewayMiddleware = isMiddleware(hook) ? hook : { name: hook.name || 'hook', request: hook };
   const request = middleware.request as Hook | undefined;
   return async function apigateMiddleware(c, next) {
@@ -133,6 +176,7 @@ export const honoMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state
       clientIp: clientIp(c),
       scope: { get: (key: PropertyKey) => c.get(key as never), set: (key: PropertyKey, value: unknown) => c.set(key as never, value as never) },
       state,
+      platform: new HonoPlatform(c, env),
     };
     const started = performance.now();
     if (request !== undefined) {

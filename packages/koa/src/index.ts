@@ -6,6 +6,11 @@ import type { Middleware } from 'koa';
 export interface KoaGatewayOptions {
   /** A transport to share between mounts; by default one is made from the gateway's upstream config. */
   transport?: NodeTransport;
+  /**
+   * What middleware see as `ctx.platform.env` (a Worker's bindings on Workers); an empty object
+   * by default. Node has no bindings: pass the configuration the middleware read there.
+   */
+  env?: object;
 }
 
 type ParsedRequest = { body?: unknown; rawBody?: unknown };
@@ -20,8 +25,8 @@ type ParsedRequest = { body?: unknown; rawBody?: unknown };
  * app.use(koaGateway(gateway))
  * app.use(router.routes())
  */
-export const koaGateway = (gateway: Gateway, { transport }: KoaGatewayOptions = {}): Middleware & { readonly transport: NodeTransport } => {
-  const handler = nodeHandler(gateway, transport);
+export const koaGateway = (gateway: Gateway, { transport, env }: KoaGatewayOptions = {}): Middleware & { readonly transport: NodeTransport } => {
+  const handler = nodeHandler(gateway, transport, { env });
   const middleware: Middleware = function apigate(ctx, next) {
     const req = ctx.req as NodeRequest & { rawBody?: unknown };
     if (req.readableEnded) {
@@ -49,6 +54,8 @@ export interface KoaMiddlewareOptions {
   renderer?: RendererOption;
   /** `context.state` for the hook (app state; Koa's own `ctx.state` holds the scope). */
   state?: object;
+  /** `context.platform.env`; an empty object by default. waitUntil work runs unattended (no gateway drains it). */
+  env?: object;
 }
 
 /**
@@ -58,11 +65,12 @@ export interface KoaMiddlewareOptions {
  * and its settle phase when that response ended. Scope values live in `ctx.state`.
  * @example app.use(koaMiddleware(requireApiKey))
  */
-export const koaMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state }: KoaMiddlewareOptions = {}): Middleware => {
+export const koaMiddleware = (hook: Hook | GatewayMiddleware, { renderer, state, env }: KoaMiddlewareOptions = {}): Middleware => {
   const middleware: GatewayMiddleware = isMiddleware(hook) ? hook : { name: hook.name || 'hook', request: hook };
   const request = middleware.request as Hook | undefined;
+  const platform = env === undefined ? undefined : { env };
   return async function apigateMiddleware(ctx, next) {
-    const standalone = standaloneRequest(ctx.req, ctx.state as Record<PropertyKey, unknown>, state);
+    const standalone = { ...standaloneRequest(ctx.req, ctx.state as Record<PropertyKey, unknown>, state), platform };
     if (middleware.response !== undefined || middleware.settle !== undefined) {
       const started = performance.now();
       watchResponse(ctx.res, {

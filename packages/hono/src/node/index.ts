@@ -5,9 +5,14 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { MiddlewareHandler } from 'hono';
 import { honoGateway as fetchGateway, parsedBodyOf, type ClientIpOf, type HonoGatewayOptions } from '../index.ts';
 
-export interface NodeHonoGatewayOptions extends Omit<HonoGatewayOptions, 'transport'> {
+export interface NodeHonoGatewayOptions extends Omit<HonoGatewayOptions, 'transport' | 'env'> {
   /** A Node transport to share between mounts; by default one is made from the gateway's upstream config. */
   transport?: NodeTransport;
+  /**
+   * What middleware see as `ctx.platform.env`; an empty object by default. Never `c.env`, which on
+   * @hono/node-server holds the Node request and response.
+   */
+  env?: object;
 }
 
 type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse };
@@ -57,9 +62,10 @@ const tapped = (raw: Request, incoming: IncomingMessage): boolean => {
  * app.use(honoGateway(gateway))
  * serve({ fetch: app.fetch, port: 8080 })
  */
-export const honoGateway = (gateway: Gateway, { transport, ...options }: NodeHonoGatewayOptions = {}): MiddlewareHandler & { readonly transport: NodeTransport } => {
-  const handler = nodeHandler(gateway, transport);
-  const fallback = fetchGateway(gateway, { ...options, clientIp: options.clientIp ?? nodePeer });
+export const honoGateway = (gateway: Gateway, { transport, env, ...options }: NodeHonoGatewayOptions = {}): MiddlewareHandler & { readonly transport: NodeTransport } => {
+  const handler = nodeHandler(gateway, transport, { env });
+  const fallbackEnv = env ?? {};
+  const fallback = fetchGateway(gateway, { ...options, clientIp: options.clientIp ?? nodePeer, env: () => fallbackEnv });
   const middleware: MiddlewareHandler = async function apigate(c, next) {
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
     if (incoming === undefined || outgoing === undefined) return fallback(c, next);

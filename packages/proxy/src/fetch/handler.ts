@@ -1,4 +1,4 @@
-import type { Gateway, Plan, RequestHeaders, RequestIO } from '@apigate/core';
+import type { Gateway, Plan, RequestHeaders, RequestIO, RuntimePlatform } from '@apigate/core';
 import { GatewayError, toGatewayError } from '@apigate/errors';
 import { connectionDropped, hopByHopButFraming, outgoingBody, transferCodingRefusal, trustMatcher, type BodyState } from '@apigate/core/exchange';
 import { WebBodySource } from './body.ts';
@@ -18,6 +18,11 @@ export interface FetchRequestContext {
    * instead, so that a request cannot reach a service its raw target does not name.
    */
   readonly target?: string | undefined;
+  /**
+   * The runtime's bindings and waitUntil, for middleware (`ctx.platform`): on Workers the
+   * request's `env` and `ctx.waitUntil`. Without a waitUntil the gateway keeps such work itself.
+   */
+  readonly platform?: RuntimePlatform | undefined;
 }
 
 /** Serves gateway routes from a Web Request; undefined means not a gateway route. */
@@ -48,6 +53,7 @@ class WebHeaders implements RequestHeaders {
 class WebIO implements RequestIO, BodyState {
   readonly headers: WebHeaders;
   readonly clientIp: string | undefined;
+  readonly platform: RuntimePlatform | undefined;
   readonly #request: Request;
   readonly #headers: Headers;
   readonly #parsed: { readonly value: unknown } | undefined;
@@ -58,6 +64,7 @@ class WebIO implements RequestIO, BodyState {
     this.#headers = headers;
     this.headers = new WebHeaders(headers);
     this.clientIp = context.clientIp;
+    this.platform = context.platform;
     this.#parsed = context.parsedBody;
   }
 
@@ -123,7 +130,19 @@ const matchedTarget = (url: string, raw: string | undefined): Matched => {
  */
 export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new FetchTransport(gateway.upstream)): FetchHandler => {
   const isTrusted = trustMatcher(gateway.upstream.trustedProxies);
+  let holding = false;
   return async function apigate(request, context = {}) {
+    if (!holding) {
+      holding = true;
+      // A Worker builds its gateway during its first request, so the middleware inits run in that
+      // request's context: workerd cancels their timers and I/O once it ends, and requests waiting
+      // for them would hang. Its waitUntil keeps it alive until they finished.
+      try {
+        context.platform?.waitUntil?.(gateway.ready().catch(() => undefined));
+      } catch {
+        // The runtime refused: the inits run on without it, as they would without a waitUntil.
+      }
+    }
     const { target, refuse } = matchedTarget(request.url, context.target);
     const match = gateway.match(request.method, target);
     if (match === undefined) return undefined;

@@ -1,4 +1,4 @@
-import type { ForwardPlan, Transport, UpstreamConfig } from '@apigate/core';
+import type { ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
 import { clientGoneCode, clientTimeoutCode, connectionListed, forwardingHeaders, hopByHop, TransportError, upstreamTimeoutCode } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
@@ -223,23 +223,31 @@ export class FetchTransport implements Transport<FetchExchange> {
       responseHeaders.delete('content-length');
     }
     const status = upstream.status;
-    if (plan.intercepts) plan.respond(status, new WebResponseHeaders(responseHeaders));
+    const transforms = plan.intercepts ? plan.respond(status, new WebResponseHeaders(responseHeaders)) : undefined;
     if (upstream.body === null) {
       done({ status });
       return new Response(null, { status, statusText: upstream.statusText, headers: responseHeaders });
     }
     const reader = upstream.body.getReader();
     let relay!: ReadableStreamDefaultController<Uint8Array>;
+    // With transforms, the exchange ends when their output does, not when the upstream's body does.
+    let ended = false;
+    const end = (result: Parameters<ForwardPlan['settle']>[0]): void => {
+      ended = true;
+      done(result);
+    };
+    let cut: ((failure: GatewayError) => void) | undefined;
     const abort = (failure: GatewayError): void => {
       controller.abort(clientReason);
       reader.cancel(failure).catch(() => undefined);
       // The client's body fails with the GatewayError, not with fetch's abort reason (a private
       // symbol on a timeout): it sees an aborted response, never a second one.
       relay.error(failure);
+      cut?.(failure);
     };
     const fail = (failure: GatewayError): void => {
       streaming = undefined;
-      done({ error: failure });
+      end({ error: failure });
       abort(failure);
     };
     streaming = fail;
@@ -259,6 +267,7 @@ export class FetchTransport implements Transport<FetchExchange> {
           // The upstream failed or went silent mid-body, or the client left.
           const reason = request.signal.aborted && controller.signal.reason !== timeoutReason ? clientReason : controller.signal.reason;
           streaming = undefined;
+          ended = true;
           finish();
           const decision = plan.failed({ error: attemptError(reason, error), stale: false, replayable: false, started: true });
           abort(decision.next === 'end' ? decision.error : new GatewayError('internal'));
@@ -266,7 +275,8 @@ export class FetchTransport implements Transport<FetchExchange> {
         }
         if (chunk.done) {
           streaming = undefined;
-          done({ status });
+          if (transforms === undefined) end({ status });
+          else clock.stop();
           stream.close();
           return;
         }
@@ -276,19 +286,139 @@ export class FetchTransport implements Transport<FetchExchange> {
         stream.enqueue(chunk.value);
       },
       cancel(reason) {
-        // The client went away mid-body.
+        // The client went away mid-body, or (with transforms) a transform failed or the client left:
+        // the transformed body has settled the exchange then.
         if (streaming === undefined) return;
         streaming = undefined;
-        done({ error: new GatewayError('client_closed', { cause: reason }) });
+        if (transforms === undefined) end({ error: new GatewayError('client_closed', { cause: reason }) });
         controller.abort(clientReason);
         reader.cancel(reason).catch(() => undefined);
       },
     });
-    return new Response(withDeclaredLength(relayed, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
+    let sending = relayed;
+    if (transforms !== undefined) {
+      const stop = (): void => {
+        streaming = undefined;
+        controller.abort(clientReason);
+        reader.cancel().catch(() => undefined);
+      };
+      const transformed = transformBody(relayed, transforms, {
+        ended: () => ended,
+        complete: () => end({ status }),
+        failed: (failure) => {
+          end({ error: failure });
+          stop();
+        },
+        clientLeft: (reason) => {
+          end({ error: new GatewayError('client_closed', { cause: reason }) });
+          stop();
+        },
+      });
+      sending = transformed.body;
+      cut = transformed.cut;
+    }
+    return new Response(withDeclaredLength(sending, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
   }
 }
 
 const clientSilence = 'the client was silent for longer than clientTimeout';
+
+const ignore = (): void => undefined;
+
+/** How a transformed body tells the exchange how it ended. */
+interface BodyEnding {
+  /** Whether the exchange has settled already (the upstream failed, the clock expired, …). */
+  readonly ended: () => boolean;
+  /** The last transform's output ended: the client has the whole response. */
+  readonly complete: () => void;
+  /** A transform failed first: settle with its error and abort the upstream. */
+  readonly failed: (failure: GatewayError) => void;
+  /** The client went away. */
+  readonly clientLeft: (reason: unknown) => void;
+}
+
+/**
+ * Runs a relayed body through the response phases' transforms, each fed by its own pump that
+ * waits for the transform to take a chunk before reading the next: backpressure reaches back to
+ * the relay, so the relay's clock still sees a client that does not read as the client's wait.
+ * The pumps know which stage failed (a rejected write or close is that stage's own error; a
+ * rejected read is the stage before it, or the upstream, which has settled already), so the
+ * failure is reported as the middleware that added it. `cut` errors the client's body when the
+ * exchange ends elsewhere while the client is not reading.
+ */
+const transformBody = (
+  relayed: ReadableStream<Uint8Array>,
+  transforms: ResponseTransforms,
+  ending: BodyEnding,
+): { body: ReadableStream<Uint8Array>; cut: (failure: GatewayError) => void } => {
+  const { streams } = transforms;
+  let out!: ReadableStreamDefaultController<Uint8Array>;
+  const stageFailed = (index: number, error: unknown): void => {
+    if (ending.ended()) return;
+    const failure = transforms.failed(index, error);
+    ending.failed(failure);
+    out.error(failure);
+  };
+  const pump = async (source: ReadableStream<Uint8Array>, index: number): Promise<void> => {
+    const reader = source.getReader();
+    const writer = streams[index]!.writable.getWriter();
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        if (index > 0) stageFailed(index - 1, error);
+        writer.abort(error).catch(ignore);
+        return;
+      }
+      try {
+        if (chunk.done) {
+          await writer.close();
+          return;
+        }
+        await writer.write(chunk.value);
+      } catch (error) {
+        stageFailed(index, error);
+        reader.cancel(error).catch(ignore);
+        return;
+      }
+    }
+  };
+  let source = relayed;
+  for (const [index, stream] of streams.entries()) {
+    void pump(source, index);
+    source = stream.readable;
+  }
+  const last = source.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      out = controller;
+    },
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await last.read();
+      } catch (error) {
+        stageFailed(streams.length - 1, error);
+        controller.error(error);
+        return;
+      }
+      // The exchange ended elsewhere (and errored this body) while the read was pending.
+      if (ending.ended()) return;
+      if (chunk.done) {
+        ending.complete();
+        controller.close();
+        return;
+      }
+      controller.enqueue(chunk.value);
+    },
+    cancel(reason) {
+      if (!ending.ended()) ending.clientLeft(reason);
+      last.cancel(reason).catch(ignore);
+    },
+  });
+  return { body, cut: (failure) => out.error(failure) };
+};
 
 type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
 const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStreamClass }).FixedLengthStream;

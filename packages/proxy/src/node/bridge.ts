@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Gateway, Plan, RequestIO } from '@apigate/core';
+import type { Gateway, Plan, RequestIO, RuntimePlatform } from '@apigate/core';
 import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
 import { outgoingBody, transferCodingRefusal, type BodyState } from '@apigate/core/exchange';
 import { cleanRequestHeaders, dropClientHopByHop, peerAddress, trustMatcher } from './hygiene.ts';
@@ -15,6 +15,15 @@ export type NodeHandler = ((req: NodeRequest, res: ServerResponse, next: (error?
   /** The transport, to close its connection pools on shutdown. */
   readonly transport: NodeTransport;
 };
+
+export interface NodeHandlerOptions {
+  /**
+   * What middleware see as `ctx.platform.env` (a Worker's bindings on Workers); an empty object
+   * by default. Node has no bindings: pass the configuration middleware read there, never the
+   * whole `process.env` unless that is meant.
+   */
+  readonly env?: object | undefined;
+}
 
 /** Writes a gateway-made response (a rendered error or a hook's own response). */
 export const sendResponse = (req: IncomingMessage, res: ServerResponse, response: GatewayResponse, close = false): void => {
@@ -50,13 +59,15 @@ const largeUnreadBody = (req: IncomingMessage): boolean => {
  */
 class NodeIO implements RequestIO, BodyState {
   readonly clientIp: string | undefined;
+  readonly platform: RuntimePlatform | undefined;
   readonly #req: NodeRequest;
   #headers: NodeRequestHeaders | undefined;
   source: NodeBodySource | undefined;
 
-  constructor(req: NodeRequest) {
+  constructor(req: NodeRequest, platform: RuntimePlatform | undefined) {
     this.#req = req;
     this.clientIp = peerAddress(req);
+    this.platform = platform;
   }
 
   get headers(): NodeRequestHeaders {
@@ -80,7 +91,9 @@ class NodeIO implements RequestIO, BodyState {
  * Serves a gateway from Node's `(req, res, next)`: the one bridge that the Express and Koa
  * adapters share. Passthrough routes never leave the raw request and response streams.
  */
-export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHandler => {
+export const nodeHandler = (gateway: Gateway, transport?: NodeTransport, { env }: NodeHandlerOptions = {}): NodeHandler => {
+  // No waitUntil on Node: the gateway keeps that work and close() drains it.
+  const platform: RuntimePlatform | undefined = env === undefined ? undefined : { env };
   const isTrusted = trustMatcher(gateway.upstream.trustedProxies);
   const fail = (req: IncomingMessage, res: ServerResponse, error: GatewayError): void => {
     const path = req.url ?? '/';
@@ -131,7 +144,7 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport): NodeHa
       return;
     }
     dropClientHopByHop(req.headers);
-    const io = new NodeIO(req);
+    const io = new NodeIO(req, platform);
     let plan: Plan | Promise<Plan>;
     try {
       plan = gateway.handle(match, io);
