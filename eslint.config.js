@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
 // no-restricted-imports entry holding all the patterns that apply to it.
 
 const root = dirname(fileURLToPath(import.meta.url));
-const order = 'errors → core → validation, policies → auth → proxy → express, koa, hono → apps';
+const order = 'errors → core → validation, policies → auth, rate-limit → proxy → express, koa, hono → apps';
 const adapters = ['express', 'koa', 'hono'];
 
 /** What each published package may import from the workspace, and where shared code goes instead. */
@@ -20,6 +20,7 @@ const layers = {
   validation: { allowed: ['core', 'errors'], instead: 'Move what both need into @apigate/core (e.g. beside RouteInput), or have the caller pass it in.' },
   policies: { allowed: ['core', 'errors'], instead: 'Policies see the gateway only through @apigate/core (Policy, Backend, PolicyRequest); move what both need there.' },
   auth: { allowed: ['core', 'errors'], instead: 'Middleware packages see the gateway only through @apigate/core (Middleware, RequestContext) and raise @apigate/errors; they share with each other only scope types.' },
+  'rate-limit': { allowed: ['core', 'errors'], instead: 'Middleware packages see the gateway only through @apigate/core and @apigate/errors, and each other only through scope types (DESIGN.md).' },
   proxy: { allowed: ['core', 'errors'], instead: 'Transports implement the port in @apigate/core and need nothing else: what a transport needs from validation or policies goes through core.' },
   express: { allowed: ['errors', 'core', 'validation', 'policies', 'proxy'], instead: 'Adapters translate I/O over @apigate/proxy and @apigate/core; apps and test helpers sit above them.' },
   koa: { allowed: ['errors', 'core', 'validation', 'policies', 'proxy'], instead: 'Adapters translate I/O over @apigate/proxy and @apigate/core; apps and test helpers sit above them.' },
@@ -42,8 +43,8 @@ const nodeBuiltin = {
   message: 'Runtime-neutral code imports no Node built-in (it bundles for workerd, Deno and Bun): Node code lives in @apigate/proxy/node, the Node adapters and explicit Node subpaths.',
 };
 const nodeOnly = {
-  regex: '^(?:@apigate/(?:proxy|hono)/node|@hono/node-server|http-proxy-3)(?:/|$)',
-  message: 'Runtime-neutral code imports no Node-only package: a neutral entry uses @apigate/proxy (the fetch transport), Node code lives in @apigate/proxy/node and @apigate/hono/node.',
+  regex: '^(?:@apigate/(?:proxy|hono)/node|@apigate/rate-limit/redis|@hono/node-server|http-proxy-3|ioredis)(?:/|$)',
+  message: 'Runtime-neutral code imports no Node-only package: a neutral entry uses @apigate/proxy (the fetch transport), Node code lives in @apigate/proxy/node, @apigate/hono/node and @apigate/rate-limit/redis.',
 };
 
 /** The patterns for one published package's sources. */
@@ -104,6 +105,8 @@ const neutral = {
   // Runtime-neutral entries: everything of the package but its Node subpath.
   proxy: ['packages/proxy/src/*.ts', 'packages/proxy/src/fetch/**/*.ts'],
   hono: ['packages/hono/src/*.ts'],
+  // The main entry; the Redis store (src/redis/) is the Node-only subpath.
+  'rate-limit': ['packages/rate-limit/src/*.ts', 'packages/rate-limit/src/internal/**/*.ts'],
 };
 const allNeutral = ['errors', 'core', 'validation', 'policies', 'auth'];
 

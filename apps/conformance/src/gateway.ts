@@ -7,6 +7,7 @@ import { jwt, requireScopes } from '@apigate/auth';
 import { all, createGateway, get, post, roundRobin, service, type Gateway, type Middleware, type Observer, type Policy } from '@apigate/core';
 import { json, respond, unauthorized } from '@apigate/errors';
 import { headerSticky } from '@apigate/policies';
+import { byHeader, concurrencyLimit, rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { get as vget, post as vpost } from '@apigate/validation';
 import { z } from 'zod';
 
@@ -411,6 +412,34 @@ const idle = service({ name: 'idle', prefix: '/idle' }, keepAliveRoutes());
 const stale = service({ name: 'stale', prefix: '/stale' }, keepAliveRoutes());
 const hangup = service({ name: 'hangup', prefix: '/hangup' }, [get('/any')]);
 
+/** The limit of `/limited/ping`: per `x-client` value, so that each case counts on a key of its own. */
+export const hourlyLimit = 3;
+/** The header the limiters key on. */
+export const clientHeader = 'x-client';
+
+/**
+ * Rate limits with the memory store: `/limited/ping` allows `hourlyLimit` requests an hour per
+ * `x-client` (a token bucket: no window edge for a case to straddle) and sends the RateLimit headers
+ * on allowed responses too; the `/limited/slots` routes
+ * and the `limited-down`/`limited-slow` services share one concurrency limit of one request in flight
+ * per `x-client`, which each ending must free (`x-deny` makes a middleware inside it refuse).
+ */
+const limitedRoutes = () => {
+  const quota = rateLimit({ name: 'quota', key: byHeader(clientHeader), limits: [tokenBucket({ rate: hourlyLimit, per: '1h', name: 'hourly' })], headers: { allowed: true } });
+  const slots = concurrencyLimit({ name: 'slots', max: 1, key: byHeader(clientHeader) });
+  const denyInside: Middleware = { name: 'deny-inside', request: (ctx) => (ctx.headers.has('x-deny') ? unauthorized() : undefined) };
+  return {
+    limited: service({ name: 'limited', prefix: '/limited' }, [
+      get('/ping', { use: [quota] }),
+      get('/slots/ping', { to: '/ping', use: [slots, denyInside] }),
+      get('/slots/hook', { to: '/ping', use: [slots], before: () => respond(202, 'made by a hook') }),
+      get('/slots/hold', { to: '/hold', use: [slots] }),
+    ]),
+    down: service({ name: 'limited-down', prefix: '/limited-down', use: [slots] }, [get('/any')]),
+    slow: service({ name: 'limited-slow', prefix: '/limited-slow', use: [slots] }, [get('/wait')]),
+  };
+};
+
 /** Builds the conformance gateway over the given upstreams. */
 export const buildGateway = (origins: Origins): Gateway => {
   const failures: string[] = [];
@@ -418,6 +447,7 @@ export const buildGateway = (origins: Origins): Gateway => {
   const mwSettled: string[] = [];
   const ended: Ended[] = [];
   const mw = mwRoutes(mwSettled, ended);
+  const limited = limitedRoutes();
   const reports: string[] = [];
   return createGateway({
     renderer: 'json',
@@ -445,6 +475,9 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(mw.slow, [origins.slow])
     .mount(mw.refused, [origins.refused])
     .mount(mw.log, [origins.echo[0]!])
+    .mount(limited.limited, [origins.echo[0]!])
+    .mount(limited.down, [origins.refused])
+    .mount(limited.slow, [origins.slow])
     .mount(tx, [origins.echo[0]!])
     .mount(txOrder, [origins.echo[0]!])
     .mount(platform(reports), [origins.echo[0]!])

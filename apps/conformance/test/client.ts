@@ -41,10 +41,10 @@ export const send = (base: string, path: string, { method = 'GET', headers = {},
   });
 
 /** Starts a request and resolves once the response headers are in; the caller reads or aborts. */
-export const open = (base: string, path: string): Promise<{ res: IncomingMessage; abort: () => void }> =>
+export const open = (base: string, path: string, headers: Record<string, string> = {}): Promise<{ res: IncomingMessage; abort: () => void }> =>
   new Promise((resolve, reject) => {
     const url = new URL(base);
-    const req = request({ host: url.hostname, port: url.port, path, agent: false });
+    const req = request({ host: url.hostname, port: url.port, path, headers, agent: false });
     req.on('error', reject);
     req.on('response', (res) => {
       res.on('error', () => {});

@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import { eventually, parseHead, pausedDownload, pausedUpload, rawRequest, untilStuck } from '@apigate/test-utils/http';
 import { SignJWT } from 'jose';
-import { apiToken, authAudience, authSecret, gatewaySecret, requestTimeout, transformedHeader, userHeader } from '../src/gateway.ts';
+import { apiToken, authAudience, authSecret, clientHeader, gatewaySecret, hourlyLimit, requestTimeout, transformedHeader, userHeader } from '../src/gateway.ts';
 import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts';
 import { begin, drip, ending, nextChunk, open, poll, rest, send, sendPartial, within, type Reply } from './client.ts';
 import { conform, converges, observations } from './divergences.ts';
@@ -816,6 +816,85 @@ describeAdapters(adapterNames, (f, adapter) => {
         return { closedEarly: await within(exchange.closed, 10_000, 'still open'), response: await upload.response };
       });
       conform('client abort mid-upload', adapter, observed, { closedEarly: true, response: undefined, ...cleanly(['client_closed']) });
+    });
+  });
+
+  describe('rate limits (memory store)', () => {
+    const as = (client: string, path: string) => get(path, { [clientHeader]: client });
+    /** The RateLimit header with its `t` (seconds to the reset, which moves with the clock) checked and dropped. */
+    const state = (reply: Reply): string | undefined => {
+      const value = reply.headers.ratelimit as string | undefined;
+      return value?.replace(/;t=(\d+)$/, (_, t: string) => (Number(t) >= 1 && Number(t) <= 3600 ? ';t=ok' : `;t=${t}`));
+    };
+
+    it(`lets ${hourlyLimit} requests an hour through with the RateLimit headers, and refuses the next with 429 rate_limited and Retry-After`, async () => {
+      const before = f.upstreams.echo[0]!.requests();
+      const replies: Reply[] = [];
+      for (let i = 0; i <= hourlyLimit; i++) replies.push(await as('quota-a', '/limited/ping'));
+      const refused = replies.at(-1)!;
+      const retryAfter = Number(refused.headers['retry-after']);
+      conform(
+        'rate limit refuses past the limit',
+        adapter,
+        {
+          allowed: replies.slice(0, -1).map((reply) => [reply.status, reply.headers['ratelimit-policy'], state(reply)]),
+          refused: { ...failure(refused), policy: refused.headers['ratelimit-policy'], state: state(refused), retryAfter: Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 3600 },
+          upstreamRequests: f.upstreams.echo[0]!.requests() - before,
+          otherClient: (await as('quota-b', '/limited/ping')).status,
+        },
+        {
+          allowed: [
+            [200, '"hourly";q=3;w=3600', '"hourly";r=2;t=ok'],
+            [200, '"hourly";q=3;w=3600', '"hourly";r=1;t=ok'],
+            [200, '"hourly";q=3;w=3600', '"hourly";r=0;t=ok'],
+          ],
+          refused: { ...rendered(429, 'rate_limited'), policy: '"hourly";q=3;w=3600', state: '"hourly";r=0;t=ok', retryAfter: true },
+          upstreamRequests: hourlyLimit,
+          otherClient: 200,
+        },
+      );
+    });
+
+    it('frees the concurrency limit on every ending: a response, a refusal inside it, a hook answer, an unreachable and a silent upstream', async () => {
+      const client = 'slots-endings';
+      const endings: (number | string)[] = [];
+      const probes: number[] = [];
+      for (const [path, headers] of [
+        ['/limited/slots/ping', {}],
+        ['/limited/slots/ping', { 'x-deny': '1' }],
+        ['/limited/slots/hook', {}],
+        ['/limited-down/any', {}],
+        ['/limited-slow/wait', {}],
+      ] as const) {
+        const reply = await get(path, { [clientHeader]: client, ...headers });
+        endings.push(reply.status === 200 || reply.status === 202 ? reply.status : String(failure(reply).code));
+        // One place only: this passes only if the request before it freed its place.
+        probes.push((await as(client, '/limited/slots/ping')).status);
+      }
+      conform('concurrency freed on every ending', adapter, { endings, probes }, { endings: [200, 'unauthorized', 202, 'upstream_unreachable', 'upstream_timeout'], probes: [200, 200, 200, 200, 200] });
+    });
+
+    it('refuses a request over the concurrency limit with 429 rate_limited, and frees the place of a client that left', async () => {
+      const client = 'slots-abort';
+      const hold = f.upstreams.echo[0]!.nextHold();
+      const { res, abort } = await open(f.target.base, '/limited/slots/hold', { [clientHeader]: client });
+      await hold.started;
+      await nextChunk(res);
+      const refused = await as(client, '/limited/slots/ping');
+      const otherClient = (await as('slots-other', '/limited/slots/ping')).status;
+      abort();
+      await hold.closed;
+      // The request settles as client_closed once the gateway hears the client left; its place frees then.
+      const freed = await poll(
+        async () => (await as(client, '/limited/slots/ping')).status,
+        (status) => status === 200,
+      );
+      conform(
+        'concurrency refusal and a client that left',
+        adapter,
+        { refused: { ...failure(refused), retryAfter: refused.headers['retry-after'], policy: refused.headers['ratelimit-policy'], state: refused.headers.ratelimit }, otherClient, freed },
+        { refused: { ...rendered(429, 'rate_limited'), retryAfter: '1', policy: '"slots";q=1;qu="concurrent-requests"', state: '"slots";r=0' }, otherClient: 200, freed: 200 },
+      );
     });
   });
 

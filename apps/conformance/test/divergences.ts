@@ -162,6 +162,12 @@ export const divergences: readonly Divergence[] = [
     why: "workerd owns the client connection: it drops a Worker's `Connection` response header, so the 408 the gateway answers to a stalled upload does not say `Connection: close` there. The status, code and the aborted upstream request are the same.",
   },
   {
+    case: 'concurrency refusal and a client that left',
+    adapter: 'hono-workerd',
+    observed: { freed: 429 },
+    why: "The concurrency limiter frees a place in the settle phase, and on workerd a request whose client left mid-response never settles (see \"middleware settle once per ending\"): its place stays taken (none freed within the case's 10 s bound). Every other ending frees its place, as on Node (\"concurrency freed on every ending\"). On Workers, bound concurrency where the client cannot leave early, or not at all.",
+  },
+  {
     case: 'middleware settle once per ending',
     adapter: 'hono-workerd',
     observed: {

@@ -5,7 +5,7 @@ import { build, type Plugin } from 'esbuild';
 import { neutralBuild } from './neutral-build.ts';
 
 /** The runtime-neutral entries: DESIGN.md says they bundle for workerd, Deno and Bun. */
-const neutralEntries = ['@apigate/errors', '@apigate/core', '@apigate/core/exchange', '@apigate/validation', '@apigate/policies', '@apigate/auth', '@apigate/proxy', '@apigate/hono'];
+const neutralEntries = ['@apigate/errors', '@apigate/core', '@apigate/core/exchange', '@apigate/validation', '@apigate/policies', '@apigate/auth', '@apigate/rate-limit', '@apigate/proxy', '@apigate/hono'];
 
 const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
 const isBuiltin = (specifier: string): boolean => specifier.startsWith('node:') || builtins.has(specifier) || builtins.has(specifier.split('/')[0]!);
@@ -54,6 +54,11 @@ describe('runtime-neutral packages', () => {
   it('the Node entries are caught: the check is not vacuous', async () => {
     const { found } = await bundleNeutral(`export * from '@apigate/proxy/node';`);
     expect(found.some((line) => line.includes('node:http'))).toBe(true);
+  });
+
+  it('the Redis store is a Node-only subpath: ioredis needs Node built-ins', async () => {
+    const { found } = await bundleNeutral(`export * from '@apigate/rate-limit/redis';`);
+    expect(found.some((line) => /imports (node:)?(net|tls)\b/.test(line))).toBe(true);
   });
 
   it('the conformance worker (gateway, zod, hono) bundles with no Node built-in', async () => {

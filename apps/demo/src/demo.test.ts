@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(17);
+    expect(printed).toHaveLength(18);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
       new Set([
@@ -61,6 +61,7 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
         '/files/notes/todo.txt',
         '/files/..%2F..%2Fetc/passwd',
         '/account/me',
+        '/sales/quota',
       ]),
     );
   });
@@ -172,6 +173,23 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
     const [head = '', payload = ''] = body.split(/\r?\n\r?\n/);
     expect(head).toMatch(/^x-request-id: demo-1\r?$/im);
     expect((JSON.parse(payload) as Echo).headers['x-request-id']).toBe('demo-1');
+  });
+
+  it('rate-limits /sales/quota to 3 a minute, with the RateLimit headers, and refuses the 4th with 429 rate_limited', async () => {
+    const replies = [];
+    for (let i = 0; i < 4; i++) {
+      const { status, body } = await runCurl(commandFor('/sales/quota', '-i'));
+      const [head = '', payload = ''] = body.split(/\r?\n\r?\n/);
+      const header = (name: string) => new RegExp(`^${name}: (.*?)\r?$`, 'im').exec(head)?.[1];
+      replies.push({ status, policy: header('ratelimit-policy'), left: /;r=(\d+)/.exec(header('ratelimit') ?? '')?.[1], retryAfter: header('retry-after') !== undefined, payload });
+    }
+    expect(replies.map(({ status, policy, left, retryAfter }) => ({ status, policy, left, retryAfter }))).toEqual([
+      { status: 200, policy: '"minute";q=3;w=60', left: '2', retryAfter: false },
+      { status: 200, policy: '"minute";q=3;w=60', left: '1', retryAfter: false },
+      { status: 200, policy: '"minute";q=3;w=60', left: '0', retryAfter: false },
+      { status: 429, policy: '"minute";q=3;w=60', left: '0', retryAfter: true },
+    ]);
+    expect((JSON.parse(replies[3]!.payload) as { error: { code: string } }).error.code).toBe('rate_limited');
   });
 
   it('refuses a traversal attempt through the tail with 400 invalid_path', async () => {

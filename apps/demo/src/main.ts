@@ -4,6 +4,7 @@ import { createGateway, loggingObserver, service, type Middleware } from '@apiga
 import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { leastTime, pathSticky } from '@apigate/policies';
+import { rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { defineRoutes } from '@apigate/validation';
 import express from 'express';
 import { SignJWT } from 'jose';
@@ -42,6 +43,12 @@ const sales = service({ name: 'sales', prefix: '/sales' }, [
   get('/carts/{cartId}', { policy: 'byCart' }),
   // Whichever upstream answers fastest (latency x requests in flight) gets the report.
   get('/reports', { policy: 'fastest' }),
+  // Rate limited: 3 a minute per client address (a token bucket refilling one every 20 s), with
+  // the RateLimit headers on every answer; the 4th in a row is refused 429 with Retry-After.
+  get('/quota', {
+    to: '/ping',
+    use: [rateLimit({ name: 'quota', limits: [tokenBucket({ rate: 3, per: '1m', name: 'minute' })], headers: { allowed: true } })],
+  }),
 ]);
 
 // A whole prefix in one line: every method and path under /files goes to /storage/..., the tail
@@ -118,6 +125,7 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl -i -H 'X-Request-Id: demo-1' '${base}/sales/ping'`, 'middleware: the request id goes upstream and comes back on the answer'],
     [`curl -i '${base}/account/me'`, 'jwt(): 401 with WWW-Authenticate: Bearer realm="api"'],
     [`curl -H 'Authorization: Bearer ${demoToken}' '${base}/account/me'`, 'jwt(): a token the demo minted (24 h); the upstream gets X-User-Id: demo-user, not the token'],
+    [`curl -i '${base}/sales/quota'`, 'rate limited, 3 a minute: RateLimit headers say what is left; the 4th in a row is 429 rate_limited'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
   console.log(`apigate demo on ${base} (upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);

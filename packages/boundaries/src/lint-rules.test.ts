@@ -26,6 +26,8 @@ describe('import boundaries (eslint.config.js)', () => {
     ['packages/proxy/src/node/bridge.ts', '@apigate/validation', '@apigate/proxy may import only @apigate/core, @apigate/errors'],
     ['packages/proxy/src/fetch/handler.ts', '@apigate/express', '@apigate/proxy may import only @apigate/core, @apigate/errors'],
     ['packages/express/src/index.ts', '@apigate/demo', '@apigate/express may import only @apigate/errors, @apigate/core'],
+    ['packages/rate-limit/src/rate-limit.ts', '@apigate/proxy', '@apigate/rate-limit may import only @apigate/core, @apigate/errors'],
+    ['packages/rate-limit/src/redis/redis-store.ts', '@apigate/validation', '@apigate/rate-limit may import only @apigate/core, @apigate/errors'],
   ])('%s may not import %s, which comes after it', async (filePath, specifier, expected) => {
     const messages = await boundaryMessages(filePath, importing(specifier));
     expect(messages).toEqual([expect.stringContaining(expected)]);
@@ -74,6 +76,8 @@ describe('import boundaries (eslint.config.js)', () => {
     ['packages/proxy/src/fetch/body.ts', 'node:stream/web'],
     ['packages/hono/src/index.ts', 'node:http'],
     ['packages/auth/src/internal/keys.ts', 'node:crypto'],
+    ['packages/rate-limit/src/rate-limit.ts', 'node:timers'],
+    ['packages/rate-limit/src/internal/ip.ts', 'node:net'],
   ])('the runtime-neutral %s may not import the Node built-in %s', async (filePath, specifier) => {
     expect(await boundaryMessages(filePath, importing(specifier))).toEqual([expect.stringContaining('Runtime-neutral code imports no Node built-in (it bundles for workerd, Deno and Bun)')]);
   });
@@ -82,6 +86,8 @@ describe('import boundaries (eslint.config.js)', () => {
     ['packages/hono/src/index.ts', '@apigate/proxy/node'],
     ['packages/proxy/src/fetch/handler.ts', 'http-proxy-3'],
     ['packages/hono/src/index.ts', '@hono/node-server'],
+    ['packages/rate-limit/src/index.ts', 'ioredis'],
+    ['packages/rate-limit/src/index.ts', '@apigate/rate-limit/redis'],
   ])('the runtime-neutral %s may not import the Node-only %s', async (filePath, specifier) => {
     expect(await boundaryMessages(filePath, importing(specifier))).toEqual([expect.stringContaining('Runtime-neutral code imports no Node-only package: a neutral entry uses @apigate/proxy (the fetch transport)')]);
   });
@@ -107,6 +113,9 @@ describe('import boundaries (eslint.config.js)', () => {
     ['apps/conformance/src/gateway.ts', '@apigate/hono/node'],
     ['packages/hono/src/node/index.ts', '../index.ts'],
     ['packages/express/jest.config.ts', '../../jest.preset.js'],
+    ['packages/rate-limit/src/rate-limit.ts', '@apigate/core'],
+    ['packages/rate-limit/src/redis/redis-store.ts', 'ioredis'],
+    ['packages/rate-limit/src/redis/redis-store.ts', 'node:timers'],
   ])('%s may import %s', async (filePath, specifier) => {
     expect(await boundaryMessages(filePath, importing(specifier))).toEqual([]);
   });

@@ -1,0 +1,230 @@
+import type { Middleware, RequestContext, ResponseContext, RouteInfo } from '@apigate/core';
+import { GatewayError } from '@apigate/errors';
+import { applyHeaders, rateLimitHeaders, seconds, styles, type HeaderOptions, type PolicyReport } from './headers.ts';
+import { shortKey } from './internal/hash.ts';
+import { readScope, setScope } from './internal/scope.ts';
+import { byIp, joinKeys, type KeyFunction } from './keys.ts';
+import type { Limit } from './limits.ts';
+import { memoryStore } from './memory-store.ts';
+import type { LimitCheck, Outcome, RateLimitStore } from './store.ts';
+
+/** A store that failed or did not answer within its timeout. */
+export interface StoreFailure {
+  /** The limiter's name. */
+  readonly limiter: string;
+  /** `timeout` when the store was slower than its timeout, else `error`. */
+  readonly reason: 'timeout' | 'error';
+  readonly error: unknown;
+  /** What the limiter did: let the request through (`open`) or refused it with 503 (`closed`). */
+  readonly failure: 'open' | 'closed';
+  readonly route: RouteInfo;
+}
+
+export interface RateLimitOptions {
+  /** Shown in gateway.routes() and reports, and part of every storage key; default `'rate-limit'`. */
+  name?: string;
+  /**
+   * The limits every request is checked against, all of them: a request passes only when each one
+   * has room for its cost, and then each is spent. With `tiers`, the limits of requests whose tier
+   * is not listed.
+   */
+  limits: readonly Limit[];
+  /** What a request is limited as; default the client address (`byIp()`). A list is joined. */
+  key?: KeyFunction | readonly KeyFunction[];
+  /**
+   * Limits chosen by a tier: `by` reads the tier from a scope value (its key) or a function, and
+   * `limits` maps tier names to their limits (`[]`: not limited). Unlisted tiers get `limits`.
+   * @example { by: 'tier', limits: { pro: [tokenBucket({ rate: 100 })], internal: [] } }
+   */
+  tiers?: { by: PropertyKey | ((ctx: RequestContext) => string | undefined); limits: Readonly<Record<string, readonly Limit[]>> };
+  /** Units one request spends; a function for weighted routes (a bulk call costing 10). Default 1. */
+  cost?: number | ((ctx: RequestContext) => number);
+  /** Where limits are counted; default a memory store of this limiter's own. */
+  store?: RateLimitStore;
+  headers?: HeaderOptions;
+  /**
+   * When the store fails or is slower than its timeout: `'open'` (default) lets the request through,
+   * `'closed'` refuses it with 503 `service_unavailable`. Either way `onStoreError` hears of it.
+   */
+  failure?: 'open' | 'closed';
+  /** Hears every store failure; without it the first one of each limiter is logged on the console. */
+  onStoreError?: (failure: StoreFailure) => void;
+}
+
+/** What the request phase leaves for the response phase. */
+interface Decision {
+  readonly allowed: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+const defaultTimeout = 50;
+
+class StoreTimeout extends Error {
+  constructor(ms: number) {
+    super(`the rate-limit store did not answer within ${ms} ms`);
+    this.name = 'StoreTimeout';
+  }
+}
+
+const isThenable = (value: unknown): value is PromiseLike<readonly Outcome[]> => typeof (value as { then?: unknown } | null)?.then === 'function';
+
+/** The store's answer, or a rejection when it takes longer than `ms`: a request never waits on a stuck store. */
+const bounded = (answer: PromiseLike<readonly Outcome[]>, ms: number): Promise<readonly Outcome[]> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreTimeout(ms)), ms);
+    answer.then(
+      (outcomes) => {
+        clearTimeout(timer);
+        resolve(outcomes);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+
+const checkLimits = (limits: readonly Limit[], where: string): readonly Limit[] => {
+  const names = limits.map((limit) => limit.name);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) throw new TypeError(`@apigate/rate-limit: two limits of ${where} are named "${twice}"; give each its own name`);
+  return limits;
+};
+
+const reportOf = (limit: Limit, outcome: Outcome): PolicyReport => ({
+  name: limit.name,
+  quota: limit.quota,
+  windowSeconds: seconds(limit.windowMs),
+  unit: 'requests',
+  remaining: outcome.remaining,
+  resetSeconds: seconds(outcome.resetMs),
+});
+
+/**
+ * Rate limiting as middleware: every request is checked against the limits of its tier, keyed by
+ * the client address (or any key), and refused with 429 `rate_limited`, `Retry-After` and the
+ * RateLimit headers when one of them has no room. Attach it to the gateway, a service or a route,
+ * or use it as Express/Koa/Hono middleware through the adapters.
+ * @example
+ * const limiter = rateLimit({ limits: [tokenBucket({ rate: 10, burst: 20 }), slidingWindow({ limit: 1000, window: '1d' })] });
+ * service({ prefix: '/api', use: [limiter] }, routes);
+ */
+export const rateLimit = ({
+  name = 'rate-limit',
+  limits,
+  key = byIp(),
+  tiers,
+  cost = 1,
+  store = memoryStore(),
+  headers: headerOptions = {},
+  failure = 'open',
+  onStoreError,
+}: RateLimitOptions): Middleware => {
+  checkLimits(limits, name);
+  for (const [tier, list] of Object.entries(tiers?.limits ?? {})) checkLimits(list, `${name} tier "${tier}"`);
+  const keyOf = typeof key === 'function' ? key : joinKeys(key);
+  const tierOf = tiers === undefined ? undefined : typeof tiers.by === 'function' ? tiers.by : scopeTier(tiers.by);
+  const which = styles(headerOptions.style);
+  const timeout = store.timeout ?? defaultTimeout;
+  const slot = Symbol(name);
+  let warned = false;
+
+  const report = (failed: StoreFailure): void => {
+    try {
+      if (onStoreError !== undefined) onStoreError(failed);
+      else if (!warned) {
+        warned = true;
+        console.error(`apigate: the store of rate limiter "${name}" failed (${failed.reason}); requests are ${failed.failure === 'open' ? 'let through' : 'refused'} while it does (further failures are not reported)`, failed.error);
+      }
+    } catch {
+      // A throwing report must not decide the request.
+    }
+  };
+
+  const failed = (ctx: RequestContext, error: unknown): GatewayError | undefined => {
+    report({ limiter: name, reason: error instanceof StoreTimeout ? 'timeout' : 'error', error, failure, route: ctx.route });
+    if (failure === 'open') return undefined;
+    return new GatewayError('service_unavailable', { message: 'The rate limiter is unavailable.', headers: { 'retry-after': '1' }, details: { limiter: name, reason: error instanceof StoreTimeout ? 'timeout' : 'error' }, cause: error });
+  };
+
+  const decided = (ctx: RequestContext, chosen: readonly Limit[], outcomes: readonly Outcome[]): GatewayError | undefined => {
+    const reports = chosen.map((limit, i) => reportOf(limit, outcomes[i]!));
+    const refused = outcomes.flatMap((outcome, i) => (outcome.allowed ? [] : [i]));
+    if (refused.length === 0) {
+      // The fewest units left; on a tie, the longest wait for them to come back.
+      let restrictive = 0;
+      outcomes.forEach((outcome, i) => {
+        const best = outcomes[restrictive]!;
+        if (outcome.remaining < best.remaining || (outcome.remaining === best.remaining && outcome.resetMs > best.resetMs)) restrictive = i;
+      });
+      if (headerOptions.allowed === true) setScope(ctx, slot, { allowed: true, headers: rateLimitHeaders(reports, reports[restrictive]!, which) } satisfies Decision);
+      return undefined;
+    }
+    // The request may pass only once every refusing limit has room: the longest of their waits.
+    const worst = refused.reduce((a, b) => (outcomes[b]!.retryAfterMs > outcomes[a]!.retryAfterMs ? b : a));
+    const retryAfter = seconds(outcomes[worst]!.retryAfterMs);
+    const headers = { 'retry-after': String(retryAfter), ...rateLimitHeaders(reports, { ...reports[worst]!, remaining: 0 }, which) };
+    setScope(ctx, slot, { allowed: false, headers } satisfies Decision);
+    return new GatewayError('rate_limited', {
+      headers,
+      extensions: { retryAfter, violatedPolicies: refused.map((i) => chosen[i]!.name) },
+      details: { limiter: name, policies: refused.map((i) => chosen[i]!.name) },
+    });
+  };
+
+  const describe = {
+    'rate-limit': {
+      name,
+      limits: limits.map((limit) => ({ name: limit.name, algorithm: limit.algorithm, quota: limit.quota, windowSeconds: seconds(limit.windowMs) })),
+      ...(tiers === undefined ? {} : { tiers: Object.fromEntries(Object.entries(tiers.limits).map(([tier, list]) => [tier, list.map((limit) => limit.name)])) }),
+    },
+  };
+
+  return {
+    name,
+    describe,
+    request: function rateLimit(ctx) {
+      const rawKey = keyOf(ctx);
+      if (rawKey === undefined) return undefined;
+      const tier = tierOf?.(ctx);
+      const chosen = tier !== undefined && tiers !== undefined && Object.hasOwn(tiers.limits, tier) ? tiers.limits[tier]! : limits;
+      if (chosen.length === 0) return undefined;
+      const units = typeof cost === 'function' ? cost(ctx) : cost;
+      if (!Number.isInteger(units) || units < 0) {
+        throw new GatewayError('internal', { details: { limiter: name, reason: `the cost of a request must be a whole number of units, got ${String(units)}` } });
+      }
+      if (units === 0) return undefined;
+      const tierName = chosen === limits ? '' : tier!;
+      const subject = `${name}:${shortKey(rawKey)}`;
+      const checks: LimitCheck[] = chosen.map((limit) => ({ subject, id: `${tierName}:${limit.name}`, limit, cost: units }));
+      let answer: readonly Outcome[] | PromiseLike<readonly Outcome[]>;
+      try {
+        answer = store.consume(checks);
+      } catch (error) {
+        return failed(ctx, error);
+      }
+      if (!isThenable(answer)) return decided(ctx, chosen, answer);
+      return bounded(answer, timeout).then(
+        (outcomes) => decided(ctx, chosen, outcomes),
+        (error: unknown) => failed(ctx, error),
+      );
+    },
+    // Refusals carry their headers on the error; only allowed responses need the response phase.
+    ...(headerOptions.allowed === true
+      ? {
+          response: (ctx: ResponseContext) => {
+            const decision = readScope<Decision>(ctx, slot);
+            if (decision?.allowed === true) applyHeaders(ctx.headers, decision.headers);
+          },
+        }
+      : {}),
+    close: () => store.close?.(),
+  };
+};
+
+const scopeTier =
+  (scopeKey: PropertyKey) =>
+  (ctx: RequestContext): string | undefined => {
+    const value = (ctx as RequestContext<Record<string, string>, { scope: Record<PropertyKey, unknown> }>).get(scopeKey);
+    return typeof value === 'string' ? value : undefined;
+  };

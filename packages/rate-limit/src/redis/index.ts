@@ -1,0 +1,1 @@
+export { redisStore, RedisStore, type RedisStoreOptions } from './redis-store.ts';
