@@ -27,7 +27,7 @@ const surface: Record<string, readonly string[]> = {
   ],
   // The transport port, for transport authors (@apigate/proxy's two transports use every value).
   '@apigate/core/exchange': [
-    'TransportError', 'clientGoneCode', 'clientTimeoutCode', 'connectionDropped', 'connectionListed', 'forwardingHeaders', 'hopByHop', 'hopByHopButFraming',
+    'BodyLimit', 'TransportError', 'clientGoneCode', 'clientTimeoutCode', 'connectionDropped', 'connectionListed', 'forwardingHeaders', 'hopByHop', 'hopByHopButFraming',
     'outgoingBody', 'transferCodingRefusal', 'trustMatcher', 'upstreamFailure', 'upstreamTimeoutCode',
   ],
   '@apigate/validation': ['all', 'declaredSchemas', 'defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'query', 'validate'],

@@ -20,4 +20,5 @@ export {
   type ForwardingHeaders,
   type ForwardingInput,
 } from './headers.ts';
+export { BodyLimit } from './limit.ts';
 export { trustMatcher } from './trust.ts';

@@ -1,8 +1,6 @@
 import type { BodySource } from '@apigate/core';
+import { BodyLimit } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
-
-const tooLarge = (limit: number, details: Record<string, unknown>): GatewayError =>
-  new GatewayError('payload_too_large', { message: `The request body is larger than ${limit} bytes.`, details: { limit, ...details } });
 
 /**
  * A Web Request's body for routes that read it: reads the stream up to a limit (cancelling it
@@ -51,38 +49,30 @@ export class WebBodySource implements BodySource {
   }
 
   async #read(limit: number): Promise<Uint8Array> {
-    const declared = this.contentLength;
-    if (declared !== undefined && declared > limit) {
+    const body = new BodyLimit(limit);
+    const refused = body.declared(this.contentLength);
+    if (refused !== undefined) {
       this.cut = true;
-      throw tooLarge(limit, { declared });
+      throw refused;
     }
     const stream = this.#request.body;
     if (stream === null || this.#request.bodyUsed) return (this.#bytes = new Uint8Array(0));
     const reader = stream.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        size += value.byteLength;
-        if (size > limit) {
+        const over = body.add(value);
+        if (over !== undefined) {
           this.cut = true;
           await reader.cancel();
-          throw tooLarge(limit, { received: size });
+          throw over;
         }
-        chunks.push(value);
       }
     } catch (error) {
       if (error instanceof GatewayError) throw error;
       throw new GatewayError('client_closed', { cause: error, details: { reason: 'the request body stream failed' } });
     }
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, at);
-      at += chunk.byteLength;
-    }
-    return (this.#bytes = bytes);
+    return (this.#bytes = body.bytes());
   }
 }

@@ -1,11 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { BodySource } from '@apigate/core';
+import { BodyLimit } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
 
 type ParsedRequest = IncomingMessage & { body?: unknown };
-
-const tooLarge = (limit: number, details: Record<string, unknown>): GatewayError =>
-  new GatewayError('payload_too_large', { message: `The request body is larger than ${limit} bytes.`, details: { limit, ...details } });
 
 /**
  * A Node request's body for routes that read it: reads the stream up to a limit, or hands over
@@ -47,15 +45,14 @@ export class NodeBodySource implements BodySource {
 
   #read(limit: number): Promise<Uint8Array> {
     const req = this.#req;
-    const declared = this.contentLength;
-    if (declared !== undefined && declared > limit) {
+    const body = new BodyLimit(limit);
+    const refused = body.declared(this.contentLength);
+    if (refused !== undefined) {
       this.cut = true;
-      return Promise.reject(tooLarge(limit, { declared }));
+      return Promise.reject(refused);
     }
     if (req.readableEnded) return Promise.resolve((this.#bytes = new Uint8Array(0)));
     return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
       const done = (): void => {
         req.off('data', onData);
         req.off('end', onEnd);
@@ -63,19 +60,17 @@ export class NodeBodySource implements BodySource {
         req.off('close', onClose);
       };
       const onData = (chunk: Buffer): void => {
-        size += chunk.byteLength;
-        if (size > limit) {
+        const over = body.add(chunk);
+        if (over !== undefined) {
           done();
           req.pause();
           this.cut = true;
-          reject(tooLarge(limit, { received: size }));
-          return;
+          reject(over);
         }
-        chunks.push(chunk);
       };
       const onEnd = (): void => {
         done();
-        resolve((this.#bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+        resolve((this.#bytes = body.bytes()));
       };
       const onError = (error: Error): void => {
         done();
