@@ -6,7 +6,8 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const workspaces = ['packages', 'apps'].flatMap((dir) =>
+// The folders of pnpm-workspace.yaml's globs (packages/*, apps/*, apps/examples/*).
+const workspaces = ['packages', 'apps', 'apps/examples'].flatMap((dir) =>
   readdirSync(join(root, dir), { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => join(root, dir, entry.name)),
