@@ -14,6 +14,11 @@ export interface Memory {
 export interface GatewayProcess {
   readonly port: number;
   readonly memory: () => Promise<Memory>;
+  /**
+   * Resets the process's peak RSS (VmHWM) to its current RSS (Linux `clear_refs` 5), for fixtures
+   * that answer 'reset-peak': a peak left by start-up or a warm-up then cannot hide growth.
+   */
+  readonly resetPeak: () => Promise<void>;
   readonly stop: () => Promise<void>;
 }
 
@@ -43,6 +48,11 @@ export const startGatewayProcess = async (fixture: string, args: readonly string
       const answer = once(child, 'message') as Promise<[Memory]>;
       child.send('memory');
       return (await answer)[0];
+    },
+    resetPeak: async () => {
+      const answer = once(child, 'message');
+      child.send('reset-peak');
+      await answer;
     },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
