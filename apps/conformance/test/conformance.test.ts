@@ -324,6 +324,7 @@ describeAdapters(adapterNames, (f, adapter) => {
       await get('/mw/hook');
       await send(f.target.base, '/mw/echo', { method: 'DELETE' });
       await get('/mw/slow/wait');
+      await get('/mw/refused/any');
       await ending(f.target.base, '/mw/cut');
       const hold = f.upstreams.echo[0]!.nextHold();
       const { res, abort } = await open(f.target.base, '/mw/hold');
@@ -331,7 +332,7 @@ describeAdapters(adapterNames, (f, adapter) => {
       await nextChunk(res);
       abort();
       await hold.closed;
-      const log = await poll(settledLog, (entries) => entries.length >= before + 7);
+      const log = await poll(settledLog, (entries) => entries.length >= before + 8);
       // Give a second settle of any request the chance to show up before comparing.
       await new Promise((resolve) => setTimeout(resolve, 200));
       const entries = (await settledLog()).slice(before);
@@ -341,9 +342,18 @@ describeAdapters(adapterNames, (f, adapter) => {
         adapter,
         { count: log.length - before, entries: [...entries].sort(), observed: [...ended.ended.slice(endedBefore)].sort(), ids: ended.ids === ended.ended.length },
         {
-          count: 7,
-          // A status is there when the client got one: the gateway's 504 for the timeout, none for the cut body or the client that left.
-          entries: ['/mw/cut upstream_reset', '/mw/echo 200', '/mw/echo 401 unauthorized', '/mw/echo 405 method_not_allowed', '/mw/hold client_closed', '/mw/hook 202', '/mw/slow/wait 504 upstream_timeout'],
+          count: 8,
+          // A status is there when the client got one: the gateway's 504 and 502 for the upstream faults, none for the cut body or the client that left.
+          entries: [
+            '/mw/cut upstream_reset',
+            '/mw/echo 200',
+            '/mw/echo 401 unauthorized',
+            '/mw/echo 405 method_not_allowed',
+            '/mw/hold client_closed',
+            '/mw/hook 202',
+            '/mw/refused/any 502 upstream_unreachable',
+            '/mw/slow/wait 504 upstream_timeout',
+          ],
           observed: [
             '/mw/cut upstream_reset proxied',
             '/mw/echo 200 proxied',
@@ -351,6 +361,7 @@ describeAdapters(adapterNames, (f, adapter) => {
             '/mw/echo 405 method_not_allowed made',
             '/mw/hold client_closed proxied',
             '/mw/hook 202 made',
+            '/mw/refused/any 502 upstream_unreachable made',
             '/mw/slow/wait 504 upstream_timeout made',
           ],
           ids: true,
