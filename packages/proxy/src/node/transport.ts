@@ -229,19 +229,40 @@ const pipeTransformed = ({ proxyRes, req, res, status, transforms, flight }: Tra
       stop();
     });
   }
+  settleOnEnd({ proxyRes, req, res, status, plan, stop });
+};
+
+/** A proxied response whose head is out, and what ends with it. */
+interface Ending {
+  readonly proxyRes: IncomingMessage;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly status: number;
+  readonly plan: ForwardPlan | undefined;
+  /** Destroys what sits between the upstream and the client (transform stages), if anything. */
+  readonly stop?: () => void;
+}
+
+/**
+ * The two listeners that settle a proxied response however it ends, with or without transforms.
+ * The upstream failing mid-body aborts the client connection, never a second response. 'close'
+ * follows every response: complete ('finish' came first), or cut because the client left
+ * (http-proxy-3 then aborts the upstream request). Settling is idempotent; the first wins.
+ */
+const settleOnEnd = ({ proxyRes, req, res, status, plan, stop }: Ending): void => {
   proxyRes.on('error', (error: NodeJS.ErrnoException) => {
-    plan.failed({ error, stale: false, replayable: false, started: true });
+    plan?.failed({ error, stale: false, replayable: false, started: true });
     res.destroy();
   });
   res.once('close', () => {
     if (res.writableFinished) {
       stopUpload(proxyRes, req);
-      plan.settle({ status });
+      plan?.settle({ status });
       return;
     }
-    plan.settle({ error: clientClosed() });
+    plan?.settle({ error: clientClosed() });
     proxyRes.destroy();
-    stop();
+    stop?.();
   });
 };
 
@@ -386,26 +407,11 @@ export class NodeTransport implements Transport<NodeExchange> {
     }
     // pipe() and two listeners, not stream.pipeline(): pipeline's end-of-stream machinery (an
     // AbortController and a DOMException per request among it) cost a quarter of the gateway's
-    // overhead over bare http-proxy-3 in the benchmark. Settling is idempotent; the first wins.
+    // overhead over bare http-proxy-3 in the benchmark.
     proxyRes.pipe(res);
     // The pipe pauses proxyRes while `res` is backpressured: the client is then the slow side.
     if (flight !== undefined) proxyRes.on('pause', () => flight.downloadPaused(proxyRes));
-    // The upstream failed mid-body: abort the client connection, never a second response.
-    proxyRes.on('error', (error: NodeJS.ErrnoException) => {
-      plan?.failed({ error, stale: false, replayable: false, started: true });
-      res.destroy();
-    });
-    // 'close' follows every response: complete ('finish' came first), or cut because the client
-    // left (http-proxy-3 then aborts the upstream request). One listener serves both.
-    res.once('close', () => {
-      if (res.writableFinished) {
-        stopUpload(proxyRes, req);
-        plan?.settle({ status });
-        return;
-      }
-      plan?.settle({ error: clientClosed() });
-      proxyRes.destroy();
-    });
+    settleOnEnd({ proxyRes, req, res, status, plan });
   }
 
   #failed(exchange: NodeExchange, flight: Flight, options: AttemptOptions, error: NodeJS.ErrnoException): void {
