@@ -175,6 +175,45 @@ const throwingEnd: Policy = {
     };
   },
 };
+/**
+ * Picks the first backend not excluded, in configured order: the `/retry` services always meet
+ * their refused backend first, and a retry's `other()` goes through the exclusion. It records
+ * each attempt's start and end, which a balancer counting requests in flight relies on pairing.
+ */
+const inOrder = (log: string[]): Policy => ({
+  name: 'inOrder',
+  create: (backends) => ({
+    pick: (request) => backends.find((backend) => request.exclude?.has(backend) !== true),
+    start: (backend) => void log.push(`start ${backend.origin}`),
+    end: (backend, outcome) => void log.push(`end ${backend.origin} ${outcome.ok ? outcome.status : outcome.code}`),
+  }),
+});
+
+/**
+ * The `/retry` services' middleware: a failed attempt goes to another backend, up to three
+ * attempts; each attempt tells the upstream its number, and settle records where the request
+ * ended (`/retry-log` answers with it).
+ */
+const retryOther = (log: string[]): Middleware => ({
+  name: 'retry-other',
+  retry: (ctx) => (ctx.attempt < 3 ? ctx.other() : undefined),
+  upstream: (ctx) => ctx.headers.set('x-attempt', String(ctx.attempt)),
+  settle: (event) => void log.push([event.path, event.status, event.error?.code, event.backend?.origin].filter((part) => part !== undefined).join(' ')),
+});
+/** A retry that names a backend the service does not have: the gateway refuses to send there. */
+const rogueRetry: Middleware = {
+  name: 'rogue',
+  retry: (ctx) => ({ ...ctx.backend, url: 'http://169.254.169.254/', origin: 'http://169.254.169.254' }),
+};
+const retryRoutes = (log: string[], attempts: string[]) => ({
+  // Refused first, then the echo upstream `b`.
+  other: service({ name: 'retry-other', prefix: '/retry/other', policy: 'inOrder', use: [retryOther(log)] }, [get('/ping'), post('/upload')]),
+  // Refused, refused again: every backend tried.
+  none: service({ name: 'retry-none', prefix: '/retry/none', policy: 'inOrder', use: [retryOther(log)] }, [get('/ping')]),
+  rogue: service({ name: 'retry-rogue', prefix: '/retry/rogue', policy: 'inOrder', use: [rogueRetry] }, [get('/ping')]),
+  log: service({ name: 'retry-log', prefix: '/retry-log' }, [get('/all', { before: () => json(200, { settled: log, attempts }) })]),
+});
+
 const throwingPick: Policy = {
   name: 'throwingPick',
   create: () => ({
@@ -448,16 +487,22 @@ export const buildGateway = (origins: Origins): Gateway => {
   const ended: Ended[] = [];
   const mw = mwRoutes(mwSettled, ended);
   const limited = limitedRoutes();
+  const attempts: string[] = [];
+  const retries = retryRoutes([], attempts);
   const reports: string[] = [];
   return createGateway({
     renderer: 'json',
     use: [gatewayOnion(mwSettled), gatewayMark],
     state: { failures, settled },
     observer: recordingObserver(failures, settled, ended, reports),
-    policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick },
+    policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick, inOrder: inOrder(attempts) },
     upstream: { requestTimeout },
   })
     .mount(echo, [origins.echo[0]!])
+    .mount(retries.other, [origins.refused, origins.echo[1]!])
+    .mount(retries.none, [origins.refused, origins.refused])
+    .mount(retries.rogue, [origins.refused, origins.echo[1]!])
+    .mount(retries.log, [origins.echo[0]!])
     .mount(auth, [origins.echo[0]!])
     .mount(files, [origins.echo[0]!])
     .mount(mirror, [origins.echo[0]!])

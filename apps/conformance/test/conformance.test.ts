@@ -286,6 +286,56 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
   });
 
+  describe('attempts sent again by a retry middleware', () => {
+    type RetryLog = { settled: string[]; attempts: string[] };
+    const retryLog = async (): Promise<RetryLog> => (await get('/retry-log/all')).json<RetryLog>();
+    /** How the gateway settled the requests of `run`, as the retry middleware's settle, the balancer and the observer heard them. */
+    const settledBy = async (path: string, run: () => Promise<Reply>) => {
+      const before = await retryLog();
+      const observed = (await settledOf(path)).length;
+      const reply = await run();
+      const after = await poll(retryLog, (now) => now.settled.length > before.settled.length);
+      return { reply, log: after.settled.slice(before.settled.length), balancer: after.attempts.slice(before.attempts.length), observer: (await settledOf(path)).slice(observed) };
+    };
+    const refusedOrigin = () => f.upstreams.origins.refused;
+    const echoB = () => f.upstreams.origins.echo[1]!;
+
+    it('sends a request that met a refused backend to another one, with the attempt number, and settles once there', async () => {
+      const { reply, log, balancer, observer } = await settledBy('/retry/other/ping', () => get('/retry/other/ping'));
+      const echo = seen(reply);
+      conform(
+        'retry to another backend',
+        adapter,
+        { name: echo.name, attempt: echo.headers['x-attempt'], log, balancer, observer },
+        {
+          name: 'b',
+          attempt: '2',
+          log: [`/retry/other/ping 200 ${echoB()}`],
+          balancer: [`start ${refusedOrigin()}`, `end ${refusedOrigin()} upstream_unreachable`, `start ${echoB()}`, `end ${echoB()} 200`],
+          observer: ['upstream_unreachable', 200],
+        },
+      );
+    });
+
+    it('does not send a streamed body again: the client gets the first failure', async () => {
+      const { reply, log } = await settledBy('/retry/other/upload', () => send(f.target.base, '/retry/other/upload', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'streamed, not held' }));
+      conform('no retry of a streamed body', adapter, { ...failure(reply), log }, { ...rendered(502, 'upstream_unreachable'), log: [`/retry/other/upload 502 upstream_unreachable ${refusedOrigin()}`] });
+    });
+
+    it('ends with the last failure once every backend was tried', async () => {
+      const { reply, log, observer } = await settledBy('/retry/none/ping', () => get('/retry/none/ping'));
+      conform('retry with every backend tried', adapter, { ...failure(reply), log, observer }, { ...rendered(502, 'upstream_unreachable'), log: [`/retry/none/ping 502 upstream_unreachable ${refusedOrigin()}`], observer: ['upstream_unreachable', 'upstream_unreachable'] });
+    });
+
+    it('never sends to a backend the service does not have, and reports the middleware', async () => {
+      const failures = async (): Promise<string[]> => (await get('/faulty/failures')).json<{ failures: string[] }>().failures;
+      const before = (await failures()).length;
+      const reply = await get('/retry/rogue/ping');
+      const reported = (await failures()).slice(before);
+      conform('retry to a backend not configured', adapter, { ...failure(reply), reported }, { ...rendered(502, 'upstream_unreachable'), reported: ['rogue.retry'] });
+    });
+  });
+
   describe('middleware at gateway, service and route level', () => {
     const settledLog = async (): Promise<string[]> => (await get('/mw-log/settled')).json<{ settled: string[] }>().settled;
     const endedLog = async (): Promise<{ ended: string[]; ids: number }> => (await get('/mw-log/ended')).json<{ ended: string[]; ids: number }>();

@@ -143,7 +143,7 @@ export const buildGateway = <TState extends object>(options: GatewayOptions<TSta
       const policy = Object.hasOwn(policies, policyName) ? policies[policyName] : undefined;
       let balancer = policy === undefined ? unknownPolicy : balancers.get(policyName);
       if (!balancer) balancers.set(policyName, (balancer = policy!.create(backends)));
-      const full: CompiledRoute = { ...compiled, balancer, upstream: route.options.upstream as RouteUpstream | undefined };
+      const full: CompiledRoute = { ...compiled, balancer, backends, upstream: route.options.upstream as RouteUpstream | undefined };
       if (!router.add(route.method, compiled.segments, full)) {
         const which = route.method === '*' ? 'every method of' : route.method;
         problems.push({ code: 'duplicate_route', at: routeAt, message: `another route already answers ${which} ${compiled.info.path}` });

@@ -1,7 +1,7 @@
 import type { BuildProblem } from '@apigate/errors';
 import type { Chain } from './middleware.ts';
 import { parseTemplate, type Segment } from './path-template.ts';
-import type { PolicyInstance } from './policy.ts';
+import type { Backend, PolicyInstance } from './policy.ts';
 import type { RouteInput } from './input.ts';
 import type { Hook, RouteInfo } from './request.ts';
 import { compileRewrite, type Rewrite } from './rewrite.ts';
@@ -17,6 +17,8 @@ export interface CompiledRoute {
   readonly rewrite: Rewrite;
   readonly toQuery: string;
   readonly balancer: PolicyInstance;
+  /** The service's backends: the only ones a retry may go to. */
+  readonly backends: readonly Backend[];
   readonly input: RouteInput | undefined;
   /** The middleware of the gateway, the route's service and the route. */
   readonly chain: Chain;
@@ -40,7 +42,7 @@ export interface RouteToCompile {
   readonly chain: Chain;
 }
 
-export const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCompile): (Omit<CompiledRoute, 'balancer' | 'upstream'> & { segments: Segment[]; implied: string }) | undefined => {
+export const compileRoute = ({ service, prefix, route, at, problems, chain }: RouteToCompile): (Omit<CompiledRoute, 'balancer' | 'backends' | 'upstream'> & { segments: Segment[]; implied: string }) | undefined => {
   let own: Segment[];
   try {
     own = parseTemplate(route.path);

@@ -354,8 +354,9 @@ export class Gateway<TState extends object = object> {
     // A route without middleware has no phase to show a platform to.
     const platform = context?.platform ?? (route.chain === emptyChain ? this.#platform : this.#platformOf(io, route.info));
     let backend: Backend | undefined;
+    const view = new PolicyView(routed, this.#client);
     try {
-      backend = balancer.pick(new PolicyView(routed, this.#client));
+      backend = balancer.pick(view);
     } catch (error) {
       this.#report({ callback: 'balancer.pick', error, route: route.info });
       const failure = new GatewayError('internal', { details: { reason: 'the load-balancing policy failed to pick a backend' }, cause: error });
@@ -380,7 +381,9 @@ export class Gateway<TState extends object = object> {
       route,
       match,
       backend,
-      uri: backend.basePath === '' ? uri : backend.basePath + uri,
+      uri,
+      view,
+      headers: io.headers,
       observer,
       trace,
       report: this.#report,

@@ -21,7 +21,7 @@ export {
 export { roundRobin, smoothRoundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
 export type { CallbackFailure } from './guard.ts';
-export type { BodyTransform, InitContext, Middleware, PhaseContext, ProvidedBy, ResponseContext, ResponseHeaders, ScopeReader, SettleEvent, UpstreamContext } from './middleware.ts';
+export type { BodyTransform, InitContext, Middleware, PhaseContext, ProvidedBy, ResponseContext, ResponseHeaders, RetryContext, ScopeReader, SettleEvent, UpstreamContext } from './middleware.ts';
 export { upstreamDefaults, type RouteUpstream, type Transport, type UpstreamConfig } from './upstream.ts';
 export type { ForwardPlan, Plan, RespondPlan, ResponseTransforms, SettleInput } from './plan.ts';
 export { defaultBodyLimit, type BodySource, type InputContext, type RouteInput } from './input.ts';

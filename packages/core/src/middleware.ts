@@ -46,10 +46,33 @@ export interface UpstreamContext extends PhaseContext {
   readonly method: string;
   readonly path: string;
   readonly backend: Backend;
-  /** 1 for the first attempt; a replay on a fresh connection is not a new attempt. */
+  /** 1 for the first attempt, 2 for the first retry; a replay on a fresh connection is not a new attempt. */
   readonly attempt: number;
   /** The headers that go upstream: set `traceparent` and the like here. */
   readonly headers: RequestHeaders;
+}
+
+/**
+ * What the retry phase sees: an attempt that failed before any byte of a response reached the
+ * client, whose request body can be sent again (there is none, or the gateway holds its bytes).
+ */
+export interface RetryContext extends PhaseContext {
+  readonly route: RouteInfo;
+  readonly method: string;
+  readonly path: string;
+  /** The attempt that failed: 1 for the first. */
+  readonly attempt: number;
+  /** The backend it went to. */
+  readonly backend: Backend;
+  /** Every backend the request went to so far, in order: `backend` is the last. */
+  readonly tried: readonly Backend[];
+  /** What the attempt met, as the client is told if nothing is sent again. */
+  readonly error: GatewayError;
+  /**
+   * Another of the route's backends, through its balancer and skipping every one tried; undefined
+   * when none is left. Only configured backends are ever sent to.
+   */
+  other(): Backend | undefined;
 }
 
 /**
@@ -136,6 +159,14 @@ export interface Middleware<TEnv extends Env = Env, TProvides extends object = a
   readonly request?: Hook<Record<string, string>, WithScope<TEnv, TProvides>>;
   /** Once per attempt, after the backend is picked and before the request is sent. Synchronous. */
   readonly upstream?: (context: UpstreamContext) => void;
+  /**
+   * When an attempt failed before any byte of a response reached the client and its body can be
+   * sent again: returns the backend the next attempt goes to (`context.backend` for the same one,
+   * `context.other()` for another), or undefined to leave it to the next middleware. Asked route
+   * first, gateway last; the first answer wins; with none the request ends with the error. The
+   * retry policies (which failures, how many attempts, budgets) are the middleware's. Synchronous.
+   */
+  readonly retry?: (context: RetryContext) => Backend | undefined;
   /** When the response head is known, for proxied and gateway-made responses alike. Synchronous. */
   readonly response?: (context: ResponseContext) => void;
   /** Exactly once per request, however it ended. */
@@ -186,6 +217,8 @@ export interface Chain {
   /** For each request phase, the index in `all` of the middleware it belongs to. */
   readonly requestOwners: readonly number[];
   readonly upstream: readonly Middleware[];
+  /** Route first, gateway last: who decides whether a failed attempt goes again. */
+  readonly retry: readonly Middleware[];
   /** In the order they run: route first, gateway last. */
   readonly response: readonly Middleware[];
   readonly settle: readonly Middleware[];
@@ -193,7 +226,7 @@ export interface Chain {
   readonly init: readonly Middleware[];
 }
 
-export const emptyChain: Chain = { all: [], request: [], requestOwners: [], upstream: [], response: [], settle: [], init: [] };
+export const emptyChain: Chain = { all: [], request: [], requestOwners: [], upstream: [], retry: [], response: [], settle: [], init: [] };
 
 /** Compiles the middleware of the gateway, a service and a route into one chain (build time). */
 export const compileChain = (levels: readonly (readonly Middleware[])[]): Chain => {
@@ -204,6 +237,7 @@ export const compileChain = (levels: readonly (readonly Middleware[])[]): Chain 
     request: all.flatMap((m) => (m.request ? [m.request as Hook] : [])),
     requestOwners: all.flatMap((m, i) => (m.request ? [i] : [])),
     upstream: all.filter((m) => m.upstream !== undefined),
+    retry: all.filter((m) => m.retry !== undefined).reverse(),
     response: all.filter((m) => m.response !== undefined).reverse(),
     settle: all.filter((m) => m.settle !== undefined).reverse(),
     init: all.filter((m) => m.init !== undefined),

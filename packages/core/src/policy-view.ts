@@ -1,5 +1,5 @@
 import type { RequestIO, Routed } from './match.ts';
-import type { PolicyRequest } from './policy.ts';
+import type { Backend, PolicyRequest } from './policy.ts';
 import type { RequestHeaders, RouteInfo } from './request.ts';
 
 /** What a balancer sees; headers are read from the adapter only if a strategy asks for them. */
@@ -8,6 +8,8 @@ export class PolicyView implements PolicyRequest {
   readonly method: string;
   readonly path: string;
   readonly params: Readonly<Record<string, string>>;
+  /** Set only when a retry asks the balancer for another backend. */
+  exclude: ReadonlySet<Backend> | undefined = undefined;
   readonly #io: RequestIO;
   readonly #client: (io: RequestIO) => string | undefined;
 

@@ -22,6 +22,12 @@ export interface PolicyRequest {
   readonly clientIp: string | undefined;
   /** Decoded path parameter values, by name; empty for a route without parameters. */
   readonly params: Readonly<Record<string, string>>;
+  /**
+   * Backends not to pick: those a failed attempt already went to, when a retry asks for another.
+   * Undefined on a request's first pick. A balancer that ignores it still works: the gateway then
+   * takes the first untried backend in configured order.
+   */
+  readonly exclude?: ReadonlySet<Backend> | undefined;
 }
 
 /** How a forwarded request ended, as the balancer hears it. */

@@ -79,4 +79,14 @@ describe('policy', () => {
     const [x, y] = [shared.create(backends(2, 'x')), shared.create(backends(2, 'y'))];
     expect([x.pick(policyRequest())?.url, y.pick(policyRequest())?.url, x.pick(policyRequest())?.url]).toEqual(['http://x0', 'http://y0', 'http://x1']);
   });
+
+  it("leaves the backends a retry excludes out of the candidates, and the strategy's key still decides", () => {
+    const list = backends(3);
+    const log: unknown[] = [];
+    const instance = policy({ strategy: byHeader('x-user'), balancer: recording(log) }).create(list);
+    const request = { ...policyRequest({ headers: { 'x-user': 'u1' } }), exclude: new Set([list[0]!]) };
+    expect(instance.pick(request)?.url).toBe('http://b1');
+    expect(log.at(-1)).toEqual({ pick: ['http://b1', 'http://b2'], key: 'u1' });
+    expect(instance.pick({ ...request, exclude: new Set(list) })).toBeUndefined();
+  });
 });

@@ -23,7 +23,10 @@ export const policy = ({ strategy = noKey(), balancer = roundRobinBalancer(), na
     const instance = balancer.create(backends);
     const result: PolicyInstance = {
       pick(request) {
-        const { key, candidates } = strategy.route(request, backends);
+        const { key, candidates: routed } = strategy.route(request, backends);
+        // A retry asking for another backend: the tried ones are out, the key still decides.
+        const exclude = request.exclude;
+        const candidates = exclude === undefined ? routed : routed.filter((backend) => !exclude.has(backend));
         return candidates.length === 0 ? undefined : instance.pick(candidates, key);
       },
     };

@@ -69,11 +69,16 @@ export interface AttemptFailure {
 }
 
 /**
- * What the exchange decided about a failed attempt: send it again, on a fresh connection (the
- * attempt loop), or end the request. An ended request has been settled with `error`; when
+ * What the exchange decided about a failed attempt: send it again on a fresh connection (a stale
+ * pooled one met), send a new attempt (a retry middleware asked), or end the request. An ended request has been settled with `error`; when
  * `answer` is set the client still gets a response rendering it (and `close` says its
  * connection closes after), else its connection is aborted.
  */
 export type AttemptDecision =
   | { readonly next: 'replay' }
+  /**
+   * A new attempt: send the request again to the plan's `backend` at its `uri` (read them again:
+   * the backend may be another), on a pooled connection; the upstream phases have run for it.
+   */
+  | { readonly next: 'retry' }
   | { readonly next: 'end'; readonly error: GatewayError; readonly answer: GatewayError | undefined; readonly close: boolean };

@@ -73,6 +73,12 @@ class Clock {
     this.#timer = undefined;
   }
 
+  /** A new attempt: the silence starts over, and the timer runs again if it had fired. */
+  restart(): void {
+    this.tick();
+    this.#timer ??= setTimeout(this.#check, this.#nap);
+  }
+
   readonly #check = (): void => {
     const onClient = this.onClient;
     const left = this.#since + (onClient ? this.#limits.client : this.#limits.request) - Date.now();
@@ -169,7 +175,7 @@ export class FetchTransport implements Transport<FetchExchange> {
     for (const [name, value] of Object.entries(forwarding)) headers.set(name, value as string);
     if (body !== request.body) headers.delete('content-length');
 
-    const controller = new AbortController();
+    let controller = new AbortController();
     let streaming: ((failure: GatewayError) => void) | undefined;
     const own = plan.upstream;
     const limits = own === undefined ? this.#limits : { request: own.requestTimeout ?? this.#limits.request, client: own.clientTimeout ?? this.#limits.client };
@@ -191,27 +197,37 @@ export class FetchTransport implements Transport<FetchExchange> {
       finish();
       plan.settle(result);
     };
+    let sent = body;
+    if (body instanceof ReadableStream) {
+      sent = relayUpload(body as ReadableStream<Uint8Array>, clock);
+      // workerd sends a stream chunked whatever Content-Length says, unless it flows through a
+      // FixedLengthStream; Node's fetch honours the header as it is.
+      const declared = headers.get('content-length');
+      if (FixedLengthStream !== undefined && declared !== null && /^\d+$/.test(declared)) sent = sent.pipeThrough(new FixedLengthStream(Number(declared)));
+    }
+    // Bytes in memory (or none) can go again; the client's stream cannot.
+    const replayable = !(body instanceof ReadableStream);
     let upstream: Response;
-    try {
-      let sent = body;
-      if (body instanceof ReadableStream) {
-        sent = relayUpload(body as ReadableStream<Uint8Array>, clock);
-        // workerd sends a stream chunked whatever Content-Length says, unless it flows through a
-        // FixedLengthStream; Node's fetch honours the header as it is.
-        const declared = headers.get('content-length');
-        if (FixedLengthStream !== undefined && declared !== null && /^\d+$/.test(declared)) sent = sent.pipeThrough(new FixedLengthStream(Number(declared)));
+    for (;;) {
+      try {
+        const init: RequestInit & { duplex?: 'half' } = { method: plan.method, headers, body: sent, redirect: 'manual', signal: controller.signal };
+        if (body !== null) init.duplex = 'half';
+        upstream = await this.#fetch(`${plan.backend.origin}${plan.uri}`, init);
+        break;
+      } catch (error) {
+        // fetch replays a request that met a stale pooled connection itself, where it can.
+        const decision = plan.failed({ error: attemptError(controller.signal.reason, error), stale: false, replayable: replayable && !request.signal.aborted, started: false });
+        if (decision.next === 'retry') {
+          controller = new AbortController();
+          clock.restart();
+          continue;
+        }
+        finish();
+        if (decision.next === 'replay') throw new Error('unreachable: the fetch transport reports no stale connection');
+        const response = exchange.fail(decision.answer ?? decision.error);
+        if (decision.close) response.headers.set('connection', 'close');
+        return response;
       }
-      const init: RequestInit & { duplex?: 'half' } = { method: plan.method, headers, body: sent, redirect: 'manual', signal: controller.signal };
-      if (body !== null) init.duplex = 'half';
-      upstream = await this.#fetch(`${plan.backend.origin}${plan.uri}`, init);
-    } catch (error) {
-      finish();
-      // fetch replays a request that met a stale pooled connection itself, where it can.
-      const decision = plan.failed({ error: attemptError(controller.signal.reason, error), stale: false, replayable: false, started: false });
-      if (decision.next === 'replay') throw new Error('unreachable: the fetch transport reports no stale connection');
-      const response = exchange.fail(decision.answer ?? decision.error);
-      if (decision.close) response.headers.set('connection', 'close');
-      return response;
     }
     clock.tick();
 

@@ -430,6 +430,12 @@ export class NodeTransport implements Transport<NodeExchange> {
       this.#send(exchange, flight, { ...options, agent: false });
       return;
     }
+    if (decision.next === 'retry') {
+      // A new attempt, maybe to another backend, on the pool as the first one was.
+      const target = this.#target(flight.plan.backend.origin);
+      this.#send(exchange, flight, { ...options, target, agent: target.protocol === 'https:' ? this.httpsAgent : this.httpAgent });
+      return;
+    }
     // The client already has the whole response (an upstream that answered before reading the
     // upload, then dropped it): nothing to abort.
     if (res.writableFinished) return;
