@@ -10,7 +10,7 @@ import { runAutocannon, runWrk, type LoadResult, type RequestSpec } from './load
 import { nginxBinary, nginxVersion, originConfig, proxyConfig } from './nginx.ts';
 import { childPids, coreBusyTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
-import { render, sampleKey, type RateSample, type Sample, type UploadResult } from './report.ts';
+import { pairKey, render, sampleKey, type PairedBlock, type RateSample, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
 
 const args = process.argv.slice(2);
@@ -18,7 +18,7 @@ if (args.includes('--help') || args.includes('-h')) {
   console.log(
     [
       'usage: pnpm bench [--quick]                      run the benchmarks, write docs/benchmarks.md',
-      '       pnpm bench [--only <case,...>] [--workloads <tiny,json,64k,post1m>] [--rounds N] [--seconds N]',
+      '       pnpm bench [--only <case,...>] [--workloads <tiny,json,64k,post1m>] [--rounds N] [--seconds N] [--pairs N]',
       '                                                 only those cases (ids as in --profile) and workloads, with the origin reached directly; prints the report, writes nothing',
       '       pnpm bench --profile <case> [--seconds N]  CPU-profile one case under load (e.g. apigate-express, apigate-express-json) and print its top self-time functions',
     ].join('\n'),
@@ -41,10 +41,12 @@ const numberOption = (name: string): number | undefined => {
   return parsed;
 };
 const settings = quick
-  ? { rounds: 2, warmSeconds: 1, seconds: 2, rateSeconds: 3, uploadMiB: 512, noiseRetryPct: 30 }
-  : { rounds: 5, warmSeconds: 2, seconds: 3, rateSeconds: 5, uploadMiB: 512, noiseRetryPct: 30 };
+  ? { rounds: 2, warmSeconds: 1, seconds: 2, rateSeconds: 3, uploadMiB: 512, noiseRetryPct: 30, pairs: 1 }
+  : { rounds: 5, warmSeconds: 2, seconds: 3, rateSeconds: 5, uploadMiB: 512, noiseRetryPct: 30, pairs: 3 };
 settings.rounds = numberOption('--rounds') ?? settings.rounds;
 settings.seconds = numberOption('--seconds') ?? settings.seconds;
+// 0 is allowed: no paired runs.
+settings.pairs = optionValue('--pairs') === '0' ? 0 : (numberOption('--pairs') ?? settings.pairs);
 /**
  * A fresh process runs its first seconds unoptimized: the first case of each contestant in a round
  * (every Node contestant is started afresh per round) gets this much warm-up instead of warmSeconds.
@@ -233,7 +235,8 @@ const main = async (): Promise<void> => {
     }
   }
 
-  // Interleaved rounds: every case once per round, always in the same order.
+  // Interleaved rounds: every case once per round, the order rotated from round to round, so that
+  // no case always runs right after the same neighbour (or at the same point of a slow drift).
   const samples = new Map<string, Sample[]>();
   const perRound = cases.length * (settings.warmSeconds + settings.seconds);
   log(`${cases.length} cases × ${settings.rounds} rounds ≈ ${Math.round(((perRound + (nodeContestants.length + 2) * (firstWarmSeconds - settings.warmSeconds)) * settings.rounds) / 60)} min`);
@@ -246,33 +249,12 @@ const main = async (): Promise<void> => {
       await launch();
     }
     const warmed = new Set<string>();
-    for (const c of cases) {
+    const shift = (round * Math.ceil(cases.length / settings.rounds)) % cases.length;
+    for (const c of [...cases.slice(shift), ...cases.slice(0, shift)]) {
       const target = running.get(c.contestant)!;
       const warmSeconds = warmed.has(c.contestant) ? settings.warmSeconds : firstWarmSeconds;
       warmed.add(c.contestant);
-      const url = `${target.url}${c.path}`;
-      const request = requestOf(c);
-      const measure = async (): Promise<Sample> => {
-        try {
-          if (target.child.exitCode !== null || target.child.signalCode !== null) throw new Error('process exited');
-          await load(url, request, warmSeconds);
-          const before = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-          const core0Before = coreBusyTicks(cores.contestant);
-          const t0 = performance.now();
-          const result = await load(url, request, settings.seconds);
-          const seconds = (performance.now() - t0) / 1000;
-          const after = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-          // What else ran on the contestant's core meanwhile (other users of the machine, stray work).
-          const core0Busy = coreBusyTicks(cores.contestant) - core0Before;
-          const noisePct = c.contestant === 'direct' ? Number.NaN : fraction(Math.max(0, core0Busy - (after - before)), seconds);
-          const rssMiB = target.pids.reduce((sum, pid) => sum + statusKiB(pid, 'VmRSS'), 0) / 1024;
-          if (result.requests === 0) throw new Error('no request completed');
-          return { rps: result.rps, p50ms: result.p50ms, p99ms: result.p99ms, cpuPct: fraction(after - before, seconds), noisePct, rssMiB, errors: result.errors, non2xx: result.non2xx };
-        } catch (error) {
-          const message = (error as Error).message.split('\n')[0]!;
-          return { rps: Number.NaN, p50ms: Number.NaN, p99ms: Number.NaN, cpuPct: Number.NaN, noisePct: Number.NaN, rssMiB: Number.NaN, errors: 0, non2xx: 0, failure: message };
-        }
-      };
+      const measure = (): Promise<Sample> => measureRun(target, c, warmSeconds);
       let sample = await measure();
       // Other work on the machine took much of the contestant's core: measure once more, keep the calmer run.
       if (sample.noisePct > settings.noiseRetryPct) {
@@ -288,11 +270,13 @@ const main = async (): Promise<void> => {
     }
   }
 
+  const paired = await pairedRuns(cases, running);
+
   if (only !== undefined || onlyWorkloads !== undefined) {
     // A partial run: the report of these cases only, printed, never written over docs/benchmarks.md.
     for (const [id, contestant] of running) if (id !== 'direct') await stop(contestant.child);
     process.stdout.write(
-      `${render({ ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries), samples, rate: { rps: rate.rps, seconds: settings.rateSeconds, connections: rate.connections, samples: [] }, uploads: [] })}\n`,
+      `${render({ ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries), samples, paired, rate: { rps: rate.rps, seconds: settings.rateSeconds, connections: rate.connections, samples: [] }, uploads: [] })}\n`,
     );
     return;
   }
@@ -327,12 +311,71 @@ const main = async (): Promise<void> => {
   const report = render({
     ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries),
     samples,
+    paired,
     rate: { rps: rate.rps, seconds: settings.rateSeconds, connections: rate.connections, samples: rateSamples },
     uploads,
   });
   process.stdout.write(`${report}\n`);
   writeFileSync(docsFile, report);
   log(`wrote ${docsFile}`);
+};
+
+/** One measured run of a case: `warmSeconds` of load discarded, then `settings.seconds` measured. */
+const measureRun = async (target: Running, c: Case, warmSeconds: number): Promise<Sample> => {
+  const url = `${target.url}${c.path}`;
+  const request = requestOf(c);
+  try {
+    if (target.child.exitCode !== null || target.child.signalCode !== null) throw new Error('process exited');
+    await load(url, request, warmSeconds);
+    const before = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    const core0Before = coreBusyTicks(cores.contestant);
+    const t0 = performance.now();
+    const result = await load(url, request, settings.seconds);
+    const seconds = (performance.now() - t0) / 1000;
+    const after = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    // What else ran on the contestant's core meanwhile (other users of the machine, stray work).
+    const core0Busy = coreBusyTicks(cores.contestant) - core0Before;
+    const noisePct = c.contestant === 'direct' ? Number.NaN : fraction(Math.max(0, core0Busy - (after - before)), seconds);
+    const rssMiB = target.pids.reduce((sum, pid) => sum + statusKiB(pid, 'VmRSS'), 0) / 1024;
+    if (result.requests === 0) throw new Error('no request completed');
+    return { rps: result.rps, p50ms: result.p50ms, p99ms: result.p99ms, cpuPct: fraction(after - before, seconds), noisePct, rssMiB, errors: result.errors, non2xx: result.non2xx };
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0]!;
+    return { rps: Number.NaN, p50ms: Number.NaN, p99ms: Number.NaN, cpuPct: Number.NaN, noisePct: Number.NaN, rssMiB: Number.NaN, errors: 0, non2xx: 0, failure: message };
+  }
+};
+
+/**
+ * The targets' pairs measured back to back in ABBA blocks (a, b, b, a), `settings.pairs` blocks per
+ * pair: a drift of the machine's speed over a block (other tenants of the host, a frequency change)
+ * cancels in the block's ratio, where the rounds' ratios compare runs minutes apart.
+ */
+const pairedRuns = async (cases: readonly Case[], running: ReadonlyMap<string, Running>): Promise<Map<string, PairedBlock[]>> => {
+  const paired = new Map<string, PairedBlock[]>();
+  if (settings.pairs === 0) return paired;
+  for (const comparison of comparisons) {
+    if (comparison.target === undefined) continue;
+    const a = cases.find((c) => c.id === comparison.a && c.workload === comparison.workload);
+    const b = cases.find((c) => c.id === comparison.b && c.workload === comparison.workload);
+    const targetA = a && running.get(a.contestant);
+    const targetB = b && running.get(b.contestant);
+    if (a === undefined || b === undefined || targetA === undefined || targetB === undefined) continue;
+    const blocks: PairedBlock[] = [];
+    for (let block = 0; block < settings.pairs; block++) {
+      const runs: Sample[] = [];
+      for (const [c, target] of [[a, targetA], [b, targetB], [b, targetB], [a, targetA]] as const) runs.push(await measureRun(target, c, 1));
+      const [a1, b1, b2, a2] = runs as [Sample, Sample, Sample, Sample];
+      const failed = runs.some((run) => run.failure !== undefined || run.errors > 0 || run.non2xx > 0);
+      blocks.push(
+        failed
+          ? { rps: Number.NaN, perCpu: Number.NaN }
+          : { rps: (a1.rps + a2.rps) / (b1.rps + b2.rps), perCpu: (a1.rps / a1.cpuPct + a2.rps / a2.cpuPct) / (b1.rps / b1.cpuPct + b2.rps / b2.cpuPct) },
+      );
+      log(`paired ${comparison.workload} ${comparison.a} / ${comparison.b} block ${block + 1}/${settings.pairs}: ${blocks.at(-1)!.rps.toFixed(3)} (per CPU-s ${blocks.at(-1)!.perCpu.toFixed(3)})`);
+    }
+    paired.set(pairKey(comparison), blocks);
+  }
+  return paired;
 };
 
 /** The parts of the report that are the same for a full and a partial run. */

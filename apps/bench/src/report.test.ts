@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { casesFor, comparisons, passthrough, workloads, type Case } from './cases.ts';
-import { render, sampleKey, type ReportInput, type Sample, type UploadResult } from './report.ts';
+import { pairKey, render, sampleKey, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { median } from './stats.ts';
 
 const sample = (rps: number, extra: Partial<Sample> = {}): Sample => ({ rps, p50ms: 1, p99ms: 2, cpuPct: 100, noisePct: 0, rssMiB: 100, errors: 0, non2xx: 0, ...extra });
@@ -56,6 +56,16 @@ describe('bench report', () => {
     expect(target?.[3]).toBe('0.95');
     expect(target?.[4]).toBe('**pass** (≥ 0.9)');
     expect(median([1000, 1000, 950]) / median([2000, 1000, 1000])).toBe(1);
+  });
+
+  it('judges a target on its paired ABBA blocks when they were run, and shows each block', () => {
+    const samples = { direct: [sample(100_000)], 'express-http-proxy-3': [sample(1000)], 'apigate-express': [sample(800)] };
+    const passthroughTarget = comparisons.find((c) => c.a === 'apigate-express' && c.b === 'express-http-proxy-3' && c.target !== undefined)!;
+    const paired = new Map([[pairKey(passthroughTarget), [{ rps: 0.97, perCpu: 0.99 }, { rps: 0.93, perCpu: 0.98 }, { rps: 1.01, perCpu: 1 }]]]);
+    const target = row(render(input(samples, { paired })), 'apigate passthrough on express');
+    // The rounds say 0.80; the blocks' median, 0.97, decides.
+    expect(target?.slice(3, 8)).toEqual(['0.80', '**pass** (≥ 0.9)', '0.80', '0.97 (0.97, 0.93, 1.01)', '0.99']);
+    expect(row(render(input(samples)), 'apigate passthrough on express')?.[4]).toBe('**FAIL** (< 0.9)');
   });
 
   it('fails a target under its threshold', () => {

@@ -41,6 +41,14 @@ export interface UploadResult {
   failure?: string;
 }
 
+/** One ABBA block of a target's pair: (a₁ + a₂) / (b₁ + b₂), of req/s and of req per CPU-second. */
+export interface PairedBlock {
+  rps: number;
+  perCpu: number;
+}
+
+export const pairKey = (c: Comparison): string => `${c.workload}:${c.a}/${c.b}`;
+
 export interface ReportInput {
   command: string;
   date: string;
@@ -57,6 +65,8 @@ export interface ReportInput {
   workloads: readonly Workload[];
   cases: readonly Case[];
   samples: ReadonlyMap<string, Sample[]>;
+  /** The targets' pairs measured back to back (ABBA blocks), by pairKey; empty when not run. */
+  paired?: ReadonlyMap<string, readonly PairedBlock[]>;
   comparisons: readonly Comparison[];
   rate: { rps: number; seconds: number; connections: number; samples: readonly RateSample[] };
   /** apigate express first (the target), then references. */
@@ -166,7 +176,7 @@ export const render = (input: ReportInput): string => {
   );
   out.push(`- Load: ${input.loadTool}, 1 thread; ${input.workloads.map((w) => `${w.title} with ${w.request.connections} connections`).join('; ')}.`);
   out.push(
-    `- Rounds: ${input.rounds}, interleaved (every case once per round, in the same order); every Node contestant is started afresh for each round, and its first case in a round gets ${input.firstWarmSeconds} s of warm-up (discarded), its later ones ${input.warmSeconds} s; each run then measures ${input.seconds} s.${input.quick ? ' Quick mode: fewer body-size cases, shorter runs.' : ''}`,
+    `- Rounds: ${input.rounds}, interleaved (every case once per round; the order is rotated by a share of the case list each round); every Node contestant is started afresh for each round, and its first case in a round gets ${input.firstWarmSeconds} s of warm-up (discarded), its later ones ${input.warmSeconds} s; each run then measures ${input.seconds} s.${input.quick ? ' Quick mode: fewer body-size cases, shorter runs.' : ''}`,
   );
   out.push(
     `- Origin: nginx with one worker on a generated config: \`/tiny\` (a ${Buffer.byteLength(tinyJson)}-byte JSON answer from memory), \`/64k\` (a static 64 KiB file), \`/orders\` (POST, a small JSON answer at once), \`/upload\` (POST: nginx reads the whole body into memory before answering, through a body-less proxy hop to itself). The sticky route has two backends: the same origin on two ports.`,
@@ -194,7 +204,12 @@ export const render = (input: ReportInput): string => {
     .map((c) => {
       const bad = flagged(input.samples.get(key(c.a, c.workload)) ?? []) || flagged(input.samples.get(key(c.b, c.workload)) ?? []);
       const value = ratio(input, c.a, c.b, c.workload);
-      return [c.note, `${labelOf(c.a)} / ${labelOf(c.b)}`, fixed(value, 2), verdict(value, c.target, bad), fixed(cpuRatio(input, c.a, c.b, c.workload), 2)];
+      const blocks = input.paired?.get(pairKey(c)) ?? [];
+      const pairedRps = median(blocks.map((b) => b.rps));
+      const pairedCpu = median(blocks.map((b) => b.perCpu));
+      // The paired runs, when there are any, are the measurement made for the target.
+      const judged = Number.isFinite(pairedRps) ? pairedRps : value;
+      return [c.note, `${labelOf(c.a)} / ${labelOf(c.b)}`, fixed(value, 2), verdict(judged, c.target, bad), fixed(cpuRatio(input, c.a, c.b, c.workload), 2), blocks.length === 0 ? '' : `${fixed(pairedRps, 2)} (${blocks.map((b) => fixed(b.rps, 2)).join(', ')})`, fixed(pairedCpu, 2)];
     });
   const upload = input.uploads[0];
   if (upload !== undefined) {
@@ -204,12 +219,14 @@ export const render = (input: ReportInput): string => {
       upload.failure === undefined ? `${fixed(upload.growthMiB, 1)} MiB` : '–',
       upload.failure !== undefined ? `n/a (${upload.failure})` : upload.growthMiB < input.uploadLimitMiB ? `**pass** (< ${input.uploadLimitMiB} MiB)` : `**FAIL** (≥ ${input.uploadLimitMiB} MiB)`,
       '',
+      '',
+      '',
     ]);
   }
-  out.push(table(['target', 'ratio of', 'req/s ratio (median)', 'verdict', 'req per CPU-s ratio (median)'], targetRows));
+  out.push(table(['target', 'ratio of', 'req/s ratio (median of rounds)', 'verdict', 'req per CPU-s ratio (median of rounds)', 'paired req/s ratio (median of ABBA blocks)', 'paired req per CPU-s ratio'], targetRows));
   out.push(
     '',
-    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (the JSON one for validation), ratios taken within each round. The verdict is on req/s; the last column divides each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
+    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (the JSON one for validation), ratios taken within each round. The verdict is on req/s: on the paired runs when they were made, else on the rounds. Paired runs measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
   );
 
   for (const workload of input.workloads) {

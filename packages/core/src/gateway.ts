@@ -24,7 +24,7 @@ import { decodeTail, type Tail } from './path-template.ts';
 import type { Plan, RespondPlan } from './plan.ts';
 import type { Backend } from './policy.ts';
 import { PolicyView } from './policy-view.ts';
-import type { Hook, RequestContext, RouteInfo } from './request.ts';
+import type { HookResult, RequestContext, RouteInfo } from './request.ts';
 import { decodeParams, withQuery } from './rewrite.ts';
 import type { Router } from './router.ts';
 import type { RouteDescriptor, Service } from './routes.ts';
@@ -311,34 +311,77 @@ export class Gateway<TState extends object = object> {
 
   /**
    * The request phases of the route's middleware (gateway, service, route), then path validation,
-   * the route's hooks and the input stage (query or body).
+   * the route's hooks and the input stage (query or body). Synchronous while every step is: a
+   * step that returns a promise (or an input stage, which may read the body) hands the rest to
+   * #resume, so that sync middleware and hooks cost no promise per request.
    */
-  async #pipeline(routed: Routed, context: Context): Promise<Plan> {
-    const { route, match } = routed;
-    const { chain } = route;
+  #pipeline(routed: Routed, context: Context): Plan | Promise<Plan> {
+    const { route } = routed;
+    const { chain, hooks, input } = route;
+    const phases = chain.request.length;
+    const steps = phases + hooks.length;
     try {
-      for (const [i, phase] of chain.request.entries()) {
-        // The middleware whose request phase answers, and every one outside it, see the answer.
-        context.reached = chain.requestOwners[i]! + 1;
-        const answer = await this.#run(phase, context, route);
+      for (let i = 0; i < steps; i++) {
+        if (i === phases) {
+          // The middleware whose request phase answers, and every one outside it, see the answer.
+          context.reached = chain.all.length;
+          if (input?.params) return this.#resume(routed, context, i, undefined);
+        } else if (i < phases) context.reached = chain.requestOwners[i]! + 1;
+        const result = (i < phases ? chain.request[i]! : hooks[i - phases]!)(context as RequestContext);
+        if (isThenable(result)) return this.#resume(routed, context, i, result);
+        const answer = this.#answerOf(result, context, route);
         if (answer !== undefined) return answer;
       }
-      context.reached = chain.all.length;
-      if (route.input?.params) context.params = (await route.input.params(routed.params)) as Record<string, string>;
-      for (const hook of route.hooks) {
-        const answer = await this.#run(hook, context, route);
-        if (answer !== undefined) return answer;
+      if (hooks.length === 0) {
+        context.reached = chain.all.length;
+        if (input?.params) return this.#resume(routed, context, steps, undefined);
       }
-      if (route.input?.run) await route.input.run(context as InputContext);
+      if (input?.run) return this.#resume(routed, context, steps, undefined, true);
     } catch (error) {
-      return this.#fail({ route, match, error: toGatewayError(error), stage: 'pipeline', trace: routed.trace, context, platform: context.platform });
+      return this.#fail({ route, match: routed.match, error: toGatewayError(error), stage: 'pipeline', trace: routed.trace, context, platform: context.platform });
     }
     return this.#forward(routed, context.uri, context);
   }
 
-  /** Runs one hook (or request phase): undefined to go on, or the plan of its answer. */
-  async #run(hook: Hook, context: Context, route: CompiledRoute): Promise<RespondPlan | undefined> {
-    const result = await hook(context as RequestContext);
+  /**
+   * The pipeline from step `at` on (request phases, then hooks), asynchronously: `pending` is the
+   * result of step `at` when it returned a promise. `validated` says the path validation ran.
+   */
+  async #resume(routed: Routed, context: Context, at: number, pending: Promise<HookResult> | undefined, validated = false): Promise<Plan> {
+    const { route } = routed;
+    const { chain, hooks, input } = route;
+    const phases = chain.request.length;
+    const steps = phases + hooks.length;
+    // A hook's promise comes after the validation; a request phase's, or none at step `phases`, before it.
+    let checked = validated || (pending !== undefined ? at >= phases : at > phases);
+    const validate = async (): Promise<void> => {
+      context.reached = chain.all.length;
+      if (input?.params) context.params = (await input.params(routed.params)) as Record<string, string>;
+      checked = true;
+    };
+    try {
+      let i = at;
+      if (pending !== undefined) {
+        const answer = this.#answerOf(await pending, context, route);
+        if (answer !== undefined) return answer;
+        i += 1;
+      }
+      for (; i < steps; i++) {
+        if (i === phases && !checked) await validate();
+        else if (i < phases) context.reached = chain.requestOwners[i]! + 1;
+        const answer = this.#answerOf(await (i < phases ? chain.request[i]! : hooks[i - phases]!)(context as RequestContext), context, route);
+        if (answer !== undefined) return answer;
+      }
+      if (!checked) await validate();
+      if (input?.run) await input.run(context as InputContext);
+    } catch (error) {
+      return this.#fail({ route, match: routed.match, error: toGatewayError(error), stage: 'pipeline', trace: routed.trace, context, platform: context.platform });
+    }
+    return this.#forward(routed, context.uri, context);
+  }
+
+  /** What a hook (or request phase) returned: undefined to go on, or the plan of its answer. */
+  #answerOf(result: HookResult, context: Context, route: CompiledRoute): RespondPlan | undefined {
     if (result === undefined) return undefined;
     if (isGatewayResponse(result)) {
       return this.#answer(route.chain, { route: route.info, method: context.method, path: context.path, response: result, error: undefined, scope: context, trace: context.trace, platform: context.platform }, context.reached);
@@ -489,3 +532,6 @@ export class GatewayBuilder<TState extends object, TProvided extends object = No
 export const createGateway = <TState extends object = Record<string, never>, const TUse extends readonly Middleware[] = readonly Middleware[]>(
   options: GatewayOptions<TState, TUse> = {},
 ): GatewayBuilder<TState, ProvidedBy<TUse>> => new GatewayBuilder(options);
+
+/** A hook's promise (or any thenable, as `await` would take it). */
+const isThenable = (value: unknown): value is Promise<HookResult> => typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
