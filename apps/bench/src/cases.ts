@@ -15,6 +15,7 @@ export const contestants: readonly Contestant[] = [
   { id: 'nginx', label: 'nginx reverse proxy', kind: 'nginx' },
   node('node-http', 'plain node:http proxy (http.request + pipe, no library)'),
   node('http-proxy-3', 'bare http-proxy-3 (keep-alive agent)'),
+  node('http-proxy-3-tuned', 'http-proxy-3 configured well (preset target object, keep-alive agent)'),
   node('express-http-proxy-3', 'express 5 + bare http-proxy-3'),
   node('koa-http-proxy-3', 'koa 3 + bare http-proxy-3'),
   node('hono-http-proxy-3', 'hono-node + bare http-proxy-3'),
@@ -64,7 +65,7 @@ export interface Case {
 export const passthrough = contestants.filter((c) => !['apigate-express-middleware', 'apigate-express-routes', 'apigate-fast-lane-routes', 'express-zod-hpm'].includes(c.id)).map((c) => c.id);
 
 /** In --quick, the 64 KiB and 1 MiB workloads run only these. */
-const quickBodies = ['direct', 'http-proxy-3', 'apigate-express', 'apigate-express-fast-lane'];
+const quickBodies = ['direct', 'http-proxy-3', 'http-proxy-3-tuned', 'apigate-express', 'apigate-express-fast-lane'];
 
 const labelOf = (id: string): string => contestants.find((c) => c.id === id)!.label;
 
@@ -110,6 +111,9 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-hono-node', b: 'hono-proxy', workload: 'tiny', target: 3, note: 'apigate hono-node ≥ 3 × hono/proxy' },
   { a: 'apigate-express-json', b: 'express-zod-hpm', workload: 'json', target: 1.5, note: 'JSON-validated route ≥ 1.5 × express + zod + http-proxy-middleware' },
   { a: 'apigate-express-middleware', b: 'apigate-express', workload: 'tiny', target: 0.95, note: 'a route with one no-op middleware at gateway level ≥ 0.95 × passthrough (apigate express)' },
+  { a: 'apigate-express-fast-lane', b: 'http-proxy-3-tuned', workload: 'tiny', note: 'fast lane vs http-proxy-3 configured well through its public API (the reference beside bare http-proxy-3)' },
+  { a: 'apigate-express-fast-lane', b: 'http-proxy-3-tuned', workload: '64k', note: 'fast lane vs http-proxy-3 configured well, 64 KiB' },
+  { a: 'http-proxy-3-tuned', b: 'http-proxy-3', workload: 'tiny', note: 'http-proxy-3 configured well vs as its README shows it (what a string target costs)' },
   { a: 'apigate-express', b: 'express-hpm', workload: 'tiny', note: 'apigate express vs express + http-proxy-middleware' },
   { a: 'apigate-hono-fetch', b: 'hono-proxy', workload: 'tiny', note: 'apigate hono (fetch transport) vs hono/proxy' },
   { a: 'apigate-express-map', b: 'express-zod-hpm', workload: 'json', note: 'validated route with a map vs express + zod + http-proxy-middleware' },
@@ -129,6 +133,8 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-hono-node', b: 'node-http', workload: 'tiny', note: 'apigate hono-node vs plain node:http proxy' },
 ];
 
-/** Contestants measured at a fixed 2 000 req/s. */
+/** Contestants measured at a steady moderate rate: direct, nginx, the peers and apigate side by side. */
 export const rateContestants = (quick: boolean): string[] =>
-  quick ? ['direct', 'nginx', 'apigate-express'] : ['direct', 'nginx', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node'];
+  quick
+    ? ['direct', 'nginx', 'fast-gateway', 'apigate-express']
+    : ['direct', 'nginx', 'http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node'];

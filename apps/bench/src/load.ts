@@ -12,6 +12,8 @@ export interface RequestSpec {
   /** Cycle an x-tenant header over 16 values (sticky routing). */
   tenants?: boolean;
   connections: number;
+  /** Each connection waits this long between a response and its next request (a paced load). */
+  delayMs?: number;
 }
 
 export interface LoadResult {
@@ -53,6 +55,7 @@ const wrkScript = (dir: string, spec: RequestSpec): string => {
       'request = function() n = n % 16 + 1 return reqs[n] end',
     );
   }
+  if (spec.delayMs !== undefined) lines.push(`delay = function() return ${spec.delayMs} end`);
   const file = join(dir, `wrk-${scripts.size}.lua`);
   writeFileSync(file, `${lines.join('\n')}\n${doneLua}`);
   scripts.set(key, file);

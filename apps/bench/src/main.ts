@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { casesFor, comparisons, contestants, rateContestants, workloads, type Case, type Workload } from './cases.ts';
 import { runAutocannon, runWrk, type LoadResult, type RequestSpec } from './load.ts';
 import { nginxBinary, nginxVersion, originConfig, proxyConfig } from './nginx.ts';
-import { childPids, coreBusyTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
+import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
 import { pairKey, render, sampleKey, type PairedBlock, type RateSample, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
@@ -52,7 +52,12 @@ settings.pairs = optionValue('--pairs') === '0' ? 0 : (numberOption('--pairs') ?
  * (every Node contestant is started afresh per round) gets this much warm-up instead of warmSeconds.
  */
 const firstWarmSeconds = 3;
-const rate = { rps: 2000, connections: 20 };
+/**
+ * The steady rate for latency: 20 connections, each waiting 10 ms between a response and its next
+ * request (wrk's `delay()`: a paced closed loop just under 2 000 req/s, latency in microseconds).
+ * Without wrk, autocannon's overallRate, which fires each second's quota in a burst.
+ */
+const rate = { rps: 2000, connections: 20, delayMs: 10 };
 const uploadLimitMiB = 64;
 
 const benchDir = resolve(srcDir, '..');
@@ -281,7 +286,7 @@ const main = async (): Promise<void> => {
     return;
   }
 
-  // p99 at a fixed moderate rate.
+  // p99 at a steady moderate rate.
   const rateSamples: RateSample[] = [];
   const tiny = workloads.find((w) => w.id === 'tiny')!;
   for (const id of rateContestants(quick)) {
@@ -290,7 +295,8 @@ const main = async (): Promise<void> => {
     if (target === undefined) continue;
     const path = id === 'direct' ? '/tiny' : '/api/tiny';
     try {
-      const result = await runAutocannon(`${target.url}${path}`, { ...tiny.request, path, connections: rate.connections }, settings.rateSeconds, rate.rps);
+      const spec = { ...tiny.request, path, connections: rate.connections };
+      const result = useWrk ? await runWrk(dir, `${target.url}${path}`, { ...spec, delayMs: rate.delayMs }, settings.rateSeconds) : await runAutocannon(`${target.url}${path}`, spec, settings.rateSeconds, rate.rps);
       rateSamples.push({ id, label, rps: result.rps, p50ms: result.p50ms, p99ms: result.p99ms, errors: result.errors, non2xx: result.non2xx });
       log(`rate ${id}: ${Math.round(result.rps)} req/s p50 ${result.p50ms} ms p99 ${result.p99ms} ms`);
     } catch (error) {
@@ -312,7 +318,7 @@ const main = async (): Promise<void> => {
     ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries),
     samples,
     paired,
-    rate: { rps: rate.rps, seconds: settings.rateSeconds, connections: rate.connections, samples: rateSamples },
+    rate: { rps: rate.rps, seconds: settings.rateSeconds, connections: rate.connections, samples: rateSamples, paced: useWrk ? rate.delayMs : undefined },
     uploads,
   });
   process.stdout.write(`${report}\n`);
@@ -328,20 +334,24 @@ const measureRun = async (target: Running, c: Case, warmSeconds: number): Promis
     if (target.child.exitCode !== null || target.child.signalCode !== null) throw new Error('process exited');
     await load(url, request, warmSeconds);
     const before = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-    const core0Before = coreBusyTicks(cores.contestant);
+    const core0Before = coreTicks(cores.contestant);
     const t0 = performance.now();
     const result = await load(url, request, settings.seconds);
     const seconds = (performance.now() - t0) / 1000;
     const after = target.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-    // What else ran on the contestant's core meanwhile (other users of the machine, stray work).
-    const core0Busy = coreBusyTicks(cores.contestant) - core0Before;
-    const noisePct = c.contestant === 'direct' ? Number.NaN : fraction(Math.max(0, core0Busy - (after - before)), seconds);
+    // What else ran on the contestant's core meanwhile (other users of the machine, stray work),
+    // with the kernel's softirq time apart: most of it is the contestant's own loopback traffic.
+    const core0After = coreTicks(cores.contestant);
+    const core0Busy = core0After.busy - core0Before.busy;
+    const softirq = core0After.softirq - core0Before.softirq;
+    const noisePct = c.contestant === 'direct' ? Number.NaN : fraction(Math.max(0, core0Busy - softirq - (after - before)), seconds);
+    const softirqPct = c.contestant === 'direct' ? Number.NaN : fraction(softirq, seconds);
     const rssMiB = target.pids.reduce((sum, pid) => sum + statusKiB(pid, 'VmRSS'), 0) / 1024;
     if (result.requests === 0) throw new Error('no request completed');
-    return { rps: result.rps, p50ms: result.p50ms, p99ms: result.p99ms, cpuPct: fraction(after - before, seconds), noisePct, rssMiB, errors: result.errors, non2xx: result.non2xx };
+    return { rps: result.rps, p50ms: result.p50ms, p99ms: result.p99ms, cpuPct: fraction(after - before, seconds), noisePct, softirqPct, rssMiB, errors: result.errors, non2xx: result.non2xx };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]!;
-    return { rps: Number.NaN, p50ms: Number.NaN, p99ms: Number.NaN, cpuPct: Number.NaN, noisePct: Number.NaN, rssMiB: Number.NaN, errors: 0, non2xx: 0, failure: message };
+    return { rps: Number.NaN, p50ms: Number.NaN, p99ms: Number.NaN, cpuPct: Number.NaN, noisePct: Number.NaN, softirqPct: Number.NaN, rssMiB: Number.NaN, errors: 0, non2xx: 0, failure: message };
   }
 };
 

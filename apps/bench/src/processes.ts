@@ -121,12 +121,18 @@ export const resetPeak = (pid: number): boolean => {
 };
 
 /** Busy clock ticks of one CPU (everything but idle and iowait), from /proc/stat. */
-export const coreBusyTicks = (core: string): number => {
+export const coreBusyTicks = (core: string): number => coreTicks(core).busy;
+
+/**
+ * A core's busy ticks (user, nice, system, irq, softirq, steal) and, apart, its softirq ticks:
+ * the kernel's network work, which on loopback mostly follows the traffic of whoever runs there.
+ */
+export const coreTicks = (core: string): { busy: number; softirq: number } => {
   const line = readFileSync('/proc/stat', 'utf8').split('\n').find((text) => text.startsWith(`cpu${core} `));
-  if (line === undefined) return 0;
+  if (line === undefined) return { busy: 0, softirq: 0 };
   const values = line.trim().split(/\s+/).slice(1).map(Number);
   const total = values.slice(0, 8).reduce((sum, value) => sum + value, 0);
-  return total - values[3]! - values[4]!;
+  return { busy: total - values[3]! - values[4]!, softirq: values[6]! };
 };
 
 /** Children of a process (nginx workers of a master). */

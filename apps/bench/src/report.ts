@@ -8,8 +8,10 @@ export interface Sample {
   p50ms: number;
   p99ms: number;
   cpuPct: number;
-  /** Busy time of the contestant's core not spent by the contestant, % of one core. */
+  /** Busy time of the contestant's core not spent by the contestant nor in softirq, % of one core. */
   noisePct: number;
+  /** The kernel's softirq time on the contestant's core (its loopback traffic, mostly), % of one core. */
+  softirqPct?: number;
   rssMiB: number;
   errors: number;
   non2xx: number;
@@ -68,7 +70,8 @@ export interface ReportInput {
   /** The targets' pairs measured back to back (ABBA blocks), by pairKey; empty when not run. */
   paired?: ReadonlyMap<string, readonly PairedBlock[]>;
   comparisons: readonly Comparison[];
-  rate: { rps: number; seconds: number; connections: number; samples: readonly RateSample[] };
+  /** `paced`: wrk's per-connection delay in ms; undefined when autocannon's overallRate was used. */
+  rate: { rps: number; seconds: number; connections: number; samples: readonly RateSample[]; paced?: number | undefined };
   /** apigate express first (the target), then references. */
   uploads: readonly UploadResult[];
   uploadLimitMiB: number;
@@ -125,6 +128,7 @@ const workloadTable = (input: ReportInput, workload: Workload): string => {
         cpu: median(ok.map((s) => s.cpuPct)),
         perCpu: median(ok.map((s) => s.rps / (s.cpuPct / 100))),
         noise: median(ok.map((s) => s.noisePct)),
+        softirq: median(ok.map((s) => s.softirqPct ?? Number.NaN)),
         rss: median(ok.map((s) => s.rssMiB)),
         errors: samples.reduce((sum, s) => sum + s.errors, 0),
         non2xx: samples.reduce((sum, s) => sum + s.non2xx, 0),
@@ -142,12 +146,13 @@ const workloadTable = (input: ReportInput, workload: Workload): string => {
     fixed(r.cpu, 0),
     thousands(r.perCpu),
     fixed(r.noise, 0),
+    fixed(r.softirq, 0),
     fixed(r.rss, 0),
     String(r.errors),
     String(r.non2xx),
   ];
   return table(
-    ['#', 'contestant', 'req/s', '× direct', 'p50 ms', 'p99 ms', 'CPU %', 'req per CPU-s', 'other on core 0 %', 'RSS MiB', 'errors', 'non-2xx'],
+    ['#', 'contestant', 'req/s', '× direct', 'p50 ms', 'p99 ms', 'CPU %', 'req per CPU-s', 'other on core 0 %', 'softirq on core 0 %', 'RSS MiB', 'errors', 'non-2xx'],
     [...ranked.map((r, i) => line(r, String(i + 1))), ...unranked.map((r) => line(r, '–'))],
   );
 };
@@ -187,7 +192,8 @@ export const render = (input: ReportInput): string => {
   out.push(
     '- Columns: req/s and `× direct` are medians over rounds (the ratio is taken within each round against the origin reached directly in that round); p50/p99 latency are medians of each run’s percentiles; CPU is the contestant’s utime+stime over the measured run (from `/proc/<pid>/stat`) in % of one core; RSS is VmRSS at the end of the run. A contestant with any socket error, timeout or non-2xx answer is marked ⚠ and not ranked.',
     '- `req per CPU-s` is req/s divided by the contestant’s CPU (in cores): the work per request, whatever else the machine did.',
-    '- `other on core 0 %` is the busy time of core 0 during the measured run that was not the contestant’s (from `/proc/stat`): other processes on the machine. High values mean that run was disturbed.',
+    '- `other on core 0 %` is the busy time of core 0 during the measured run that was not the contestant’s nor the kernel’s softirq (from `/proc/stat`): other processes on the machine. High values mean that run was disturbed.',
+    '- `softirq on core 0 %` is the kernel’s softirq time on core 0 during the run: on loopback mostly the network work of the contestant’s own traffic, which its utime+stime does not include.',
     '- The origin reached directly shares core 1 with the load generator, so `× direct` is the fraction of what one load core can get from nginx without a proxy.',
   );
   const noise = [...input.samples.values()].flat().filter((s) => s.failure === undefined && Number.isFinite(s.noisePct)).map((s) => s.noisePct);
@@ -245,15 +251,18 @@ export const render = (input: ReportInput): string => {
   );
 
   if (input.rate.samples.length > 0) {
-    out.push('', `## Latency at a fixed ${thousands(input.rate.rps)} req/s`, '');
+    const paced = input.rate.paced;
+    out.push('', paced === undefined ? `## Latency at a fixed ${thousands(input.rate.rps)} req/s` : '## Latency at a steady moderate rate', '');
     out.push(
-      `autocannon with \`overallRate\` (from a child process pinned to the load core), ${input.rate.connections} connections, ${input.rate.seconds} s, GET tiny JSON; once per contestant after the throughput rounds. autocannon records latency in whole milliseconds.`,
+      paced === undefined
+        ? `autocannon with \`overallRate\` (from a child process pinned to the load core), ${input.rate.connections} connections, ${input.rate.seconds} s, GET tiny JSON; once per contestant after the throughput rounds. autocannon records latency in whole milliseconds and fires each second's quota in a burst, so these are not steady-rate latencies (wrk was not found).`
+        : `wrk (pinned to the load core), ${input.rate.connections} connections, each waiting ${paced} ms between a response and its next request (wrk's \`delay()\`: a paced closed loop, not an open-loop generator, so a slow response delays the next request of its connection rather than queueing it), ${input.rate.seconds} s, GET tiny JSON; once per contestant after the throughput rounds. wrk records latency in microseconds.`,
       '',
     );
     out.push(
       table(
         ['contestant', 'achieved req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx'],
-        input.rate.samples.map((s) => [s.failure === undefined ? s.label : `⚠ ${s.label} (${s.failure})`, thousands(s.rps), fixed(s.p50ms, 0), fixed(s.p99ms, 0), String(s.errors), String(s.non2xx)]),
+        input.rate.samples.map((s) => [s.failure === undefined ? s.label : `⚠ ${s.label} (${s.failure})`, thousands(s.rps), fixed(s.p50ms, paced === undefined ? 0 : 3), fixed(s.p99ms, paced === undefined ? 0 : 3), String(s.errors), String(s.non2xx)]),
       ),
     );
   }
