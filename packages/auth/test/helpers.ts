@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createGateway, service, type Gateway, type Middleware } from '@apigate/core';
+import { createGateway, service, type Gateway, type Middleware, type Observer } from '@apigate/core';
 import { expressGateway } from '@apigate/express';
 import { busySockets, closeServer, connectionsOf, listen, send, startUpstream, type Echo, type Reply, type Upstream } from '@apigate/test-utils/http';
 import express from 'express';
@@ -58,7 +58,7 @@ export interface TestGateway {
  * upstream), rendered as JSON. A route hook copies the claims jwt() put in scope into
  * `x-seen-claims`, so a case reads them off what the upstream got.
  */
-export const startGateway = async (use: Middleware[], routeUse: Middleware[] = [], { maxHeaderSize }: { maxHeaderSize?: number } = {}): Promise<TestGateway> => {
+export const startGateway = async (use: Middleware[], routeUse: Middleware[] = [], { maxHeaderSize, observer }: { maxHeaderSize?: number; observer?: Observer } = {}): Promise<TestGateway> => {
   const upstream = await startUpstream();
   const api = service({ name: 'api', prefix: '/api', use }, ({ all }) => [
     all('/{*rest}', {
@@ -69,7 +69,7 @@ export const startGateway = async (use: Middleware[], routeUse: Middleware[] = [
       },
     }),
   ]);
-  const gateway = createGateway({ renderer: 'json' }).mount(api, [upstream.origin]).build();
+  const gateway = createGateway({ renderer: 'json', observer }).mount(api, [upstream.origin]).build();
   const app = express();
   const handler = expressGateway(gateway);
   app.use(handler);

@@ -160,9 +160,12 @@ export const jwt = <TClaims extends JWTPayload = JWTPayload>(options: JwtOptions
     ...(scopes && { scopes: scopes.list, scopeMatch: scopes.match }),
   };
 
+  const { remote } = keys;
   return {
     name,
     describe,
+    // A remote set is fetched before the gateway is ready; an IdP down at startup is reported, not fatal.
+    ...(remote !== undefined && { init: ({ report }: { report: (error: unknown) => void }) => remote.start(report) }),
     request: async function jwt(ctx) {
       // Whatever the outcome, a client never sets the headers the upstream trusts as the gateway's.
       for (const [, header] of mapped) ctx.headers.delete(header);
