@@ -32,6 +32,7 @@ export const contestants: readonly Contestant[] = [
   node('apigate-express-routes', 'apigate express, working routes'),
   node('apigate-fast-lane-routes', 'apigate express fast lane, working routes'),
   node('express-zod-hpm', 'express + zod + http-proxy-middleware'),
+  node('apigate-express-jwt', 'apigate express, jwt() at gateway level (RS256, remote JWKS cached)'),
 ];
 
 export type WorkloadId = 'tiny' | 'json' | '64k' | 'post1m';
@@ -59,10 +60,12 @@ export interface Case {
   workload: WorkloadId;
   path: string;
   tenants?: boolean;
+  /** The load sends `Authorization: Bearer <the run's RS256 token>` (see bench-jwt.ts). */
+  jwt?: boolean;
 }
 
 /** The passthrough contestants: one process each, the same three origin paths under /api. */
-export const passthrough = contestants.filter((c) => !['apigate-express-middleware', 'apigate-express-routes', 'apigate-fast-lane-routes', 'express-zod-hpm'].includes(c.id)).map((c) => c.id);
+export const passthrough = contestants.filter((c) => !['apigate-express-middleware', 'apigate-express-routes', 'apigate-fast-lane-routes', 'express-zod-hpm', 'apigate-express-jwt'].includes(c.id)).map((c) => c.id);
 
 /** In --quick, the 64 KiB and 1 MiB workloads run only these. */
 const quickBodies = ['direct', 'http-proxy-3', 'http-proxy-3-tuned', 'apigate-express', 'apigate-express-fast-lane'];
@@ -76,6 +79,7 @@ export const casesFor = (quick: boolean): Case[] => {
   };
   for (const id of passthrough) plain('tiny', id, '/api/tiny');
   plain('tiny', 'apigate-express-middleware', '/api/tiny');
+  cases.push({ id: 'apigate-express-jwt', label: labelOf('apigate-express-jwt'), contestant: 'apigate-express-jwt', workload: 'tiny', path: '/api/tiny', jwt: true });
   cases.push({ id: 'apigate-routes-passthrough', label: 'apigate express, passthrough route (in the working-routes process)', contestant: 'apigate-express-routes', workload: 'tiny', path: '/api/tiny' });
   cases.push({ id: 'apigate-express-hook', label: 'apigate express, route with a hook (sets a header)', contestant: 'apigate-express-routes', workload: 'tiny', path: '/api/tiny-hook' });
   cases.push({ id: 'apigate-express-sticky', label: 'apigate express, headerSticky over 2 origins', contestant: 'apigate-express-routes', workload: 'tiny', path: '/sticky/tiny', tenants: true });
@@ -114,6 +118,7 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3-tuned', workload: 'tiny', note: 'fast lane vs http-proxy-3 configured well through its public API (the reference beside bare http-proxy-3)' },
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3-tuned', workload: '64k', note: 'fast lane vs http-proxy-3 configured well, 64 KiB' },
   { a: 'http-proxy-3-tuned', b: 'http-proxy-3', workload: 'tiny', note: 'http-proxy-3 configured well vs as its README shows it (what a string target costs)' },
+  { a: 'apigate-express-jwt', b: 'apigate-express', workload: 'tiny', note: 'a route behind jwt() (RS256, cached remote JWKS) vs passthrough (apigate express): what verifying a token costs' },
   { a: 'apigate-express', b: 'express-hpm', workload: 'tiny', note: 'apigate express vs express + http-proxy-middleware' },
   { a: 'apigate-hono-fetch', b: 'hono-proxy', workload: 'tiny', note: 'apigate hono (fetch transport) vs hono/proxy' },
   { a: 'apigate-express-map', b: 'express-zod-hpm', workload: 'json', note: 'validated route with a map vs express + zod + http-proxy-middleware' },

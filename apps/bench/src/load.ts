@@ -9,6 +9,8 @@ export interface RequestSpec {
   path: string;
   body?: { bytes: number } | { text: string };
   contentType?: string;
+  /** Headers every request carries (a bearer token). */
+  headers?: Readonly<Record<string, string>>;
   /** Cycle an x-tenant header over 16 values (sticky routing). */
   tenants?: boolean;
   connections: number;
@@ -47,6 +49,7 @@ const wrkScript = (dir: string, spec: RequestSpec): string => {
   const lines = [`wrk.method = "${spec.method}"`];
   if (spec.body !== undefined) lines.push('text' in spec.body ? `wrk.body = ${luaString(spec.body.text)}` : `wrk.body = string.rep("a", ${spec.body.bytes})`);
   if (spec.contentType !== undefined) lines.push(`wrk.headers["Content-Type"] = "${spec.contentType}"`);
+  for (const [name, value] of Object.entries(spec.headers ?? {})) lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
   if (spec.tenants === true) {
     lines.push(
       'local reqs = {}',
@@ -90,7 +93,7 @@ export const runAutocannon = async (url: string, spec: RequestSpec, seconds: num
     connections: spec.connections,
     method: spec.method,
     ...(spec.body === undefined ? {} : { body: spec.body }),
-    headers: { ...(spec.contentType === undefined ? {} : { 'content-type': spec.contentType }), ...(spec.tenants === true ? { 'x-tenant': 'tenant-1' } : {}) },
+    headers: { ...(spec.contentType === undefined ? {} : { 'content-type': spec.contentType }), ...(spec.tenants === true ? { 'x-tenant': 'tenant-1' } : {}), ...spec.headers },
     ...(rate === undefined ? {} : { rate }),
   };
   const { code, stdout, stderr } = await run(startNode(cores.load, 'tools/autocannon-client.ts', [JSON.stringify(load)]));

@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { makeBenchJwt } from './bench-jwt.ts';
 import { casesFor, comparisons, contestants, rateContestants, workloads, type Case, type Workload } from './cases.ts';
 import { runAutocannon, runWrk, type LoadResult, type RequestSpec } from './load.ts';
 import { nginxBinary, nginxVersion, originConfig, proxyConfig } from './nginx.ts';
@@ -164,9 +165,12 @@ const load = (url: string, request: RequestSpec, seconds: number): Promise<LoadR
 
 const started = Date.now();
 
+/** The run's RS256 key and token, for the JWT-verified case: made once, before any contestant starts. */
+const benchJwt = await makeBenchJwt();
+
 const requestOf = (c: Case): RequestSpec => {
   const base = workloads.find((w) => w.id === c.workload)!.request;
-  return { ...base, path: c.path, ...(c.tenants === true ? { tenants: true } : {}) };
+  return { ...base, path: c.path, ...(c.tenants === true ? { tenants: true } : {}), ...(c.jwt === true ? { headers: { authorization: `Bearer ${benchJwt.token}` } } : {}) };
 };
 
 /** --profile: one case under load with `node --cpu-prof`; prints the top self-time functions. */
@@ -203,7 +207,7 @@ const main = async (): Promise<void> => {
   const origin = `http://127.0.0.1:${originPorts[0]}`;
   const originB = `http://127.0.0.1:${originPorts[1]}`;
   const originChild = await startNginx('origin', cores.load, originConfig(dir, originPorts), `${origin}/tiny`);
-  if (profileCase !== undefined) return profile(profileCase, cases, { ORIGIN: origin, ORIGIN_B: originB, NODE_ENV: 'production' });
+  if (profileCase !== undefined) return profile(profileCase, cases, { ORIGIN: origin, ORIGIN_B: originB, BENCH_JWKS: JSON.stringify(benchJwt.jwks), NODE_ENV: 'production' });
   const running = new Map<string, Running>();
   running.set('direct', { url: origin, pids: childPids(originChild.pid!), child: originChild });
   log(`origin nginx on ${origin} and ${originB}`);
@@ -214,7 +218,7 @@ const main = async (): Promise<void> => {
     running.set('nginx', { url: `http://127.0.0.1:${port}`, pids: childPids(child.pid!), child });
   }
   const nodeContestants = contestants.filter((c) => c.kind === 'node' && needed.has(c.id));
-  const env = { ORIGIN: origin, ORIGIN_B: originB, NODE_ENV: 'production' };
+  const env = { ORIGIN: origin, ORIGIN_B: originB, BENCH_JWKS: JSON.stringify(benchJwt.jwks), NODE_ENV: 'production' };
   const launch = async (): Promise<void> => {
     const launched = await Promise.all(nodeContestants.map(async (c) => [c.id, await startContestant(c.entry!, env)] as const));
     for (const [id, contestant] of launched) running.set(id, contestant);
@@ -231,7 +235,7 @@ const main = async (): Promise<void> => {
       const response = await fetch(`${running.get(c.contestant)!.url}${c.path}`, {
         method: request.method,
         ...(body === undefined ? {} : { body }),
-        headers: { ...(request.contentType === undefined ? {} : { 'content-type': request.contentType }), 'x-tenant': 'tenant-1' },
+        headers: { ...(request.contentType === undefined ? {} : { 'content-type': request.contentType }), 'x-tenant': 'tenant-1', ...request.headers },
       });
       const text = await response.text();
       if (!response.ok) log(`check: ${c.id} (${c.workload}) answered ${response.status}: ${text.slice(0, 200)}`);

@@ -3,7 +3,7 @@
  * the same module is bundled into the workerd worker (src/worker.ts) and imported by the Node
  * harnesses, so the four adapters run exactly the same routes, policies, renderer and timeouts.
  */
-import { jwt, requireScopes } from '@apigate/auth';
+import { introspection, jwt, requireScopes } from '@apigate/auth';
 import { all, createGateway, get, post, roundRobin, service, type Gateway, type Middleware, type Observer, type Policy } from '@apigate/core';
 import { json, respond, unauthorized } from '@apigate/errors';
 import { headerSticky } from '@apigate/policies';
@@ -30,6 +30,10 @@ export interface Origins {
   readonly stale: string;
   /** Reads the request and closes the connection (FIN) without answering. */
   readonly hangup: string;
+  /** The IdP of the `/auth-jwks` routes: its key set is `/jwks.json`. */
+  readonly jwks: string;
+  /** The RFC 7662 endpoint of the `/auth-introspect` routes, at `/introspect`. */
+  readonly introspection: string;
 }
 
 /** How a request on a `/mw` path ended, as the observer's requestEnd heard it, and its id. */
@@ -147,6 +151,26 @@ const auth = service({ name: 'auth', prefix: '/auth', use: [jwt({ secret: authSe
   get('/orders', { use: [requireScopes(['orders:read'])] }),
 ]);
 
+/** The gateway's client at the introspection endpoint (HTTP Basic). */
+export const introspectionClient = { id: 'conformance-gateway', secret: 'conformance-introspection-secret' };
+
+/**
+ * The remote-JWKS and introspection services: RS256 tokens against the loopback IdP's key set
+ * (cooldown 0, so that a key rotated in is found at once), and tokens checked with the loopback
+ * introspection endpoint; the `-down` services point at a port nothing listens on.
+ */
+const authRemote = (origins: Origins) => {
+  const claimHeaders = { sub: userHeader };
+  const remote = (url: string) => jwt({ jwks: url, audience: authAudience, claimHeaders, jwksCache: { cooldown: 0, failureCooldown: 0, timeout: 2_000 } });
+  const introspect = (endpoint: string) => introspection({ endpoint, clientId: introspectionClient.id, clientSecret: introspectionClient.secret, audience: authAudience, claimHeaders, timeout: 2_000 });
+  return [
+    service({ name: 'auth-jwks', prefix: '/auth-jwks', use: [remote(`${origins.jwks}/jwks.json`)] }, [get('/me'), get('/orders', { use: [requireScopes(['orders:read'])] })]),
+    service({ name: 'auth-jwks-down', prefix: '/auth-jwks-down', use: [remote(`${origins.refused}/jwks.json`)] }, [get('/me')]),
+    service({ name: 'auth-introspect', prefix: '/auth-introspect', use: [introspect(`${origins.introspection}/introspect`)] }, [get('/me'), get('/orders', { use: [requireScopes(['orders:read'])] })]),
+    service({ name: 'auth-introspect-down', prefix: '/auth-introspect-down', use: [introspect(`${origins.refused}/introspect`)] }, [get('/me')]),
+  ];
+};
+
 // Catch-all routes: the whole prefix in one line, every method, the tail forwarded as sent.
 const files = service({ name: 'files', prefix: '/files' }, [all('/{*rest}', { to: '/store/{*rest}' })]);
 const mirror = service({ name: 'mirror', prefix: '/mirror' }, [all('/{*rest}')]);
@@ -240,7 +264,8 @@ const recordingObserver = (failures: string[], settled: Settled[], ended: Ended[
     if (event.route.service === 'faulty') throw new Error('observer upstreamFailed failed');
   },
   // The platform's reports go to their own list, so that the faulty cases count only their own.
-  callbackFailed: (failure) => void (failure.callback === 'platform.waitUntil' || failure.callback.endsWith('.init') ? reports : failures).push(failure.callback),
+  // Background reports (a key set that failed to load) go there too: the faulty cases count only their own.
+  callbackFailed: (failure) => void (failure.callback === 'platform.waitUntil' || failure.callback.endsWith('.init') || failure.callback.endsWith('.background') ? reports : failures).push(failure.callback),
 });
 
 /**
@@ -490,6 +515,7 @@ export const buildGateway = (origins: Origins): Gateway => {
   const attempts: string[] = [];
   const retries = retryRoutes([], attempts);
   const reports: string[] = [];
+  const remoteAuth = authRemote(origins);
   return createGateway({
     renderer: 'json',
     use: [gatewayOnion(mwSettled), gatewayMark],
@@ -526,5 +552,9 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(tx, [origins.echo[0]!])
     .mount(txOrder, [origins.echo[0]!])
     .mount(platform(reports), [origins.echo[0]!])
+    .mount(remoteAuth[0]!, [origins.echo[0]!])
+    .mount(remoteAuth[1]!, [origins.echo[0]!])
+    .mount(remoteAuth[2]!, [origins.echo[0]!])
+    .mount(remoteAuth[3]!, [origins.echo[0]!])
     .build();
 };

@@ -253,6 +253,76 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
   });
 
+  describe('JWT against a remote JWKS, and token introspection (@apigate/auth)', () => {
+    /** A refusal with its challenge and Retry-After. */
+    const challenged = async (path: string, headers: Record<string, string> = {}): Promise<Record<string, unknown>> => {
+      const { reply, upstreamRequests } = await counting(() => get(path, headers));
+      return { ...failure(reply), upstreamRequests, challenge: reply.headers['www-authenticate'], retryAfter: reply.headers['retry-after'] };
+    };
+    const invalid = { ...rendered(401, 'invalid_token'), upstreamRequests: 0, challenge: 'Bearer realm="api", error="invalid_token"', retryAfter: undefined };
+    const unavailable = { ...rendered(503, 'auth_unavailable'), upstreamRequests: 0, challenge: undefined, retryAfter: '1' };
+    /** Nothing stays open to the IdP: every answer of it closes its connection. */
+    const idpIdle = async (): Promise<boolean> => {
+      await poll(async () => (await f.upstreams.jwks.connections()) + (await f.upstreams.introspection.connections()), (open) => open === 0);
+      return true;
+    };
+
+    it('passes an RS256 token of the key set: the upstream gets the user header from `sub`, no Authorization', async () => {
+      const echo = seen(await get('/auth-jwks/me', { authorization: `Bearer ${await f.upstreams.jwks.sign({ sub: 'alice' })}`, [userHeader]: 'mallory' }));
+      conform('remote jwks passes', adapter, { url: echo.url, user: echo.headers[userHeader], authorization: echo.headers.authorization, idle: await idpIdle() }, { url: '/me', user: 'alice', authorization: undefined, idle: true });
+    });
+
+    it('finds a key rotated into the set, and refuses a kid the set does not have: 401 invalid_token', async () => {
+      const kid = `${adapter}-rotated`;
+      await f.upstreams.jwks.rotateIn(kid);
+      const rotated = seen(await get('/auth-jwks/me', { authorization: `Bearer ${await f.upstreams.jwks.sign({ sub: 'bob' }, kid)}` }));
+      const unknown = await challenged('/auth-jwks/me', { authorization: `Bearer ${await f.upstreams.jwks.sign({ sub: 'eve' }, `${adapter}-nobody`)}` });
+      const traversal = await challenged('/auth-jwks/me', { authorization: `Bearer ${await f.upstreams.jwks.sign({ sub: 'eve' }, '../../etc/passwd')}` });
+      conform('remote jwks rotation', adapter, { rotated: rotated.headers[userHeader], unknown, traversal }, { rotated: 'bob', unknown: invalid, traversal: invalid });
+    });
+
+    it('answers 403 insufficient_scope behind the remote-JWKS jwt() where the route needs a scope', async () => {
+      conform('remote jwks scope', adapter, await challenged('/auth-jwks/orders', { authorization: `Bearer ${await f.upstreams.jwks.sign({ sub: 'alice', scope: 'profile' })}` }), {
+        ...rendered(403, 'insufficient_scope'),
+        upstreamRequests: 0,
+        challenge: 'Bearer realm="api", error="insufficient_scope", scope="orders:read"',
+        retryAfter: undefined,
+      });
+    });
+
+    it('answers 503 auth_unavailable, without a challenge, when the key set cannot be fetched', async () => {
+      conform('remote jwks down', adapter, await challenged('/auth-jwks-down/me', { authorization: `Bearer ${await f.upstreams.jwks.sign({ sub: 'alice' })}` }), unavailable);
+    });
+
+    it('passes a token the introspection endpoint says is active: the user header from its `sub`', async () => {
+      const token = `${adapter}-active`;
+      f.upstreams.introspection.tokens.set(token, { active: true, sub: 'carol', aud: authAudience, scope: 'orders:read', exp: Math.floor(Date.now() / 1000) + 3600 });
+      const echo = seen(await get('/auth-introspect/orders', { authorization: `Bearer ${token}`, [userHeader]: 'mallory' }));
+      const calls = f.upstreams.introspection.calls();
+      // Cached: the same token again is no call.
+      seen(await get('/auth-introspect/me', { authorization: `Bearer ${token}` }));
+      conform('introspection passes', adapter, { url: echo.url, user: echo.headers[userHeader], authorization: echo.headers.authorization, again: f.upstreams.introspection.calls() - calls, idle: await idpIdle() }, { url: '/orders', user: 'carol', authorization: undefined, again: 0, idle: true });
+    });
+
+    it('refuses an inactive token 401 invalid_token, one without the scope 403, and no token 401 with the bare challenge', async () => {
+      const narrow = `${adapter}-narrow`;
+      f.upstreams.introspection.tokens.set(narrow, { active: true, sub: 'carol', aud: authAudience, scope: 'profile', exp: Math.floor(Date.now() / 1000) + 3600 });
+      conform('introspection refusals', adapter, {
+        inactive: await challenged('/auth-introspect/me', { authorization: `Bearer ${adapter}-revoked` }),
+        scope: await challenged('/auth-introspect/orders', { authorization: `Bearer ${narrow}` }),
+        none: await challenged('/auth-introspect/me'),
+      }, {
+        inactive: invalid,
+        scope: { ...rendered(403, 'insufficient_scope'), upstreamRequests: 0, challenge: 'Bearer realm="api", error="insufficient_scope", scope="orders:read"', retryAfter: undefined },
+        none: { ...rendered(401, 'unauthorized'), upstreamRequests: 0, challenge: 'Bearer realm="api"', retryAfter: undefined },
+      });
+    });
+
+    it('answers 503 auth_unavailable when the introspection endpoint cannot be reached', async () => {
+      conform('introspection down', adapter, await challenged('/auth-introspect-down/me', { authorization: `Bearer ${adapter}-any` }), unavailable);
+    });
+  });
+
   describe("the client's Connection tokens and transfer codings", () => {
     it('keeps the headers a hook set when the client lists them in Connection', async () => {
       const echo = seen(await get('/echo/secret', { connection: 'authorization, x-api-key', authorization: 'Bearer client', 'x-api-key': 'client-key' }));

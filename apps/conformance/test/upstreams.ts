@@ -3,6 +3,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import { gzipSync } from 'node:zlib';
 import { flood, type Flood } from '@apigate/test-utils/http';
 import { idleKeepAlive, type Origins } from '../src/gateway.ts';
+import { startIntrospectionUpstream, startJwksUpstream, type IntrospectionUpstream, type JwksUpstream } from './auth-upstreams.ts';
 
 /** What the echo upstream reports of a request (its JSON body). */
 export interface Echo {
@@ -122,6 +123,9 @@ export interface Upstreams {
   readonly openConnections: () => number;
   /** Requests to the echo and slow upstreams whose response has not closed yet. */
   readonly inFlight: () => number;
+  /** The IdP of the remote-JWKS routes and the introspection endpoint. */
+  readonly jwks: JwksUpstream;
+  readonly introspection: IntrospectionUpstream;
   close(): Promise<void>;
 }
 
@@ -470,9 +474,12 @@ export const startUpstreams = async (): Promise<Upstreams> => {
   const refusedOrigin = await listen(closed);
   await closeHttp(closed);
 
+  const jwks = await startJwksUpstream();
+  const introspection = await startIntrospectionUpstream();
+
   return {
     echo,
-    origins: { echo: echo.map((e) => e.origin), slow: slowOrigin, refused: refusedOrigin, reset: resetOrigin, idle: idleOrigin, stale: staleOrigin, hangup: hangupOrigin },
+    origins: { echo: echo.map((e) => e.origin), slow: slowOrigin, refused: refusedOrigin, reset: resetOrigin, idle: idleOrigin, stale: staleOrigin, hangup: hangupOrigin, jwks: jwks.origin, introspection: introspection.origin },
     slowRequests: () => slowCount,
     slowConnections: slowOpen,
     resetConnections: () => resetCount,
@@ -480,7 +487,11 @@ export const startUpstreams = async (): Promise<Upstreams> => {
     hangupRequests: () => hangupCount,
     openConnections: () => echo.reduce((sum, e) => sum + e.openConnections(), 0) + slowOpen() + hangupOpen() + sockets.size,
     inFlight: () => echo.reduce((sum, e) => sum + e.inFlight(), 0) + slowInFlight,
+    jwks,
+    introspection,
     async close() {
+      await jwks.close();
+      await introspection.close();
       await Promise.all(echo.map((e) => e.close()));
       await closeHttp(slow);
       await closeHttp(idle);

@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(18);
+    expect(printed).toHaveLength(20);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
       new Set([
@@ -61,6 +61,8 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
         '/files/notes/todo.txt',
         '/files/..%2F..%2Fetc/passwd',
         '/account/me',
+        '/profile/me',
+        '/opaque/me',
         '/sales/quota',
       ]),
     );
@@ -211,5 +213,19 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
     expect(status).toBe(200);
     const echo = JSON.parse(body) as Echo;
     expect([echo.url, echo.headers['x-user-id'], echo.headers.authorization]).toEqual(['/me', 'demo-user', undefined]);
+  });
+
+  it('forwards /profile/me with the printed RS256 token, verified against the IdP key set', async () => {
+    const { status, body } = await runCurl(commandFor('/profile/me', 'Authorization'));
+    expect(status).toBe(200);
+    const echo = JSON.parse(body) as Echo;
+    expect([echo.url, echo.headers['x-user-id'], echo.headers.authorization]).toEqual(['/me', 'rs-user', undefined]);
+  });
+
+  it('forwards /opaque/me with the printed opaque token, checked by introspection', async () => {
+    const { status, body } = await runCurl(commandFor('/opaque/me', 'Authorization'));
+    expect(status).toBe(200);
+    const echo = JSON.parse(body) as Echo;
+    expect([echo.url, echo.headers['x-user-id'], echo.headers['x-client-id'], echo.headers.authorization]).toEqual(['/me', 'opaque-user', 'demo-spa', undefined]);
   });
 });

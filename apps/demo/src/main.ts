@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { jwt } from '@apigate/auth';
+import { introspection, jwt } from '@apigate/auth';
 import { createGateway, loggingObserver, service, type Middleware } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
@@ -10,7 +10,7 @@ import express from 'express';
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { startUpstream } from './upstreams.ts';
+import { startIdp, startUpstream } from './upstreams.ts';
 
 // The demo gateway: an Express app with a route of its own, and gateway routes to two echo
 // upstreams that it starts itself on loopback. PORT (default 8080; 0 picks a free port) and
@@ -61,6 +61,15 @@ const demoSecret = crypto.getRandomValues(new Uint8Array(32));
 const demoToken = await new SignJWT({ sub: 'demo-user', scope: 'profile' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('24h').sign(demoSecret);
 const account = service({ name: 'account', prefix: '/account', use: [jwt({ secret: demoSecret, claimHeaders: { sub: 'x-user-id' } })] }, [get('/me')]);
 
+// The same with an identity provider on loopback: RS256 tokens against its remote JWKS (fetched
+// before the gateway is ready, cached), and opaque tokens checked with its introspection endpoint.
+const idp = await startIdp();
+const profile = service({ name: 'profile', prefix: '/profile', use: [jwt({ jwks: `${idp.url}/jwks.json`, claimHeaders: { sub: 'x-user-id' } })] }, [get('/me')]);
+const opaque = service(
+  { name: 'opaque', prefix: '/opaque', use: [introspection({ endpoint: `${idp.url}/introspect`, clientId: idp.client.id, clientSecret: idp.client.secret, claimHeaders: { sub: 'x-user-id', client_id: 'x-client-id' } })] },
+  [get('/me')],
+);
+
 /**
  * Gateway-level middleware: every request gets an id (the client's X-Request-Id, or a new one) that
  * goes upstream and comes back on every answer, proxied or made by the gateway.
@@ -88,7 +97,10 @@ const gateway = createGateway({
   .mount(sales, [salesA.url, salesB.url]) // two backends: round robin, the default policy
   .mount(files, [salesA.url])
   .mount(account, [salesA.url])
+  .mount(profile, [salesA.url])
+  .mount(opaque, [salesA.url])
   .build();
+await gateway.ready();
 
 const app = express();
 const handler = expressGateway(gateway);
@@ -125,6 +137,8 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl -i -H 'X-Request-Id: demo-1' '${base}/sales/ping'`, 'middleware: the request id goes upstream and comes back on the answer'],
     [`curl -i '${base}/account/me'`, 'jwt(): 401 with WWW-Authenticate: Bearer realm="api"'],
     [`curl -H 'Authorization: Bearer ${demoToken}' '${base}/account/me'`, 'jwt(): a token the demo minted (24 h); the upstream gets X-User-Id: demo-user, not the token'],
+    [`curl -H 'Authorization: Bearer ${idp.jwt}' '${base}/profile/me'`, "jwt() on the IdP's remote JWKS (RS256): the upstream gets X-User-Id: rs-user"],
+    [`curl -H 'Authorization: Bearer ${idp.opaque}' '${base}/opaque/me'`, 'introspection() (RFC 7662) of an opaque token: X-User-Id: opaque-user, X-Client-Id: demo-spa'],
     [`curl -i '${base}/sales/quota'`, 'rate limited, 3 a minute: RateLimit headers say what is left; the 4th in a row is 429 rate_limited'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
@@ -140,6 +154,7 @@ function stop(): void {
     handler.transport.close();
     salesA.server.close();
     salesB.server.close();
+    idp.server.close();
   });
 }
 process.once('SIGINT', stop);

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createGateway, service, type Gateway, type Middleware } from '@apigate/core';
+import { createGateway, service, type Gateway, type Middleware, type Observer } from '@apigate/core';
 import { expressGateway } from '@apigate/express';
 import { busySockets, closeServer, connectionsOf, listen, send, startUpstream, type Echo, type Reply, type Upstream } from '@apigate/test-utils/http';
 import express from 'express';
@@ -58,7 +58,7 @@ export interface TestGateway {
  * upstream), rendered as JSON. A route hook copies the claims jwt() put in scope into
  * `x-seen-claims`, so a case reads them off what the upstream got.
  */
-export const startGateway = async (use: Middleware[], routeUse: Middleware[] = [], { maxHeaderSize }: { maxHeaderSize?: number } = {}): Promise<TestGateway> => {
+export const startGateway = async (use: Middleware[], routeUse: Middleware[] = [], { maxHeaderSize, observer }: { maxHeaderSize?: number; observer?: Observer } = {}): Promise<TestGateway> => {
   const upstream = await startUpstream();
   const api = service({ name: 'api', prefix: '/api', use }, ({ all }) => [
     all('/{*rest}', {
@@ -69,7 +69,7 @@ export const startGateway = async (use: Middleware[], routeUse: Middleware[] = [
       },
     }),
   ]);
-  const gateway = createGateway({ renderer: 'json' }).mount(api, [upstream.origin]).build();
+  const gateway = createGateway({ renderer: 'json', observer }).mount(api, [upstream.origin]).build();
   const app = express();
   const handler = expressGateway(gateway);
   app.use(handler);
@@ -167,4 +167,76 @@ export const startJwks = async (keys: JWK[]): Promise<JwksServer> => {
     }
   });
   return jwks;
+};
+
+export type IntrospectionMode = 'ok' | 'down' | 'garbage' | 'html' | 'stall';
+
+/** What the introspection endpoint got in one call. */
+export interface IntrospectionCall {
+  readonly authorization: string | undefined;
+  readonly contentType: string | undefined;
+  readonly form: Record<string, string>;
+}
+
+/** An RFC 7662 endpoint on loopback: answers from `tokens` (unknown ones inactive), counts calls, misbehaves on demand. */
+export interface IntrospectionServer {
+  readonly url: string;
+  readonly calls: IntrospectionCall[];
+  /** The answer for each token; a token not in it is `{ active: false }`. */
+  readonly tokens: Map<string, Record<string, unknown>>;
+  mode: IntrospectionMode;
+  release(): void;
+  held(): number;
+  connections(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const introspectionClient = { id: 'gateway client', secret: 'gateway:secret' };
+
+export const startIntrospection = async (): Promise<IntrospectionServer> => {
+  const held: ServerResponse[] = [];
+  const server: Server = createServer();
+  const port = await listen(server);
+  // RFC 6749 §2.3.1: both halves form-encoded, then Basic.
+  const expected = `Basic ${Buffer.from(`${encodeURIComponent(introspectionClient.id).replaceAll('%20', '+')}:${encodeURIComponent(introspectionClient.secret)}`).toString('base64')}`;
+  const endpoint: IntrospectionServer = {
+    url: `http://127.0.0.1:${port}/oauth2/introspect`,
+    calls: [],
+    tokens: new Map(),
+    mode: 'ok',
+    release: () => {
+      for (const res of held.splice(0)) if (!res.destroyed) reply(res, 200, { active: false });
+    },
+    held: () => held.filter((res) => !res.destroyed).length,
+    connections: () => connectionsOf(server),
+    close: () => closeServer(server),
+  };
+  const reply = (res: ServerResponse, status: number, value: unknown, type = 'application/json'): void => {
+    const body = typeof value === 'string' ? value : JSON.stringify(value);
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString()));
+      endpoint.calls.push({ authorization: req.headers.authorization, contentType: req.headers['content-type'], form });
+      if (req.method !== 'POST' || req.headers.authorization !== expected) return reply(res, 401, { error: 'invalid_client' });
+      switch (endpoint.mode) {
+        case 'ok':
+          return reply(res, 200, endpoint.tokens.get(form.token ?? '') ?? { active: false });
+        case 'down':
+          return reply(res, 503, 'down', 'text/plain');
+        case 'garbage':
+          return reply(res, 200, { active: 'yes' });
+        case 'html':
+          return reply(res, 200, '<html>maintenance</html>', 'text/html');
+        case 'stall':
+          held.push(res);
+          return undefined;
+      }
+    });
+  });
+  return endpoint;
 };

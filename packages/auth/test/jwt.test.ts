@@ -68,6 +68,11 @@ describe('jwt() with a shared secret (HS256)', () => {
     expect((await g().get('/api/x', bearer(token))).status).toBe(200);
   });
 
+  it('refuses a token expired by more than the default clock tolerance: the default is pinned at 60 s', async () => {
+    const token = await sign({ sub: 'alice' }, secret, { expiresIn: -90 });
+    expect(await refused(g(), '/api/x', bearer(token))).toEqual({ status: 401, code: 'invalid_token', challenge: `${invalidToken}, error_description="The access token expired."`, ...spared });
+  });
+
   describe('refuses, per RFC 6750, without calling the upstream', () => {
     it('no credentials: 401 with a challenge that has no error attribute', async () => {
       expect(await refused(g(), '/api/x')).toEqual({ status: 401, code: 'unauthorized', challenge: realmOnly, ...spared });

@@ -1,26 +1,13 @@
 import { GatewayBuildError } from '@apigate/errors';
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, importJWK, importSPKI, importX509, type CryptoKey, type FetchImplementation, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, importJWK, importSPKI, importX509, type CryptoKey, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { remoteKeys, type RemoteJwksOptions, type RemoteKeys } from './remote-jwks.ts';
+
+export { KeysUnavailable, type CachedJwks, type JwksCacheStore, type RemoteJwksOptions } from './remote-jwks.ts';
 
 export const hmacAlgorithms = ['HS256', 'HS384', 'HS512'] as const;
 export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 const known: readonly string[] = [...hmacAlgorithms, ...asymmetricAlgorithms];
 const isHmac = (alg: string): boolean => (hmacAlgorithms as readonly string[]).includes(alg);
-
-/** How the remote JWKS is cached and fetched; the defaults are jose's, plus a pause after a failure. */
-export interface RemoteJwksOptions {
-  /** How long a fetched key set is used before it is fetched again, in ms. Default 600 000 (10 min). */
-  readonly maxAge?: number;
-  /** After a fetch, how long a token with an unknown `kid` is refused without fetching again, in ms. Default 30 000. */
-  readonly cooldown?: number;
-  /** How long one fetch may take, in ms; then it is aborted. Default 5 000. */
-  readonly timeout?: number;
-  /** After a failed fetch, how long requests are answered 503 without fetching again, in ms. Default 1 000. */
-  readonly failureCooldown?: number;
-  /** Headers sent with the fetch (an API key of the IdP, say). */
-  readonly headers?: Readonly<Record<string, string>>;
-  /** The fetch to use (a Workers service binding's, say); the global one by default. */
-  readonly fetch?: (input: string, init: RequestInit) => Promise<Response>;
-}
 
 /** Where the keys come from: exactly one of these. */
 export interface KeyOptions {
@@ -44,50 +31,11 @@ export interface Keys {
   readonly algorithms: readonly string[];
   readonly getKey: JWTVerifyGetKey;
   readonly kind: 'secret' | 'key' | 'jwks' | 'remote-jwks';
-}
-
-/** Thrown by the key lookup when the key set could not be had: the token may well be good. */
-export class KeysUnavailable extends Error {
-  override readonly name = 'KeysUnavailable';
-  /** Seconds until the key set is asked again, for `Retry-After`. */
-  readonly retryAfter: number;
-
-  constructor(message: string, { cause, retryAfter }: { cause?: unknown; retryAfter: number }) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.retryAfter = retryAfter;
-  }
+  /** For a remote set: its prefetch and reporting, which the middleware's init starts. */
+  readonly remote?: RemoteKeys;
 }
 
 const problem = (message: string): GatewayBuildError => new GatewayBuildError([{ code: 'invalid_option', at: 'jwt()', message }]);
-
-/** The jose codes that mean the key set answered, but holds no (single) key for this token. */
-const mismatch = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS']);
-const codeOf = (error: unknown): unknown => (typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined);
-
-const remoteKeys = (url: URL, { maxAge = 600_000, cooldown = 30_000, timeout = 5_000, failureCooldown = 1_000, headers, fetch: fetchImpl }: RemoteJwksOptions): JWTVerifyGetKey => {
-  for (const [name, value] of Object.entries({ maxAge, cooldown, timeout, failureCooldown })) {
-    if (typeof value !== 'number' || !(value >= 0) || (name === 'timeout' && !Number.isInteger(value))) throw problem(`jwksCache.${name} must be a non-negative number of milliseconds`);
-  }
-  let failedUntil = 0;
-  const retryAfter = Math.max(1, Math.ceil(failureCooldown / 1000));
-  // jose fetches again on every request while the IdP is down (its cooldown starts only after a
-  // success): the gate turns that into one fetch per failureCooldown.
-  const gated: FetchImplementation = (href, init) => {
-    if (Date.now() < failedUntil) return Promise.reject(new KeysUnavailable('the key set failed to load a moment ago', { retryAfter }));
-    return (fetchImpl ?? globalThis.fetch)(href, init);
-  };
-  const set = createRemoteJWKSet(url, { cacheMaxAge: maxAge, cooldownDuration: cooldown, timeoutDuration: timeout, headers: { ...headers }, [customFetch]: gated });
-  return async (header, token) => {
-    try {
-      return await set(header, token);
-    } catch (error) {
-      if (mismatch.has(codeOf(error) as string)) throw error;
-      if (error instanceof KeysUnavailable) throw error;
-      failedUntil = Date.now() + failureCooldown;
-      throw new KeysUnavailable('the key set could not be loaded', { cause: error, retryAfter });
-    }
-  };
-};
 
 const isCryptoKey = (value: unknown): value is CryptoKey =>
   typeof value === 'object' && value !== null && 'algorithm' in value && 'usages' in value && 'type' in value && 'extractable' in value;
@@ -161,7 +109,8 @@ export const keysFrom = ({ secret, key, jwks, jwksCache, algorithms }: KeyOption
       throw problem('`jwks` is not a URL');
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw problem('`jwks` must be an http(s) URL');
-    return { kind: 'remote-jwks', algorithms: allowList(algorithms, asymmetricAlgorithms, asymmetric, 'a key set'), getKey: remoteKeys(url, jwksCache ?? {}) };
+    const remote = remoteKeys(url, jwksCache ?? {});
+    return { kind: 'remote-jwks', algorithms: allowList(algorithms, asymmetricAlgorithms, asymmetric, 'a key set'), getKey: remote.getKey, remote };
   }
   if (typeof jwks !== 'object' || jwks === null || !Array.isArray(jwks.keys)) throw problem('`jwks` must be a URL or a JWK set ({ keys: [...] })');
   let local: JWTVerifyGetKey;

@@ -1,9 +1,10 @@
 import type { Env, Middleware } from '@apigate/core';
-import { GatewayBuildError, GatewayError } from '@apigate/errors';
+import { GatewayError } from '@apigate/errors';
 import { base64url, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { bearerError, type BearerCode } from '../internal/bearer.ts';
 import { headerValue } from '../internal/claims.ts';
 import { KeysUnavailable, keysFrom, type KeyOptions } from '../internal/keys.ts';
+import { claimHeaderList, nonNegative, sourceList } from '../internal/options.ts';
 import { describeSource, readToken, removeToken, type TokenSource } from '../internal/token.ts';
 import { checkRealm, hasScopes, parseScopes, type ScopeRequirement } from '../scopes/scopes.ts';
 
@@ -51,10 +52,6 @@ export interface JwtScope<TClaims extends JWTPayload = JWTPayload> {
 
 /** Three base64url segments, the signature not empty (an unsecured `alg: none` token has none). */
 const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-/** A header name as Node and fetch accept it. */
-const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-const problem = (message: string): GatewayBuildError => new GatewayBuildError([{ code: 'invalid_option', at: 'jwt()', message }]);
 
 /** The token's protected header, when it is a JSON object; nothing else is read before the signature is checked. */
 const protectedHeader = (token: string): Record<string, unknown> | undefined => {
@@ -69,21 +66,6 @@ const protectedHeader = (token: string): Record<string, unknown> | undefined => 
 const codeOf = (error: unknown): string | undefined => {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : undefined;
-};
-
-const sourceList = (from: readonly TokenSource[]): readonly TokenSource[] => {
-  if (!Array.isArray(from) || from.length === 0) throw problem('`from` must be a non-empty list of token sources');
-  for (const source of from) {
-    const ok =
-      source === 'bearer' ||
-      (typeof source === 'object' && source !== null && (('cookie' in source && headerName.test(String(source.cookie))) || ('query' in source && typeof source.query === 'string' && source.query !== '')));
-    if (!ok) throw problem("`from` holds 'bearer', { cookie: name } or { query: name }");
-  }
-  return [...from];
-};
-
-const positive = (value: number | undefined, name: string, seconds: boolean): void => {
-  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!seconds && !Number.isInteger(value)))) throw problem(`\`${name}\` must be a non-negative number`);
 };
 
 /**
@@ -116,16 +98,12 @@ export const jwt = <TClaims extends JWTPayload = JWTPayload>(options: JwtOptions
   } = options;
   const keys = keysFrom(options);
   checkRealm(realm, 'jwt()');
-  positive(clockTolerance, 'clockTolerance', true);
-  positive(maxTokenAge, 'maxTokenAge', true);
-  positive(maxTokenLength, 'maxTokenLength', false);
-  const sources = sourceList(from);
+  nonNegative(clockTolerance, 'clockTolerance', 'jwt()');
+  nonNegative(maxTokenAge, 'maxTokenAge', 'jwt()');
+  nonNegative(maxTokenLength, 'maxTokenLength', 'jwt()', { integer: true });
+  const sources = sourceList(from, 'jwt()');
   const scopes = requirement === undefined ? undefined : parseScopes(requirement, 'jwt()');
-  const mapped = Object.entries(claimHeaders);
-  for (const [claim, header] of mapped) {
-    if (typeof header !== 'string' || !headerName.test(header)) throw problem(`claimHeaders.${claim} must be a header name`);
-    if (header.toLowerCase() === 'authorization' || header.toLowerCase() === 'cookie') throw problem(`claimHeaders.${claim} may not be ${header}`);
-  }
+  const mapped = claimHeaderList(claimHeaders, 'jwt()');
   const verifyOptions: JWTVerifyOptions = {
     algorithms: [...keys.algorithms],
     issuer: typeof issuer === 'string' ? issuer : issuer === undefined ? undefined : [...issuer],
@@ -160,9 +138,12 @@ export const jwt = <TClaims extends JWTPayload = JWTPayload>(options: JwtOptions
     ...(scopes && { scopes: scopes.list, scopeMatch: scopes.match }),
   };
 
+  const { remote } = keys;
   return {
     name,
     describe,
+    // A remote set is fetched before the gateway is ready; an IdP down at startup is reported, not fatal.
+    ...(remote !== undefined && { init: ({ report }: { report: (error: unknown) => void }) => remote.start(report) }),
     request: async function jwt(ctx) {
       // Whatever the outcome, a client never sets the headers the upstream trusts as the gateway's.
       for (const [, header] of mapped) ctx.headers.delete(header);
