@@ -68,6 +68,24 @@ describe('bench report', () => {
     expect(row(render(input(samples)), 'apigate passthrough on express')?.[4]).toBe('**FAIL** (< 0.9)');
   });
 
+  it('judges the steady-rate p99 of apigate against direct, when the rate was paced', () => {
+    const samples = { direct: [sample(100_000)], 'express-http-proxy-3': [sample(1000)], 'apigate-express': [sample(1000)] };
+    const rate = (p99ms: number, paced: number | undefined) => ({
+      rps: 2000,
+      seconds: 5,
+      connections: 20,
+      paced,
+      samples: [
+        { id: 'direct', label: 'origin direct (nginx)', rps: 1990, p50ms: 0.2, p99ms: 0.5, errors: 0, non2xx: 0 },
+        { id: 'apigate-express', label: 'apigate express', rps: 1980, p50ms: 0.6, p99ms, errors: 0, non2xx: 0 },
+      ],
+    });
+    expect(row(render(input(samples, { rate: rate(1.2, 10) })), 'p99 at the steady rate')?.slice(3, 5)).toEqual(['0.700 ms', '**pass** (≤ 1 ms)']);
+    expect(row(render(input(samples, { rate: rate(2.5, 10) })), 'p99 at the steady rate')?.[4]).toBe('**FAIL** (> 1 ms)');
+    // autocannon's bursts are no steady rate: no verdict on them.
+    expect(row(render(input(samples, { rate: rate(1.2, undefined) })), 'p99 at the steady rate')).toBeUndefined();
+  });
+
   it('fails a target under its threshold', () => {
     const report = render(
       input({

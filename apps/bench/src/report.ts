@@ -229,6 +229,17 @@ export const render = (input: ReportInput): string => {
       '',
     ]);
   }
+  const steady = (id: string): RateSample | undefined => input.rate.samples.find((sample) => sample.id === id && sample.failure === undefined);
+  const direct = steady('direct');
+  if (input.rate.paced !== undefined && direct !== undefined) {
+    for (const id of ['apigate-express', 'apigate-hono-node']) {
+      const sample = steady(id);
+      if (sample === undefined) continue;
+      const added = sample.p99ms - direct.p99ms;
+      const bad = sample.errors > 0 || sample.non2xx > 0;
+      targetRows.push([`p99 at the steady rate within 1 ms of direct (${sample.label})`, `p99 ${fixed(sample.p99ms, 3)} ms − direct ${fixed(direct.p99ms, 3)} ms`, `${fixed(added, 3)} ms`, bad ? 'n/a (errors)' : added <= 1 ? '**pass** (≤ 1 ms)' : '**FAIL** (> 1 ms)', '', '', '']);
+    }
+  }
   out.push(table(['target', 'ratio of', 'req/s ratio (median of rounds)', 'verdict', 'req per CPU-s ratio (median of rounds)', 'paired req/s ratio (median of ABBA blocks)', 'paired req per CPU-s ratio'], targetRows));
   out.push(
     '',
