@@ -11,7 +11,7 @@ import { runAutocannon, runWrk, type LoadResult, type RequestSpec } from './load
 import { nginxBinary, nginxVersion, originConfig, proxyConfig } from './nginx.ts';
 import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
-import { pairKey, render, sampleKey, type PairedBlock, type RateSample, type Sample, type UploadResult } from './report.ts';
+import { pairKey, ratio, render, sampleKey, type PairedBlock, type RateSample, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
 
 const args = process.argv.slice(2);
@@ -58,6 +58,8 @@ const firstWarmSeconds = 3;
  * request (wrk's `delay()`: a paced closed loop just under 2 000 req/s, latency in microseconds).
  * Without wrk, autocannon's overallRate, which fires each second's quota in a burst.
  */
+/** Targets whose rounds' ratio is within this fraction of the threshold get paired runs. */
+const pairedBand = 0.2;
 const rate = { rps: 2000, connections: 20, delayMs: 10 };
 const uploadLimitMiB = 64;
 
@@ -279,7 +281,7 @@ const main = async (): Promise<void> => {
     }
   }
 
-  const paired = await pairedRuns(cases, running);
+  const paired = await pairedRuns(cases, running, samples);
 
   if (only !== undefined || onlyWorkloads !== undefined) {
     // A partial run: the report of these cases only, printed, never written over docs/benchmarks.md.
@@ -362,13 +364,16 @@ const measureRun = async (target: Running, c: Case, warmSeconds: number): Promis
 /**
  * The targets' pairs measured back to back in ABBA blocks (a, b, b, a), `settings.pairs` blocks per
  * pair: a drift of the machine's speed over a block (other tenants of the host, a frequency change)
- * cancels in the block's ratio, where the rounds' ratios compare runs minutes apart.
+ * cancels in the block's ratio, where the rounds' ratios compare runs minutes apart. Only for the
+ * targets the rounds leave undecided: a ratio within `pairedBand` of the threshold.
  */
-const pairedRuns = async (cases: readonly Case[], running: ReadonlyMap<string, Running>): Promise<Map<string, PairedBlock[]>> => {
+const pairedRuns = async (cases: readonly Case[], running: ReadonlyMap<string, Running>, samples: ReadonlyMap<string, Sample[]>): Promise<Map<string, PairedBlock[]>> => {
   const paired = new Map<string, PairedBlock[]>();
   if (settings.pairs === 0) return paired;
   for (const comparison of comparisons) {
     if (comparison.target === undefined) continue;
+    const rounds = ratio({ samples }, comparison.a, comparison.b, comparison.workload);
+    if (Number.isFinite(rounds) && Math.abs(rounds / comparison.target - 1) > pairedBand) continue;
     const a = cases.find((c) => c.id === comparison.a && c.workload === comparison.workload);
     const b = cases.find((c) => c.id === comparison.b && c.workload === comparison.workload);
     const targetA = a && running.get(a.contestant);

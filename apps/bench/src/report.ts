@@ -90,7 +90,7 @@ export const sampleKey = key;
 const flagged = (samples: readonly Sample[]): boolean => samples.some((s) => s.failure !== undefined || s.errors > 0 || s.non2xx > 0);
 
 /** Per-round ratios of a to b (same round), as a median. */
-const ratio = (input: ReportInput, a: string, b: string, workload: string): number => {
+export const ratio = (input: Pick<ReportInput, 'samples'>, a: string, b: string, workload: string): number => {
   const as = input.samples.get(key(a, workload));
   const bs = input.samples.get(key(b, workload));
   if (as === undefined || bs === undefined) return Number.NaN;
@@ -243,7 +243,7 @@ export const render = (input: ReportInput): string => {
   out.push(table(['target', 'ratio of', 'req/s ratio (median of rounds)', 'verdict', 'req per CPU-s ratio (median of rounds)', 'paired req/s ratio (median of ABBA blocks)', 'paired req per CPU-s ratio'], targetRows));
   out.push(
     '',
-    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (the JSON one for validation), ratios taken within each round. The verdict is on req/s: on the paired runs when they were made, else on the rounds. Paired runs measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
+    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (the JSON one for validation), ratios taken within each round. The verdict is on req/s: on the paired runs when they were made, else on the rounds. Paired runs are made for the targets the rounds leave undecided (a ratio within 20 % of the threshold); they measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
   );
 
   for (const workload of input.workloads) {
