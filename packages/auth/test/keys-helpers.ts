@@ -5,7 +5,7 @@ import express from 'express';
 import { busySockets, closeServer, echo, listen, send, startUpstream, type Echo, type Reply, type SendOptions, type Upstream } from '@apigate/test-utils/http';
 
 /** The Set-Cookie values the upstream sends on `/set-cookie` paths. */
-export const upstreamCookies = ['session=abc123; Path=/; HttpOnly', 'theme=dark; Path=/', 'cart="x y"; Path=/', 'session-clear=; Max-Age=0'];
+export const upstreamCookies = ['session=abc123; Path=/; HttpOnly', 'theme=dark; Path=/', 'cart="x1"; Path=/', 'old=; Max-Age=0'];
 
 export interface AuthGateway {
   readonly port: number;
