@@ -36,7 +36,7 @@ const apps: Record<string, () => Server> = {
     app.use(expressMiddleware(keys(), { renderer: 'json' }));
     app.use(expressMiddleware(cookies(), { renderer: 'json' }));
     app.get('/data', (req, res) => {
-      const seen: Seen = { consumer: (res.locals.consumer as Consumer | undefined)?.id ?? null, verified: (res.locals.signedCookies as Record<string, string> | undefined) ?? null, key: req.headers['x-api-key'] ?? null, cookie: req.headers.cookie ?? null };
+      const seen: Seen = { consumer: (res.locals.consumer as Consumer | undefined)?.id ?? null, verified: (res.locals.signedCookies as Record<string, string> | undefined) ?? null, key: req.get('x-api-key') ?? null, cookie: req.get('cookie') ?? null };
       res.cookie('session', 'xyz', { path: '/' }).json(seen);
     });
     return createServer(app);
