@@ -98,6 +98,10 @@ describe('signedCookies() (onInvalid: strip, the default)', () => {
     });
   });
 
+  it('leaves a Cookie header without signed cookies exactly as sent', async () => {
+    expect(upstreamSaw(await g().send('/api/x', { headers: { cookie: 'theme=dark;lang=en;  x' } })).headers.cookie).toBe('theme=dark;lang=en;  x');
+  });
+
   it('removes the Cookie header when the bad cookie was the only one', async () => {
     expect(upstreamSaw(await g().send('/api/x', { headers: { cookie: 'session=abc123' } })).headers.cookie).toBeUndefined();
   });

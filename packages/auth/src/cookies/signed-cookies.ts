@@ -161,7 +161,8 @@ export const signedCookies = (options: SignedCookiesOptions): Middleware<Env, Si
         const missing = names.find((cookie) => !(cookie in verified));
         if (missing !== undefined) return new GatewayError('unauthorized', { details: { reason: `no valid signed cookie ${missing}`, invalid }, headers: { 'www-authenticate': challenge(missing) } });
       }
-      if (header !== undefined) {
+      // A Cookie header without any of our cookies goes on exactly as the client sent it.
+      if (header !== undefined && counts.size > 0) {
         if (forwarded.length === 0) ctx.headers.delete('cookie');
         else ctx.headers.set('cookie', serializeCookies(forwarded));
       }
