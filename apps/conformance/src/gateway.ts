@@ -10,6 +10,7 @@ import { headerSticky } from '@apigate/policies';
 import { byHeader, concurrencyLimit, rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { get as vget, post as vpost } from '@apigate/validation';
 import { z } from 'zod';
+import { authKeyServices } from './auth-keys.ts';
 
 /** Where the gateway's upstreams listen; each an origin such as `http://127.0.0.1:41234`. */
 export interface Origins {
@@ -516,6 +517,8 @@ export const buildGateway = (origins: Origins): Gateway => {
   const retries = retryRoutes([], attempts);
   const reports: string[] = [];
   const remoteAuth = authRemote(origins);
+  // API keys, anyOf() and signed cookies: src/auth-keys.ts.
+  const keyed = authKeyServices({ secret: authSecret, audience: authAudience });
   return createGateway({
     renderer: 'json',
     use: [gatewayOnion(mwSettled), gatewayMark],
@@ -556,5 +559,9 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(remoteAuth[1]!, [origins.echo[0]!])
     .mount(remoteAuth[2]!, [origins.echo[0]!])
     .mount(remoteAuth[3]!, [origins.echo[0]!])
+    .mount(keyed.keys, [origins.echo[0]!])
+    .mount(keyed.either, [origins.echo[0]!])
+    .mount(keyed.session, [origins.echo[0]!])
+    .mount(keyed.sessionStrict, [origins.echo[0]!])
     .build();
 };

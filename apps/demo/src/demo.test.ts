@@ -63,6 +63,7 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
         '/account/me',
         '/profile/me',
         '/opaque/me',
+        '/partner/orders',
         '/sales/quota',
       ]),
     );
@@ -206,6 +207,23 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
     const [head = '', payload = ''] = body.split(/\r?\n\r?\n/);
     expect(head).toMatch(/^www-authenticate: Bearer realm="api"\r?$/im);
     expect((JSON.parse(payload) as { error: { code: string } }).error.code).toBe('unauthorized');
+  });
+
+  it('refuses /partner/orders without a key: 401 unauthorized with an ApiKey challenge (apiKey() on the service)', async () => {
+    const { status, body } = await runCurl(commandFor('/partner/orders', '-i'));
+    expect(status).toBe(401);
+    const [head = '', payload = ''] = body.split(/\r?\n\r?\n/);
+    expect(head).toMatch(/^www-authenticate: ApiKey realm="api", header="x-api-key"\r?$/im);
+    expect((JSON.parse(payload) as { error: { code: string } }).error.code).toBe('unauthorized');
+  });
+
+  it('forwards /partner/orders with the printed key: the consumer goes upstream, the key does not, and its tier picks the rate limit', async () => {
+    const { status, body } = await runCurl(commandFor('/partner/orders', 'X-Api-Key'));
+    expect(status).toBe(200);
+    const [head = '', payload = ''] = body.split(/\r?\n\r?\n/);
+    const echo = JSON.parse(payload) as Echo;
+    expect([echo.url, echo.headers['x-consumer-id'], echo.headers['x-consumer-tier'], echo.headers['x-api-key']]).toEqual(['/orders', 'demo-partner', 'pro', undefined]);
+    expect(head).toMatch(/^ratelimit-policy: "pro";q=100;w=60\r?$/im);
   });
 
   it('forwards /account/me with the printed token: the upstream gets X-User-Id from the token, not the token', async () => {

@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { introspection, jwt } from '@apigate/auth';
+import { apiKey, hashApiKey, introspection, jwt, type Consumer } from '@apigate/auth';
 import { createGateway, loggingObserver, service, type Middleware } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { leastTime, pathSticky } from '@apigate/policies';
-import { rateLimit, tokenBucket } from '@apigate/rate-limit';
+import { byScope, rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { defineRoutes } from '@apigate/validation';
 import express from 'express';
 import { SignJWT } from 'jose';
@@ -69,6 +69,18 @@ const opaque = service(
   { name: 'opaque', prefix: '/opaque', use: [introspection({ endpoint: `${idp.url}/introspect`, clientId: idp.client.id, clientSecret: idp.client.secret, claimHeaders: { sub: 'x-user-id', client_id: 'x-client-id' } })] },
   [get('/me')],
 );
+// API keys on a whole service, and a rate limit per consumer whose tier picks the limits. The demo
+// makes a key at startup, prints it, and keeps only its SHA-256 hash, as a key store should.
+const demoKey = `demo_${[...crypto.getRandomValues(new Uint8Array(16))].map((byte) => byte.toString(16).padStart(2, '0')).join('')}`;
+const partnerKeys = apiKey({ keys: [{ hash: await hashApiKey(demoKey), consumer: 'demo-partner', tier: 'pro' }], consumerHeaders: { id: 'x-consumer-id', tier: 'x-consumer-tier' } });
+const perConsumer = rateLimit({
+  name: 'partner-quota',
+  key: byScope('consumer', { select: (consumer) => (consumer as Consumer).id }),
+  limits: [tokenBucket({ rate: 10, per: '1m', name: 'free' })],
+  tiers: { by: (ctx) => (ctx.get('consumer') as Consumer | undefined)?.tier, limits: { pro: [tokenBucket({ rate: 100, per: '1m', name: 'pro' })] } },
+  headers: { allowed: true },
+});
+const partner = service({ name: 'partner', prefix: '/partner', use: [partnerKeys, perConsumer] }, [get('/orders')]);
 
 /**
  * Gateway-level middleware: every request gets an id (the client's X-Request-Id, or a new one) that
@@ -99,6 +111,7 @@ const gateway = createGateway({
   .mount(account, [salesA.url])
   .mount(profile, [salesA.url])
   .mount(opaque, [salesA.url])
+  .mount(partner, [salesB.url])
   .build();
 await gateway.ready();
 
@@ -139,6 +152,8 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl -H 'Authorization: Bearer ${demoToken}' '${base}/account/me'`, 'jwt(): a token the demo minted (24 h); the upstream gets X-User-Id: demo-user, not the token'],
     [`curl -H 'Authorization: Bearer ${idp.jwt}' '${base}/profile/me'`, "jwt() on the IdP's remote JWKS (RS256): the upstream gets X-User-Id: rs-user"],
     [`curl -H 'Authorization: Bearer ${idp.opaque}' '${base}/opaque/me'`, 'introspection() (RFC 7662) of an opaque token: X-User-Id: opaque-user, X-Client-Id: demo-spa'],
+    [`curl -i '${base}/partner/orders'`, 'apiKey(): 401 with WWW-Authenticate: ApiKey realm="api", header="x-api-key"'],
+    [`curl -i -H 'X-Api-Key: ${demoKey}' '${base}/partner/orders'`, 'apiKey(): the demo key (only its hash is kept); X-Consumer-Id/-Tier upstream, the "pro" tier\'s rate limit'],
     [`curl -i '${base}/sales/quota'`, 'rate limited, 3 a minute: RateLimit headers say what is left; the 4th in a row is 429 rate_limited'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));

@@ -44,7 +44,10 @@ const surface: Record<string, readonly string[]> = {
   '@apigate/policies/header-sticky': ['byHeader', 'headerSticky'],
   '@apigate/policies/path-sticky': ['byPathParam', 'pathSticky'],
   '@apigate/policies/cookie-sticky': ['byCookie', 'cookieSticky', 'readCookie'],
-  '@apigate/auth': ['asymmetricAlgorithms', 'claimsKey', 'hmacAlgorithms', 'introspection', 'jwt', 'requireScopes'],
+  '@apigate/auth': [
+    'asymmetricAlgorithms', 'claimsKey', 'hmacAlgorithms', 'introspection', 'jwt', 'requireScopes',
+    'allOf', 'allowPreflight', 'anonymousConsumer', 'anyOf', 'apiKey', 'consumerKey', 'cookieSigner', 'hashApiKey', 'memoryKeyStore', 'optional', 'signedCookies', 'signedCookiesKey',
+  ],
   '@apigate/rate-limit': ['MemoryStore', 'allRequests', 'byHeader', 'byIp', 'byRoute', 'byScope', 'concurrencyLimit', 'fixedWindow', 'joinKeys', 'memoryStore', 'rateLimit', 'slidingWindow', 'tokenBucket'],
   '@apigate/rate-limit/redis': ['RedisStore', 'redisStore'],
   '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'fetchHandler', 'toWebResponse'],

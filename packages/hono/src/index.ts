@@ -200,6 +200,9 @@ const afterResponse = (c: Context, middleware: GatewayMiddleware, standalone: St
     // A Response from fetch() has immutable headers: a copy takes the phase's edits.
     const copy = new Response(res.body, res);
     runStandaloneResponse(middleware, standalone, { status: res.status, headers: new WebResponseHeaders(copy.headers) });
+    // Hono's `c.res` setter copies the previous response's headers over the new one, which would
+    // undo every header the phase replaced or removed (a re-signed Set-Cookie, say): clear it first.
+    c.res = undefined as unknown as Response;
     c.res = copy;
   }
   if (middleware.settle !== undefined) runStandaloneSettle(middleware, standalone, { status: res.status, durationMs: performance.now() - started });

@@ -104,3 +104,33 @@ describeStandaloneMiddleware('honoMiddleware with a whole middleware', async (se
     close: () => server.close(),
   };
 });
+
+describe('honoMiddleware: the response phase over headers the handler set', () => {
+  it('keeps what the phase replaced or removed (Hono copies the old response headers onto a new c.res)', async () => {
+    const app = new Hono();
+    app.use(
+      honoMiddleware({
+        name: 'rewrite-headers',
+        response: (ctx) => {
+          ctx.headers.set('set-cookie', ctx.headers.values('set-cookie').map((cookie) => cookie.replace('=plain', '=signed')));
+          ctx.headers.set('x-kind', 'replaced');
+          ctx.headers.delete('x-internal');
+        },
+      }),
+    );
+    app.get('/h', (c) => {
+      c.header('set-cookie', 'a=plain; Path=/', { append: true });
+      c.header('set-cookie', 'b=plain', { append: true });
+      c.header('x-kind', 'original');
+      c.header('x-internal', 'secret');
+      return c.text('ok');
+    });
+    const reply = await app.request('/h');
+    expect({ cookies: reply.headers.getSetCookie(), kind: reply.headers.get('x-kind'), internal: reply.headers.get('x-internal'), body: await reply.text() }).toEqual({
+      cookies: ['a=signed; Path=/', 'b=signed'],
+      kind: 'replaced',
+      internal: null,
+      body: 'ok',
+    });
+  });
+});

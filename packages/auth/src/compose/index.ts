@@ -1,0 +1,1 @@
+export { allOf, allowPreflight, anonymousConsumer, anyOf, optional, type OptionalOptions } from './compose.ts';

@@ -1,0 +1,1 @@
+export { cookieSigner, signedCookies, signedCookiesKey, type CookieSigner, type SignedCookiesOptions, type SignedCookiesScope } from './signed-cookies.ts';
