@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(20);
+    expect(printed).toHaveLength(22);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
       new Set([
