@@ -43,4 +43,4 @@ export {
   type UpstreamOutcome,
   type WithScope,
 } from '@apigate/core';
-export { GatewayError, json, respond, unauthorized, forbidden, tooManyRequests, badRequest, type GatewayResponse, type RendererOption } from '@apigate/errors';
+export { GatewayError, json, respond, unauthorized, forbidden, tooManyRequests, badRequest, problemRenderer, type GatewayResponse, type RendererOption } from '@apigate/errors';
