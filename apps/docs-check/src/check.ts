@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
@@ -20,6 +20,8 @@ export interface CheckOptions {
   readonly nodeModules: string;
   /** tsconfig whose compilerOptions the blocks are checked with. */
   readonly tsconfig: string;
+  /** Reports name preludes relative to this folder (the repository root); absolute without it. */
+  readonly root?: string;
 }
 
 /** The names a module declares or imports at its top level: a prelude must not shadow them. */
@@ -76,7 +78,8 @@ const blockFileName = (block: DocBlock) => `${block.file.replace(/[^\w]+/g, '_')
  * preludes whatever they export and the block does not declare itself (the first prelude listed
  * wins a name two export), so the block's own lines keep their numbers.
  */
-export const checkBlocks = ({ blocks, preludeDir, nodeModules, tsconfig }: CheckOptions): Map<DocBlock, BlockError[]> => {
+export const checkBlocks = ({ blocks, preludeDir, nodeModules, tsconfig, root }: CheckOptions): Map<DocBlock, BlockError[]> => {
+  const shown = (path: string) => (root === undefined ? path : relative(root, path));
   const dir = mkdtempSync(join(tmpdir(), 'apigate-docs-check-'));
   try {
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
@@ -94,7 +97,8 @@ export const checkBlocks = ({ blocks, preludeDir, nodeModules, tsconfig }: Check
       for (const name of block.preludes) {
         const source = join(preludeDir, `${name}.ts`);
         if (!existsSync(source)) {
-          errors.get(block)!.push({ file: block.file, line: block.line - 1, code: 0, message: `the excerpt names prelude "${name}", but ${relative(process.cwd(), source)} does not exist` });
+          const known = readdirSync(preludeDir).filter((entry) => entry.endsWith('.ts')).map((entry) => entry.slice(0, -'.ts'.length));
+          errors.get(block)!.push({ file: block.file, line: block.line - 1, code: 0, message: `the excerpt names prelude "${name}", which ${shown(preludeDir)}/ does not have (it has: ${known.sort().join(', ')})` });
           continue;
         }
         if (!preludes.has(name)) {
@@ -102,7 +106,7 @@ export const checkBlocks = ({ blocks, preludeDir, nodeModules, tsconfig }: Check
           preludes.set(name, preludeExports(code));
           const target = join(dir, 'preludes', `${name}.ts`);
           writeFileSync(target, code);
-          preludeFiles.set(target, source);
+          preludeFiles.set(target, shown(source));
         }
         // The block's own names win, then the preludes in the order the marker lists them.
         const names: string[] = [];

@@ -35,6 +35,7 @@ export const checkDocs = (files: readonly string[] = docFiles()): DocsReport => 
     preludeDir: join(app, 'preludes'),
     nodeModules: join(app, 'node_modules'),
     tsconfig: join(root, 'tsconfig.base.json'),
+    root,
   });
   return { blocks, problems, errors };
 };
