@@ -143,6 +143,7 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   // Validation and maps.
   vpost('/orders', { json: order, map: (o) => ({ lines: [{ sku: o.sku, quantity: o.qty }] }) }),
   vpost('/orders/raw', { to: '/orders', json: order }),
+  vpost('/orders/small', { to: '/orders', json: z.unknown(), limit: 64 }),
   vget('/lookup', { query: search, map: (s) => ({ term: s.q, page: s.page }) }),
 ]);
 

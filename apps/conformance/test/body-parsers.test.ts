@@ -51,6 +51,21 @@ describeAdapters(
         conform('parsed: 422', adapter, { status: reply.status, code: error.code, paths: error.issues.map((issue) => issue.path) }, { status: 422, code: 'validation_failed', paths: [['sku'], ['qty']] });
       });
 
+      it("refuses a parsed body over the route's limit with 413, chunked as declared", async () => {
+        const body = JSON.stringify({ text: 'x'.repeat(100) });
+        const outcomes: Record<string, unknown> = {};
+        for (const [name, framing] of [['declared', { 'content-length': String(Buffer.byteLength(body)) }], ['chunked', { 'transfer-encoding': 'chunked' }]] as const) {
+          const before = f.upstreams.echo[0]!.requests();
+          const reply = await send(f.target.base, '/echo/orders/small', { method: 'POST', headers: { ...json, ...framing }, body });
+          outcomes[name] = { status: reply.status, code: reply.json<{ error: { code: string } }>().error.code, upstreamRequests: f.upstreams.echo[0]!.requests() - before };
+        }
+        const refused = { status: 413, code: 'payload_too_large', upstreamRequests: 0 };
+        conform('parsed: 413 over the route limit', adapter, outcomes, { declared: refused, chunked: refused });
+        // Under the limit, chunked: forwarded.
+        const echo = await post('/echo/orders/small', '{"text":"short"}', { ...json, 'transfer-encoding': 'chunked' });
+        expect(upstreamSaw(echo)).toEqual({ method: 'POST', url: '/orders', body: { text: 'short' }, lengthMatches: true, chunked: false });
+      });
+
       it('leaves bodies the parser skips to stream as usual', async () => {
         const echo = await post('/echo/upload', 'plain text body', { 'content-type': 'text/plain' });
         conform('parsed: other content type', adapter, { body: echo.body, length: echo.headers['content-length'] }, { body: 'plain text body', length: '15' });

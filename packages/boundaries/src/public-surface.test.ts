@@ -25,10 +25,11 @@ const surface: Record<string, readonly string[]> = {
     // For adapter authors: a middleware run outside a gateway (expressMiddleware and the like).
     'isMiddleware', 'runStandaloneResponse', 'runStandaloneSettle',
   ],
-  // The transport port, for transport authors (@apigate/proxy's two transports use every value).
+  // The transport port, for transport authors (@apigate/proxy's two transports use every value;
+  // @apigate/validation measures a parsed chunked body with BodyLimit and serializeParsedBody).
   '@apigate/core/exchange': [
     'BodyLimit', 'TransportError', 'clientGoneCode', 'clientTimeoutCode', 'connectionDropped', 'connectionListed', 'forwardingHeaders', 'hopByHop', 'hopByHopButFraming',
-    'outgoingBody', 'transferCodingRefusal', 'trustMatcher', 'upstreamFailure', 'upstreamTimeoutCode',
+    'outgoingBody', 'serializeParsedBody', 'transferCodingRefusal', 'trustMatcher', 'upstreamFailure', 'upstreamTimeoutCode',
   ],
   '@apigate/validation': ['all', 'declaredSchemas', 'defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'query', 'validate'],
   '@apigate/policies': [

@@ -1,4 +1,5 @@
 import type { InputContext, RouteDescriptor, RouteInput } from '@apigate/core';
+import { BodyLimit, serializeParsedBody } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { checkPoison, parseJson } from './json.ts';
@@ -85,9 +86,41 @@ const bodyOf = async (context: InputContext): Promise<{ readonly bytes: Uint8Arr
   // body-parser turns an empty JSON body into `{}`: a body declared empty is judged as empty.
   if (body.contentLength === 0) return { bytes: new Uint8Array(0) };
   const value = parsed.value;
-  if (value instanceof Uint8Array) return { bytes: value };
-  if (typeof value === 'string') return { bytes: encoder.encode(value) };
+  if (value instanceof Uint8Array) return { bytes: withinLimit(context, value) };
+  if (typeof value === 'string') return { bytes: withinLimit(context, encoder.encode(value)) };
   return { parsed: value };
+};
+
+/**
+ * A body that a parser in front read from a chunked stream had no declared length to refuse, and
+ * the gateway never counted its bytes: it is measured by what goes upstream for it (the parser's
+ * bytes or string, or the re-serialized value) and refused over the limit as a stream the gateway
+ * read would have been, so that chunked and declared bodies meet the same limit.
+ */
+const withinLimit = (context: InputContext, bytes: Uint8Array): Uint8Array => {
+  if (context.body?.contentLength !== undefined) return bytes;
+  const refused = new BodyLimit(context.bodyLimit).add(bytes);
+  if (refused !== undefined) throw refused;
+  return bytes;
+};
+
+/**
+ * The same for a parsed object, after the poison and depth checks (a value too deep to serialize
+ * is refused there). The exchange still chooses and serializes what goes upstream (rule 3): the
+ * bytes measured here are the ones it will send.
+ */
+const checkParsedSize = (context: InputContext, value: unknown): void => {
+  const body = context.body;
+  if (body === undefined || body.contentLength !== undefined) return;
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = serializeParsedBody(value, body.contentType);
+  } catch {
+    // The exchange answers a value it cannot serialize (400 invalid_json or 500 internal).
+    return;
+  }
+  if (bytes === undefined) return;
+  withinLimit(context, bytes);
 };
 
 /**
@@ -131,6 +164,7 @@ export const createInput = (options: InputOptions): RouteInput | undefined => {
           context.setBody(body.bytes, context.body?.contentType ?? formType);
         } else {
           checkPoison(body.parsed, 'invalid_form');
+          checkParsedSize(context, body.parsed);
           input = body.parsed;
         }
       }
@@ -151,6 +185,7 @@ export const createInput = (options: InputOptions): RouteInput | undefined => {
       } else {
         // A body parser in front of the gateway sets no depth limit: apply the route's here too.
         checkPoison(body.parsed, 'invalid_json', maxDepth);
+        checkParsedSize(context, body.parsed);
         input = body.parsed;
       }
       const value = await validate(json, input, 'json');

@@ -19,6 +19,7 @@ const shop = service({ name: 'shop', prefix: '/shop' }, [
   get('/lookup', { form: z.object({ q: z.string() }), map: (f) => ({ term: f.q }) }),
   post('/any', { json: z.unknown() }),
   post('/small', { json: z.unknown(), limit: 64 }),
+  post('/small-form', { form: z.record(z.string(), z.string()), limit: 64 }),
   passthrough('/raw'),
 ]);
 
@@ -104,6 +105,27 @@ describe('express.json() and express.urlencoded() before validated routes', () =
     expect(upstream.seen).toHaveLength(0);
   });
 
+  it("refuses a chunked parsed JSON body over the route's limit with 413, as a declared one", async () => {
+    const chunked = { 'content-type': 'application/json', 'transfer-encoding': 'chunked' };
+    const over = await send(gateway.port, '/shop/small', { method: 'POST', headers: chunked, body: JSON.stringify({ text: 'x'.repeat(100) }) });
+    expect({ status: over.status, code: codeOf(over) }).toEqual({ status: 413, code: 'payload_too_large' });
+    expect(upstream.seen).toHaveLength(0);
+    // The limit counts the bytes that would go upstream: exactly 64 passes, 65 does not.
+    const at = JSON.stringify({ text: 'x'.repeat(64 - '{"text":""}'.length) });
+    expect((await send(gateway.port, '/shop/small', { method: 'POST', headers: chunked, body: at })).status).toBe(200);
+    expect(upstream.last().body.toString('utf8')).toBe(at);
+    const past = await send(gateway.port, '/shop/small', { method: 'POST', headers: chunked, body: JSON.stringify({ text: 'x'.repeat(65 - '{"text":""}'.length) }) });
+    expect({ status: past.status, code: codeOf(past) }).toEqual({ status: 413, code: 'payload_too_large' });
+    expect(upstream.seen).toHaveLength(1);
+  });
+
+  it("refuses a chunked parsed form over the route's limit with 413", async () => {
+    const reply = await send(gateway.port, '/shop/small-form', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked' }, body: `a=${'x'.repeat(100)}` });
+    expect({ status: reply.status, code: codeOf(reply) }).toEqual({ status: 413, code: 'payload_too_large' });
+    expect(upstream.seen).toHaveLength(0);
+    expect((await send(gateway.port, '/shop/small-form', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked' }, body: 'a=1' })).status).toBe(200);
+  });
+
   it('refuses an empty JSON body that express.json() turned into {} as 400 invalid_json, as without the parser', async () => {
     const reply = await send(gateway.port, '/shop/orders', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 0 } });
     expect({ status: reply.status, code: codeOf(reply) }).toEqual({ status: 400, code: 'invalid_json' });
@@ -170,6 +192,31 @@ describe('express.json() and express.urlencoded() before validated routes', () =
     expect(reply.status).toBe(200);
     expect(JSON.parse(upstream.last().body.toString('utf8'))).toEqual({ any: 'thing' });
     expectFramed(upstream.last());
+  });
+});
+
+describe('express.text() and express.raw() before a validated route with a limit', () => {
+  it("refuses a chunked body the parser kept as a string or bytes when it is over the route's limit", async () => {
+    const upstream = await startUpstream();
+    const small = service({ name: 's', prefix: '/s' }, [post('/json', { json: z.unknown(), limit: 64 })]);
+    const built = createGateway({ renderer: 'json' }).mount(small, [upstream.origin]).build();
+    const asText = await startGateway(built, [express.text({ type: 'application/json' })]);
+    const asBytes = await startGateway(built, [express.raw({ type: 'application/json' })]);
+    try {
+      const headers = { 'content-type': 'application/json', 'transfer-encoding': 'chunked' };
+      // 64 bytes of UTF-8 in fewer characters: the limit is in bytes.
+      const over = JSON.stringify({ t: 'é'.repeat(30) });
+      for (const app of [asText, asBytes]) {
+        const reply = await send(app.port, '/s/json', { method: 'POST', headers, body: over });
+        expect({ status: reply.status, code: codeOf(reply) }).toEqual({ status: 413, code: 'payload_too_large' });
+        expect((await send(app.port, '/s/json', { method: 'POST', headers, body: '{"t":"ok"}' })).status).toBe(200);
+      }
+      expect(upstream.seen.map((seen) => seen.body.toString('utf8'))).toEqual(['{"t":"ok"}', '{"t":"ok"}']);
+    } finally {
+      await asText.close();
+      await asBytes.close();
+      await upstream.close();
+    }
   });
 });
 

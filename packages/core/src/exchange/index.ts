@@ -21,4 +21,5 @@ export {
   type ForwardingInput,
 } from './headers.ts';
 export { BodyLimit } from './limit.ts';
+export { serializeParsedBody } from './parsed-body.ts';
 export { trustMatcher } from './trust.ts';
