@@ -32,6 +32,7 @@ export {
   type RequestEvent,
   type RequestHeaders,
   type ResponseContext,
+  type RetryContext,
   type Route,
   type RouteBuilders,
   type RouteMethod,
