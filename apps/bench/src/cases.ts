@@ -14,6 +14,7 @@ export const contestants: readonly Contestant[] = [
   { id: 'direct', label: 'origin direct (nginx)', kind: 'origin' },
   { id: 'nginx', label: 'nginx reverse proxy', kind: 'nginx' },
   node('node-http', 'plain node:http proxy (http.request + pipe, no library)'),
+  node('undici-dispatch', "spike: minimal proxy on undici's Pool.dispatch() (no library around it)"),
   node('http-proxy-3', 'bare http-proxy-3 (keep-alive agent)'),
   node('http-proxy-3-tuned', 'http-proxy-3 configured well (preset target object, keep-alive agent)'),
   node('express-http-proxy-3', 'express 5 + bare http-proxy-3'),
@@ -139,6 +140,10 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-express', b: 'nginx', workload: 'tiny', note: 'apigate express vs nginx reverse proxy' },
   { a: 'http-proxy-3', b: 'node-http', workload: 'tiny', note: 'bare http-proxy-3 vs plain node:http proxy (what http-proxy-3 itself costs)' },
   { a: 'fast-gateway', b: 'node-http', workload: 'tiny', note: 'fast-gateway vs plain node:http proxy' },
+  { a: 'undici-dispatch', b: 'node-http', workload: 'tiny', note: "spike: undici's Pool.dispatch() vs node:http's client, each with nothing around it (issue 15: ≥ 1.15 would make an undici transport worth building)" },
+  { a: 'undici-dispatch', b: 'node-http', workload: '64k', note: "spike: undici's Pool.dispatch() vs node:http's client, 64 KiB" },
+  { a: 'undici-dispatch', b: 'node-http', workload: 'post1m', note: "spike: undici's Pool.dispatch() vs node:http's client, 1 MiB POST" },
+  { a: 'undici-dispatch', b: 'fast-gateway', workload: 'tiny', note: "spike: undici's Pool.dispatch() vs fast-gateway" },
   { a: 'apigate-hono-node', b: 'node-http', workload: 'tiny', note: 'apigate hono-node vs plain node:http proxy' },
 ];
 
