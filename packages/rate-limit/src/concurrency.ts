@@ -2,6 +2,7 @@ import type { Middleware, ResponseContext } from '@apigate/core';
 import { GatewayError } from '@apigate/errors';
 import { applyHeaders, rateLimitHeaders, styles, type HeaderOptions, type PolicyReport } from './headers.ts';
 import { shortKey } from './internal/hash.ts';
+import { quotaExceeded } from './internal/problem.ts';
 import { readScope, setScope } from './internal/scope.ts';
 import { allRequests, joinKeys, type KeyFunction } from './keys.ts';
 
@@ -50,6 +51,7 @@ export const concurrencyLimit = ({ max, name = 'concurrency', key = allRequests(
         return new GatewayError('rate_limited', {
           headers: { 'retry-after': '1', ...rateLimitHeaders([policy(0)], policy(0), which) },
           extensions: { retryAfter: 1, violatedPolicies: [name] },
+          problemType: quotaExceeded([name]),
           details: { limiter: name, inFlight: held },
         });
       }
