@@ -1,6 +1,7 @@
 import type { Middleware, RequestContext, ResponseContext, RouteInfo } from '@apigate/core';
 import { GatewayError } from '@apigate/errors';
 import { applyHeaders, rateLimitHeaders, seconds, styles, type HeaderOptions, type PolicyReport } from './headers.ts';
+import { bounded, defaultTimeout, isThenable, StoreTimeout } from './internal/bounded.ts';
 import { shortKey } from './internal/hash.ts';
 import { quotaExceeded } from './internal/problem.ts';
 import { readScope, setScope } from './internal/scope.ts';
@@ -80,32 +81,6 @@ interface Decision {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const defaultTimeout = 50;
-
-class StoreTimeout extends Error {
-  constructor(ms: number) {
-    super(`the rate-limit store did not answer within ${ms} ms`);
-    this.name = 'StoreTimeout';
-  }
-}
-
-const isThenable = (value: unknown): value is PromiseLike<readonly Outcome[]> => typeof (value as { then?: unknown } | null)?.then === 'function';
-
-/** The store's answer, or a rejection when it takes longer than `ms`: a request never waits on a stuck store. */
-const bounded = (answer: PromiseLike<readonly Outcome[]>, ms: number): Promise<readonly Outcome[]> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StoreTimeout(ms)), ms);
-    answer.then(
-      (outcomes) => {
-        clearTimeout(timer);
-        resolve(outcomes);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 
 const checkLimits = (limits: readonly Limit[], where: string): readonly Limit[] => {
   const names = limits.map((limit) => limit.name);
