@@ -149,7 +149,7 @@ describe('concurrencyLimit with the Redis store', () => {
     await holding(a.port);
     const [keyName] = await redis.admin.keys(setKey);
     expect(keyName).toBeDefined();
-    const scores = async (): Promise<number[]> => (await redis.admin.zrange(keyName!, 0, -1, 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number);
+    const scores = async (): Promise<number[]> => (await redis.admin.zrange(keyName!, '0', '-1', 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number);
     const first = await scores();
     // Held past the lease: renewed, not expired.
     await eventually('the leases were renewed', async () => (await scores()).every((score, i) => score > first[i]! + 300));

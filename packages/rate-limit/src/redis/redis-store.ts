@@ -55,11 +55,11 @@ export class RedisStore implements RateLimitStore, ConcurrencyStore {
   constructor({ client, url, prefix = 'apigate:rl:', timeout = 50, leaseMs = 30_000 }: RedisStoreOptions) {
     if ((client === undefined) === (url === undefined)) throw new TypeError('@apigate/rate-limit: redisStore takes a client or a url, one of them');
     if (!Number.isFinite(timeout) || timeout <= 0) throw new TypeError(`@apigate/rate-limit: redisStore timeout must be a positive number of ms, got ${String(timeout)}`);
+    if (!Number.isFinite(leaseMs) || leaseMs < 100) throw new TypeError(`@apigate/rate-limit: redisStore leaseMs must be a number of ms of at least 100, got ${String(leaseMs)}`);
     const options: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 0 };
     this.#client = client ?? new Redis(url!, options);
     this.#owned = client === undefined;
     this.#prefix = prefix;
-    if (!Number.isFinite(leaseMs) || leaseMs < 100) throw new TypeError(`@apigate/rate-limit: redisStore leaseMs must be a number of ms of at least 100, got ${String(leaseMs)}`);
     this.timeout = timeout;
     this.#leaseMs = Math.round(leaseMs);
   }
