@@ -30,6 +30,8 @@ export const contestants: readonly Contestant[] = [
   node('apigate-hono-node', 'apigate hono-node'),
   node('apigate-hono-fetch', 'apigate hono (fetch transport)'),
   node('apigate-express-middleware', 'apigate express, one no-op middleware at gateway level'),
+  node('apigate-express-rate-limit', 'apigate express, rate limit at gateway level (memory store)'),
+  node('apigate-express-rate-limit-redis', 'apigate express, rate limit at gateway level (Redis store, local redis-server)'),
   node('apigate-express-routes', 'apigate express, working routes'),
   node('apigate-fast-lane-routes', 'apigate express fast lane, working routes'),
   node('express-zod-hpm', 'express + zod + http-proxy-middleware'),
@@ -66,7 +68,7 @@ export interface Case {
 }
 
 /** The passthrough contestants: one process each, the same three origin paths under /api. */
-export const passthrough = contestants.filter((c) => !['apigate-express-middleware', 'apigate-express-routes', 'apigate-fast-lane-routes', 'express-zod-hpm', 'apigate-express-jwt'].includes(c.id)).map((c) => c.id);
+export const passthrough = contestants.filter((c) => !['apigate-express-middleware', 'apigate-express-rate-limit', 'apigate-express-rate-limit-redis', 'apigate-express-routes', 'apigate-fast-lane-routes', 'express-zod-hpm', 'apigate-express-jwt'].includes(c.id)).map((c) => c.id);
 
 /** In --quick, the 64 KiB and 1 MiB workloads run only these. */
 const quickBodies = ['direct', 'http-proxy-3', 'http-proxy-3-tuned', 'apigate-express', 'apigate-express-fast-lane'];
@@ -81,6 +83,8 @@ export const casesFor = (quick: boolean): Case[] => {
   for (const id of passthrough) plain('tiny', id, '/api/tiny');
   plain('tiny', 'apigate-express-middleware', '/api/tiny');
   cases.push({ id: 'apigate-express-jwt', label: labelOf('apigate-express-jwt'), contestant: 'apigate-express-jwt', workload: 'tiny', path: '/api/tiny', jwt: true });
+  plain('tiny', 'apigate-express-rate-limit', '/api/tiny');
+  plain('tiny', 'apigate-express-rate-limit-redis', '/api/tiny');
   cases.push({ id: 'apigate-routes-passthrough', label: 'apigate express, passthrough route (in the working-routes process)', contestant: 'apigate-express-routes', workload: 'tiny', path: '/api/tiny' });
   cases.push({ id: 'apigate-express-hook', label: 'apigate express, route with a hook (sets a header)', contestant: 'apigate-express-routes', workload: 'tiny', path: '/api/tiny-hook' });
   cases.push({ id: 'apigate-express-sticky', label: 'apigate express, headerSticky over 2 origins', contestant: 'apigate-express-routes', workload: 'tiny', path: '/sticky/tiny', tenants: true });
@@ -125,6 +129,8 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3-tuned', workload: '64k', note: 'fast lane vs http-proxy-3 configured well, 64 KiB' },
   { a: 'http-proxy-3-tuned', b: 'http-proxy-3', workload: 'tiny', note: 'http-proxy-3 configured well vs as its README shows it (what a string target costs)' },
   { a: 'apigate-express-jwt', b: 'apigate-express', workload: 'tiny', note: 'a route behind jwt() (RS256, cached remote JWKS) vs passthrough (apigate express): what verifying a token costs' },
+  { a: 'apigate-express-rate-limit', b: 'apigate-express', workload: 'tiny', note: 'a rate-limited route, memory store (the allowed path), vs passthrough (apigate express)' },
+  { a: 'apigate-express-rate-limit-redis', b: 'apigate-express', workload: 'tiny', note: 'a rate-limited route, Redis store on loopback (the allowed path), vs passthrough (apigate express)' },
   { a: 'apigate-express', b: 'express-hpm', workload: 'tiny', note: 'apigate express vs express + http-proxy-middleware' },
   { a: 'apigate-express-map', b: 'express-zod-hpm', workload: 'json', note: 'validated route with a map vs express + zod + http-proxy-middleware' },
   { a: 'apigate-fast-lane-json', b: 'express-zod-hpm', workload: 'json', note: 'JSON-validated route in the Express fast lane vs express + zod + http-proxy-middleware' },

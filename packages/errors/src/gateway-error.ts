@@ -16,6 +16,21 @@ export interface GatewayErrorOptions {
   extensions?: Record<string, unknown>;
   /** A complete response to send instead of the rendered error. */
   response?: GatewayResponse;
+  /**
+   * A registered RFC 9457 problem type for this error (the rate limiter's `quota-exceeded`): the
+   * problem+json renderer uses its `type` and `title` instead of `typeBase` + code and the status
+   * phrase, and adds its `members`. The other renderers ignore it.
+   */
+  problemType?: ProblemType;
+}
+
+/** An RFC 9457 problem type: an absolute type URI, its title, and the extension members it defines. */
+export interface ProblemType {
+  /** An absolute URI, e.g. `https://iana.org/assignments/http-problem-types#quota-exceeded`. */
+  readonly type: string;
+  readonly title: string;
+  /** Extension members the type defines, only in problem details; they cannot override the standard ones. */
+  readonly members?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -29,6 +44,7 @@ export class GatewayError extends Error {
   readonly headers: Readonly<Record<string, string>> | undefined;
   readonly extensions: Readonly<Record<string, unknown>> | undefined;
   readonly response: GatewayResponse | undefined;
+  readonly problemType: ProblemType | undefined;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     super(options.message ?? defaultMessage[code], options.cause === undefined ? undefined : { cause: options.cause });
@@ -40,6 +56,7 @@ export class GatewayError extends Error {
     this.headers = options.headers;
     this.extensions = options.extensions;
     this.response = options.response;
+    this.problemType = options.problemType;
   }
 }
 

@@ -18,6 +18,7 @@ export {
   serviceUnavailable,
   gatewayTimeout,
   type GatewayErrorOptions,
+  type ProblemType,
 } from './gateway-error.ts';
 export { respond, json, isGatewayResponse, type GatewayResponse, type ResponseBody } from './response.ts';
 export {

@@ -86,6 +86,26 @@ describe('problemRenderer', () => {
     });
   });
 
+  it("renders an error's registered problem type: its type URI, title and members, which cannot override the standard ones", () => {
+    const error = new GatewayError('rate_limited', {
+      extensions: { retryAfter: 3 },
+      problemType: { type: 'https://iana.org/assignments/http-problem-types#quota-exceeded', title: 'Quota exceeded', members: { 'violated-policies': ['burst'], status: 200, code: 'spoofed' } },
+    });
+    const response = problemRenderer({ typeBase: 'https://docs.example/errors#' })(error, context);
+    expect(JSON.parse(text(response))).toEqual({
+      retryAfter: 3,
+      'violated-policies': ['burst'],
+      type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+      title: 'Quota exceeded',
+      status: 429,
+      detail: 'The rate limit for this resource was reached.',
+      instance: '/sales/item/42',
+      code: 'rate_limited',
+    });
+    // The other renderers do not know problem types.
+    expect(JSON.parse(text(jsonRenderer(error, context)))).toEqual({ error: { retryAfter: 3, code: 'rate_limited', message: 'The rate limit for this resource was reached.', status: 429 } });
+  });
+
   it('gives each status its reason phrase as the title', () => {
     const titles = Object.fromEntries(
       (['payload_too_large', 'header_too_large', 'no_backend_available', 'upstream_unreachable', 'upstream_timeout'] as const).map((code) => [

@@ -39,14 +39,16 @@ export interface ProblemRendererOptions {
 
 /**
  * RFC 9457 problem details (application/problem+json): `type`, `title`, `status`, `detail`,
- * `instance`, plus `code` and the error's extensions as extension members.
+ * `instance`, plus `code` and the error's extensions as extension members. An error with a
+ * registered `problemType` gets that type URI and title, and the type's members.
  */
 export const problemRenderer = ({ typeBase = 'urn:apigate:error:' }: ProblemRendererOptions = {}): ErrorRenderer =>
   function problemRenderer(error, context) {
     const body = {
       ...error.extensions,
-      type: `${typeBase}${error.code}`,
-      title: statusText[error.status] ?? 'Error',
+      ...error.problemType?.members,
+      type: error.problemType?.type ?? `${typeBase}${error.code}`,
+      title: error.problemType?.title ?? statusText[error.status] ?? 'Error',
       status: error.status,
       detail: error.message,
       instance: context.path,

@@ -20,11 +20,11 @@ interface Call {
 }
 
 /** Runs a limiter's request phase as the adapters do outside a gateway (JSON renderer). */
-const call = (limiter: Middleware, request: Call = {}): Promise<StandaloneResult> => {
+const call = (limiter: Middleware, request: Call = {}, renderer: 'json' | 'problem' = 'json'): Promise<StandaloneResult> => {
   const { headers = {}, scope = {}, url = '/x' } = request;
   const clientIp = 'clientIp' in request ? request.clientIp : '203.0.113.7';
   const values = new Map<PropertyKey, unknown>(Object.entries(scope));
-  return runHook(limiter.request as Hook, { method: 'GET', url, headers: headersOf(headers), clientIp, scope: { get: (k) => values.get(k), set: (k, v) => void values.set(k, v) } }, 'json');
+  return runHook(limiter.request as Hook, { method: 'GET', url, headers: headersOf(headers), clientIp, scope: { get: (k) => values.get(k), set: (k, v) => void values.set(k, v) } }, renderer);
 };
 
 const refusal = (result: StandaloneResult): { status: number; code: string | undefined; headers: GatewayResponse['headers'] } => {
@@ -56,6 +56,31 @@ describe('rateLimit', () => {
       status: 429,
       code: 'rate_limited',
       headers: expect.objectContaining({ 'retry-after': '50', 'ratelimit-policy': '"minute";q=3;w=60', ratelimit: '"minute";r=0;t=50' }),
+    });
+  });
+
+  it('renders a refusal as the quota-exceeded problem type with the problem+json renderer', async () => {
+    const { store } = clock();
+    const limiter = rateLimit({ limits: [tokenBucket({ rate: 1, per: '1m', burst: 1, name: 'burst' }), fixedWindow({ limit: 5, window: '1m', name: 'minute' })], store });
+    expect(await statuses(limiter, 1)).toEqual(['next']);
+    const result = await call(limiter, {}, 'problem');
+    if (result.next) throw new Error('the request was let through');
+    const { body, headers, status } = result.response;
+    expect({ status, type: headers['content-type'], retryAfter: headers['retry-after'], body: JSON.parse(String(body)) }).toEqual({
+      status: 429,
+      type: 'application/problem+json; charset=utf-8',
+      retryAfter: '60',
+      body: {
+        type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+        title: 'Request cannot be satisfied as assigned quota has been exceeded',
+        status: 429,
+        detail: 'The rate limit for this resource was reached.',
+        instance: '/x',
+        code: 'rate_limited',
+        retryAfter: 60,
+        violatedPolicies: ['burst'],
+        'violated-policies': ['burst'],
+      },
     });
   });
 
@@ -205,6 +230,44 @@ describe('rateLimit when the store fails', () => {
     const limiter = rateLimit({ limits, store, failure: 'closed', onStoreError: (failure) => void failures.push(failure) });
     expect(refusal(await call(limiter))).toEqual({ status: 503, code: 'service_unavailable', headers: expect.objectContaining({ 'retry-after': '1' }) });
     expect(failures.map((f) => f.failure)).toEqual(['closed']);
+  });
+
+  it.each([
+    ['throws', throwing, 'error'],
+    ['does not answer within its timeout', silent, 'timeout'],
+  ] as const)('limits with its local insurance when the store %s, and reports it', async (_, store, reason) => {
+    const failures: StoreFailure[] = [];
+    const local = memoryStore({ now: () => 10_000 });
+    const limiter = rateLimit({ name: 'api', limits: [fixedWindow({ limit: 2, window: '1m', name: 'minute' })], store, failure: 'insurance', insurance: { store: local }, onStoreError: (f) => void failures.push(f) });
+    expect(await statuses(limiter, 3)).toEqual(['next', 'next', 429]);
+    // Another key has its own local count.
+    expect(await statuses(limiter, 1, { clientIp: '198.51.100.9' })).toEqual(['next']);
+    expect(refusal(await call(limiter)).headers).toMatchObject({ 'retry-after': '50', ratelimit: '"minute";r=0;t=50' });
+    expect(failures.map((f) => [f.limiter, f.reason, f.failure])).toEqual(Array.from({ length: 5 }, () => ['api', reason, 'insurance']));
+  });
+
+  it("gives each instance its share of every quota under insurance, the token bucket's rate too", async () => {
+    let now = 0;
+    const limiter = rateLimit({
+      limits: [tokenBucket({ rate: 6, per: '1m', burst: 6, name: 'burst' }), fixedWindow({ limit: 10, window: '1h', name: 'hourly' })],
+      store: throwing,
+      failure: 'insurance',
+      insurance: { store: memoryStore({ now: () => now }), instances: 3 },
+      onStoreError: () => undefined,
+    });
+    // burst 6 / 3 = 2, refilled at 2 a minute; hourly 10 / 3 = 3.
+    expect(await statuses(limiter, 3)).toEqual(['next', 'next', 429]);
+    now = 29_999;
+    expect(await statuses(limiter, 1)).toEqual([429]);
+    now = 30_000;
+    expect(await statuses(limiter, 2)).toEqual(['next', 429]);
+    now = 90_000;
+    const refused = refusal(await call(limiter));
+    expect(refused.headers).toMatchObject({ 'ratelimit-policy': '"burst";q=2;w=60, "hourly";q=3;w=3600' });
+  });
+
+  it('refuses an insurance share that is not a positive whole number', () => {
+    expect(() => rateLimit({ limits, failure: 'insurance', insurance: { instances: 0 } })).toThrow(/instances/);
   });
 
   it('goes on when the report itself throws', async () => {

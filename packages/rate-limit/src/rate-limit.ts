@@ -1,11 +1,13 @@
 import type { Middleware, RequestContext, ResponseContext, RouteInfo } from '@apigate/core';
 import { GatewayError } from '@apigate/errors';
 import { applyHeaders, rateLimitHeaders, seconds, styles, type HeaderOptions, type PolicyReport } from './headers.ts';
+import { bounded, defaultTimeout, isThenable, StoreTimeout } from './internal/bounded.ts';
 import { shortKey } from './internal/hash.ts';
+import { quotaExceeded } from './internal/problem.ts';
 import { readScope, setScope } from './internal/scope.ts';
 import { byIp, joinKeys, type KeyFunction } from './keys.ts';
 import type { Limit } from './limits.ts';
-import { memoryStore } from './memory-store.ts';
+import { memoryStore, type MemoryStore } from './memory-store.ts';
 import type { LimitCheck, Outcome, RateLimitStore } from './store.ts';
 
 /** A store that failed or did not answer within its timeout. */
@@ -15,9 +17,27 @@ export interface StoreFailure {
   /** `timeout` when the store was slower than its timeout, else `error`. */
   readonly reason: 'timeout' | 'error';
   readonly error: unknown;
-  /** What the limiter did: let the request through (`open`) or refused it with 503 (`closed`). */
-  readonly failure: 'open' | 'closed';
+  /**
+   * What the limiter did: let the request through (`open`), refused it with 503 (`closed`), or
+   * decided it with its local insurance limiter (`insurance`).
+   */
+  readonly failure: FailureMode;
   readonly route: RouteInfo;
+}
+
+/** What a limiter does while its store fails; see {@link RateLimitOptions.failure}. */
+export type FailureMode = 'open' | 'closed' | 'insurance';
+
+/** The local limiter a limiter with `failure: 'insurance'` falls back on while its store fails. */
+export interface InsuranceOptions {
+  /** Where the insurance counts; default a memory store of the limiter's own. */
+  store?: MemoryStore;
+  /**
+   * How many gateway instances share the store's limits: while it fails, each instance admits
+   * `1/instances` of every quota (at least 1 unit), so that together they stay near the global
+   * limit. Default 1: each instance admits the whole quota.
+   */
+  instances?: number;
 }
 
 export interface RateLimitOptions {
@@ -44,9 +64,13 @@ export interface RateLimitOptions {
   headers?: HeaderOptions;
   /**
    * When the store fails or is slower than its timeout: `'open'` (default) lets the request through,
-   * `'closed'` refuses it with 503 `service_unavailable`. Either way `onStoreError` hears of it.
+   * `'closed'` refuses it with 503 `service_unavailable`, `'insurance'` decides it with a local
+   * in-memory limiter (see `insurance`) until the store answers again. Each way `onStoreError`
+   * hears of it.
    */
-  failure?: 'open' | 'closed';
+  failure?: FailureMode;
+  /** The local limiter of `failure: 'insurance'`. */
+  insurance?: InsuranceOptions;
   /** Hears every store failure; without it the first one of each limiter is logged on the console. */
   onStoreError?: (failure: StoreFailure) => void;
 }
@@ -57,38 +81,22 @@ interface Decision {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const defaultTimeout = 50;
-
-class StoreTimeout extends Error {
-  constructor(ms: number) {
-    super(`the rate-limit store did not answer within ${ms} ms`);
-    this.name = 'StoreTimeout';
-  }
-}
-
-const isThenable = (value: unknown): value is PromiseLike<readonly Outcome[]> => typeof (value as { then?: unknown } | null)?.then === 'function';
-
-/** The store's answer, or a rejection when it takes longer than `ms`: a request never waits on a stuck store. */
-const bounded = (answer: PromiseLike<readonly Outcome[]>, ms: number): Promise<readonly Outcome[]> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StoreTimeout(ms)), ms);
-    answer.then(
-      (outcomes) => {
-        clearTimeout(timer);
-        resolve(outcomes);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 
 const checkLimits = (limits: readonly Limit[], where: string): readonly Limit[] => {
   const names = limits.map((limit) => limit.name);
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice !== undefined) throw new TypeError(`@apigate/rate-limit: two limits of ${where} are named "${twice}"; give each its own name`);
   return limits;
+};
+
+/** A limit with `1/instances` of its quota (at least one unit), at the same rate per unit of quota. */
+const shareOf = (limit: Limit, instances: number): Limit => {
+  if (instances === 1) return limit;
+  const quota = Math.max(1, Math.floor(limit.quota / instances));
+  if (limit.algorithm !== 'token-bucket') return { ...limit, quota };
+  // The refill slows by the same factor: each instance gets its share of the rate as well.
+  const intervalMs = limit.intervalMs * instances;
+  return { ...limit, quota, intervalMs, windowMs: intervalMs * quota };
 };
 
 const reportOf = (limit: Limit, outcome: Outcome): PolicyReport => ({
@@ -118,8 +126,14 @@ export const rateLimit = ({
   store = memoryStore(),
   headers: headerOptions = {},
   failure = 'open',
+  insurance = {},
   onStoreError,
 }: RateLimitOptions): Middleware => {
+  const { instances = 1 } = insurance;
+  if (!Number.isInteger(instances) || instances < 1) throw new TypeError(`@apigate/rate-limit: insurance instances must be a positive whole number, got ${String(instances)}`);
+  // Made only when it can be used: a limiter without insurance holds no second store.
+  const local = failure === 'insurance' ? (insurance.store ?? memoryStore()) : undefined;
+  const shares = new Map<Limit, Limit>();
   checkLimits(limits, name);
   for (const [tier, list] of Object.entries(tiers?.limits ?? {})) checkLimits(list, `${name} tier "${tier}"`);
   const keyOf = typeof key === 'function' ? key : joinKeys(key);
@@ -134,16 +148,26 @@ export const rateLimit = ({
       if (onStoreError !== undefined) onStoreError(failed);
       else if (!warned) {
         warned = true;
-        console.error(`apigate: the store of rate limiter "${name}" failed (${failed.reason}); requests are ${failed.failure === 'open' ? 'let through' : 'refused'} while it does (further failures are not reported)`, failed.error);
+        const mode = { open: 'let through', closed: 'refused', insurance: 'limited by a local limiter' }[failed.failure];
+        console.error(`apigate: the store of rate limiter "${name}" failed (${failed.reason}); requests are ${mode} while it does (further failures are not reported)`, failed.error);
       }
     } catch {
       // A throwing report must not decide the request.
     }
   };
 
-  const failed = (ctx: RequestContext, error: unknown): GatewayError | undefined => {
+  const failed = (ctx: RequestContext, chosen: readonly Limit[], checks: readonly LimitCheck[], error: unknown): GatewayError | undefined => {
     report({ limiter: name, reason: error instanceof StoreTimeout ? 'timeout' : 'error', error, failure, route: ctx.route });
     if (failure === 'open') return undefined;
+    if (local !== undefined) {
+      const share = (limit: Limit): Limit => {
+        let shared = shares.get(limit);
+        if (shared === undefined) shares.set(limit, (shared = shareOf(limit, instances)));
+        return shared;
+      };
+      const scaled = chosen.map(share);
+      return decided(ctx, scaled, local.consume(checks.map((check, i) => ({ ...check, limit: scaled[i]! }))));
+    }
     return new GatewayError('service_unavailable', { message: 'The rate limiter is unavailable.', headers: { 'retry-after': '1' }, details: { limiter: name, reason: error instanceof StoreTimeout ? 'timeout' : 'error' }, cause: error });
   };
 
@@ -169,6 +193,7 @@ export const rateLimit = ({
       headers,
       extensions: { retryAfter, violatedPolicies: refused.map((i) => chosen[i]!.name) },
       details: { limiter: name, policies: refused.map((i) => chosen[i]!.name) },
+      problemType: quotaExceeded(refused.map((i) => chosen[i]!.name)),
     });
   };
 
@@ -201,12 +226,12 @@ export const rateLimit = ({
       try {
         answer = store.consume(checks);
       } catch (error) {
-        return failed(ctx, error);
+        return failed(ctx, chosen, checks, error);
       }
       if (!isThenable(answer)) return decided(ctx, chosen, answer);
       return bounded(answer, timeout).then(
         (outcomes) => decided(ctx, chosen, outcomes),
-        (error: unknown) => failed(ctx, error),
+        (error: unknown) => failed(ctx, chosen, checks, error),
       );
     },
     // Refusals carry their headers on the error; only allowed responses need the response phase.

@@ -37,3 +37,27 @@ export interface RateLimitStore {
   /** Releases what the store holds; the limiters' `close` call it (gateway.close()). */
   close?(): void | Promise<void>;
 }
+
+/** What a concurrency store answered to a request for a place. */
+export interface Acquired {
+  readonly allowed: boolean;
+  /** Places of the key held now, this request's included when allowed. */
+  readonly inFlight: number;
+  /** When allowed: the lease to give back to `release`. */
+  readonly lease?: string;
+}
+
+/**
+ * Where a concurrency limit counts the requests in flight. Every admitted request takes a lease
+ * that it gives back when it settles; a shared store (Redis) also lets leases expire, so that the
+ * places of an instance that crashed free themselves.
+ */
+export interface ConcurrencyStore {
+  /** Takes one of `max` places of `key`, or refuses when all are held. */
+  acquire(key: string, max: number): Acquired | Promise<Acquired>;
+  /** Gives a place back; never throws for a lease already expired or released. */
+  release(key: string, lease: string): void | Promise<void>;
+  /** Milliseconds the limiter waits for `acquire` before its failure mode applies; default 50. */
+  readonly timeout?: number;
+  close?(): void | Promise<void>;
+}

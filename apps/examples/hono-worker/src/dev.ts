@@ -14,6 +14,7 @@ const mf = new Miniflare({
   scriptPath,
   compatibilityDate: compatibilityDate(),
   bindings: { UPSTREAM: echo.url },
+  durableObjects: { RATE_LIMITER: 'RateLimitObject' },
   host: '127.0.0.1',
   port,
 });

@@ -1,12 +1,16 @@
 import { createGateway, get, post, service, type Hook } from '@apigate/core';
 import { honoGateway, honoMiddleware } from '@apigate/hono';
+import { byHeader, fixedWindow, rateLimit } from '@apigate/rate-limit';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { durableObjectStore, type DurableObjectNamespaceLike } from './rate-limit-object.ts';
+
+export { RateLimitObject } from './rate-limit-object.ts';
 
 // A Hono worker for Cloudflare Workers (workerd), with routes of its own and gateway routes
 // beside them. `@apigate/hono` forwards through the fetch transport. The upstream's origin is the
 // UPSTREAM binding (a var in wrangler.toml; Miniflare's `bindings` in src/dev.ts).
 
-type Bindings = { UPSTREAM: string };
+type Bindings = { UPSTREAM: string; RATE_LIMITER: DurableObjectNamespaceLike };
 
 /** A hook (core's neutral middleware contract): gives the request an id, upstream and in scope. */
 const requestId: Hook = (ctx) => {
@@ -24,17 +28,22 @@ const api = service({ name: 'api', prefix: '/api' }, [
 
 // A module worker gets its bindings with each request, not at import time: the gateway is built
 // on the first request and kept for the isolate's life (rebuilt only if UPSTREAM changed).
+// A global limit through Durable Objects: 3 requests an hour per X-Client, whichever isolate or
+// location serves them (src/rate-limit-object.ts).
+const limited = (namespace: DurableObjectNamespaceLike) =>
+  service({ name: 'limited', prefix: '/limited', use: [rateLimit({ name: 'global', key: byHeader('x-client'), limits: [fixedWindow({ limit: 3, window: '1h', name: 'hourly' })], store: durableObjectStore(namespace), headers: { allowed: true } })] }, [get('/ping', { to: '/hello' })]);
+
 let mounted: { upstream: string; middleware: MiddlewareHandler } | undefined;
-const gatewayFor = (upstream: string): MiddlewareHandler => {
+const gatewayFor = (upstream: string, namespace: DurableObjectNamespaceLike): MiddlewareHandler => {
   if (mounted?.upstream !== upstream) {
-    const gateway = createGateway({ renderer: 'json' }).mount(api, [upstream]).build();
+    const gateway = createGateway({ renderer: 'json' }).mount(api, [upstream]).mount(limited(namespace), [upstream]).build();
     mounted = { upstream, middleware: honoGateway(gateway) };
   }
   return mounted.middleware;
 };
 
 const app = new Hono<{ Bindings: Bindings; Variables: { requestId: string } }>();
-app.use((c, next) => gatewayFor(c.env.UPSTREAM)(c, next)); // every other request goes on with next()
+app.use((c, next) => gatewayFor(c.env.UPSTREAM, c.env.RATE_LIMITER)(c, next)); // every other request goes on with next()
 app.get('/', (c) => c.json({ app: 'a Hono route of its own, beside the gateway' }));
 // The same hook as plain Hono middleware: its scope values are c.get() variables.
 app.get('/whoami', honoMiddleware(requestId), (c) => c.json({ requestId: c.get('requestId') }));

@@ -145,6 +145,53 @@ describe('redisStore', () => {
     }
   });
 
+  it('falls back on its local insurance while Redis is paused past the timeout, and on Redis again after', async () => {
+    const failures: StoreFailure[] = [];
+    const a = await instance({ key: byHeader('x-user'), limits: [fixedWindow({ limit: 3, window: '1h', name: 'hourly' })], timeout: 200, failure: 'insurance', onStoreError: (f) => void failures.push(f) });
+    expect(await statuses([a], 2)).toEqual([200, 200]);
+    await redis.admin.client('PAUSE', 60_000, 'WRITE');
+    try {
+      // The insurance counts on its own, from zero: three pass, the fourth is refused, each in the timeout.
+      expect(await statuses([a], 4)).toEqual([200, 200, 200, 429]);
+      expect(await hit(a)).toMatchObject({ status: 429, code: 'rate_limited', ratelimit: expect.stringMatching(/^"hourly";r=0;t=\d+$/) });
+    } finally {
+      await redis.admin.client('UNPAUSE');
+    }
+    expect(failures.map((f) => [f.reason, f.failure])).toEqual(Array.from({ length: 5 }, () => ['timeout', 'insurance']));
+    // The commands the store gave up on still ran once Redis resumed: they spent its last unit.
+    // Redis decides again (no further failure) and holds the limit that the insurance kept locally.
+    expect(await statuses([a], 1)).toEqual([429]);
+    expect((await redis.admin.get('apigate:rl:{rate-limit:header:x-user:u1}::hourly'))?.split(':')[1]).toBe('3');
+    expect(await statuses([a], 4, 'u2')).toEqual([200, 200, 200, 429]);
+    expect(failures.length).toBe(5);
+  });
+
+  it('falls back on its local insurance when Redis is killed, and limits through Redis again once it is back (NOSCRIPT)', async () => {
+    const failures: StoreFailure[] = [];
+    const a = await instance({ key: byHeader('x-user'), limits: [fixedWindow({ limit: 2, window: '1h' })], failure: 'insurance', onStoreError: (f) => void failures.push(f) });
+    expect(await statuses([a], 3)).toEqual([200, 200, 429]);
+    await redis.kill();
+    expect(await statuses([a], 3)).toEqual([200, 200, 429]);
+    expect(failures.map((f) => [f.reason, f.failure])).toEqual(Array.from({ length: 3 }, () => ['error', 'insurance']));
+    await redis.restart();
+    await eventually('the store client reconnected', () => a.client.status === 'ready');
+    expect(await statuses([a], 3)).toEqual([200, 200, 429]);
+    expect(failures.length).toBe(3);
+    expect(/cmdstat_eval:calls=1,/.test(String(await redis.admin.info('commandstats')))).toBe(true);
+  });
+
+  it('fails closed when Redis is killed, and limits again once it is back', async () => {
+    const failures: StoreFailure[] = [];
+    const a = await instance({ key: byHeader('x-user'), limits: [fixedWindow({ limit: 2, window: '1h' })], failure: 'closed', onStoreError: (f) => void failures.push(f) });
+    expect(await statuses([a], 1)).toEqual([200]);
+    await redis.kill();
+    expect(await hit(a)).toMatchObject({ status: 503, code: 'service_unavailable', retryAfter: '1' });
+    expect(failures.map((f) => [f.reason, f.failure])).toEqual([['error', 'closed']]);
+    await redis.restart();
+    await eventually('the store client reconnected', () => a.client.status === 'ready');
+    expect(await statuses([a], 3)).toEqual([200, 200, 429]);
+  });
+
   it('fails open when Redis is killed, and limits again once it is back (the script loaded anew)', async () => {
     const failures: StoreFailure[] = [];
     const a = await instance({ key: byHeader('x-user'), limits: [fixedWindow({ limit: 2, window: '1h' })], onStoreError: (f) => void failures.push(f) });

@@ -98,3 +98,34 @@ for i = 1, #KEYS do
 end
 return result
 `;
+
+/**
+ * Takes a place of a concurrency limit (KEYS[1], a sorted set of leases scored by their expiry on
+ * Redis's clock): expired leases are dropped first, so an instance that crashed holding places
+ * frees them once their lease runs out. ARGV: max, lease ms, lease id. Returns allowed (1/0) and
+ * the places held. The set expires with its last lease.
+ */
+export const acquireScript = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = redis.call('ZCARD', KEYS[1])
+if held >= tonumber(ARGV[1]) then return { 0, held } end
+local lease = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
+if redis.call('PTTL', KEYS[1]) < lease then redis.call('PEXPIRE', KEYS[1], lease) end
+return { 1, held + 1 }
+`;
+
+/** Extends leases still held (KEYS[1]; ARGV: lease ms, then lease ids) that have not expired. */
+export const renewScript = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lease = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) > now then redis.call('ZADD', KEYS[1], 'XX', now + lease, ARGV[i]) end
+end
+redis.call('PEXPIRE', KEYS[1], lease)
+return 1
+`;

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { freePort, eventually } from '@apigate/test-utils/http';
 import { Redis } from 'ioredis';
 
@@ -71,6 +72,39 @@ export const startRedis = async (): Promise<RedisServer> => {
     stop: async () => {
       admin.disconnect();
       await kill();
+    },
+  };
+};
+
+/** A gateway instance in a child process (./gateway-process.ts), sharing the test's Redis. */
+export interface GatewayProcess {
+  readonly port: number;
+  /** What the process wrote on stderr (store failures, crashes). */
+  readonly stderr: () => string;
+  /** SIGKILL: the instance gone at once, as in a crash, releasing nothing. */
+  kill(): Promise<void>;
+}
+
+export const startGatewayProcess = async (env: Record<string, string>): Promise<GatewayProcess> => {
+  const script = fileURLToPath(new URL('gateway-process.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=@apigate/source', '--no-warnings', script], { env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (chunk: Buffer) => void (err += chunk.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = /^(\{.*\})\n/m.exec(out);
+      if (line) resolve((JSON.parse(line[1]!) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`the gateway process exited (${String(code)}) before it listened: ${err}`)));
+  });
+  return {
+    port,
+    stderr: () => err,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited(child);
     },
   };
 };
