@@ -234,7 +234,7 @@ export class Gateway<TState extends object = object> {
     if (found === undefined) return undefined;
     const refusal = new GatewayError('invalid_path', { message: 'The request path has an empty segment.', details: { reason: 'empty path segment', path } });
     const compiled = found.kind === 'route' ? found.value : undefined;
-    return new GatewayMatch({ method, path, query, compiled, values: compiled === undefined ? [] : found.values, refusal });
+    return new GatewayMatch({ method, path, query, compiled, values: [], refusal });
   }
 
   /**
