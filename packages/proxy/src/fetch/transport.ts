@@ -162,6 +162,7 @@ export class FetchTransport implements Transport<FetchExchange> {
       xForwardedFor: headers.get('x-forwarded-for') ?? undefined,
       xForwardedProto: headers.get('x-forwarded-proto') ?? undefined,
       xForwardedHost: headers.get('x-forwarded-host') ?? undefined,
+      xForwardedPort: headers.get('x-forwarded-port') ?? undefined,
       forwarded: headers.get('forwarded') ?? undefined,
     });
     headers.delete('x-forwarded-for');
