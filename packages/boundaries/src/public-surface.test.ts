@@ -48,7 +48,7 @@ const surface: Record<string, readonly string[]> = {
   '@apigate/auth': ['asymmetricAlgorithms', 'claimsKey', 'hmacAlgorithms', 'jwt', 'requireScopes'],
   '@apigate/rate-limit': ['MemoryStore', 'allRequests', 'byHeader', 'byIp', 'byRoute', 'byScope', 'concurrencyLimit', 'fixedWindow', 'joinKeys', 'memoryStore', 'rateLimit', 'slidingWindow', 'tokenBucket'],
   '@apigate/rate-limit/redis': ['RedisStore', 'redisStore'],
-  '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'fetchHandler', 'toWebResponse'],
+  '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'defaultInterceptLimit', 'fetchHandler', 'interceptBody', 'rewriteCookies', 'rewriteLocation', 'toWebResponse'],
   '@apigate/proxy/node': [
     'NodeTransport', 'renderClientErrors',
     // For adapter authors: the bridge that @apigate/express, @apigate/koa and @apigate/hono/node wrap.
