@@ -6,7 +6,8 @@
 import { introspection, jwt, requireScopes } from '@apigate/auth';
 import { all, createGateway, get, post, roundRobin, service, type Gateway, type Middleware, type Observer, type Policy } from '@apigate/core';
 import { json, respond, unauthorized } from '@apigate/errors';
-import { headerSticky } from '@apigate/policies';
+import { dynamicTarget, headerSticky } from '@apigate/policies';
+import { interceptBody, rewriteCookies, rewriteLocation } from '@apigate/proxy';
 import { byHeader, concurrencyLimit, rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { get as vget, post as vpost } from '@apigate/validation';
 import { z } from 'zod';
@@ -478,6 +479,36 @@ const idle = service({ name: 'idle', prefix: '/idle' }, keepAliveRoutes());
 const stale = service({ name: 'stale', prefix: '/stale' }, keepAliveRoutes());
 const hangup = service({ name: 'hangup', prefix: '/hangup' }, [get('/any')]);
 
+/** The limit of the `/hpm/small` interceptor: below any echo answer, so that every one is over it. */
+export const interceptLimit = 64;
+
+/**
+ * What http-proxy-middleware users reach for: a JSON body interceptor (and one whose limit every
+ * echo answer passes), Location/Set-Cookie rewriting from the echo upstream's origin to the
+ * gateway's public paths, and backends chosen per request among the configured ones.
+ */
+const hpmRoutes = (origins: Origins) => {
+  const wrap = interceptBody({
+    intercept: (body) => {
+      const echo = JSON.parse(body) as { url: string; headers: Record<string, string | undefined> };
+      return JSON.stringify({ intercepted: true, url: echo.url, acceptEncoding: echo.headers['accept-encoding'] });
+    },
+  });
+  const small = interceptBody({ name: 'intercept-small', intercept: (body) => body, limit: interceptLimit });
+  return {
+    hpm: service({ name: 'hpm', prefix: '/hpm' }, [get('/json', { to: '/ping', use: [wrap] }), get('/small', { to: '/ping', use: [small] })]),
+    rewrite: service({ name: 'rewrite', prefix: '/rewrite', use: [rewriteLocation(), rewriteCookies({ domain: { 'internal.example': '' }, path: { '/': '/rewrite/' } })] }, [all('/{*rest}')]),
+    tenant: service({ name: 'tenant', prefix: '/tenant', policy: 'byTenant' }, [get('/who', { to: '/ping' })]),
+    target: service({ name: 'target', prefix: '/target', policy: 'byTarget' }, [get('/who', { to: '/ping' })]),
+    policies: {
+      // Two echo upstreams by tenant; `ghost` names an address that is no backend of the service.
+      byTenant: dynamicTarget({ name: 'by-tenant', header: 'x-tenant', targets: { one: origins.echo[0]!, two: origins.echo[1]!, ghost: origins.refused }, fallback: 'none' }),
+      // The client names the backend itself: only the service's own are ever reached.
+      byTarget: dynamicTarget({ name: 'by-target', select: (request) => request.headers.get('x-target') }),
+    },
+  };
+};
+
 /** The limit of `/limited/ping`: per `x-client` value, so that each case counts on a key of its own. */
 export const hourlyLimit = 3;
 /** The header the limiters key on. */
@@ -516,6 +547,7 @@ export const buildGateway = (origins: Origins): Gateway => {
   const limited = limitedRoutes();
   const attempts: string[] = [];
   const retries = retryRoutes([], attempts);
+  const hpm = hpmRoutes(origins);
   const reports: string[] = [];
   const remoteAuth = authRemote(origins);
   // API keys, anyOf() and signed cookies: src/auth-keys.ts.
@@ -525,7 +557,7 @@ export const buildGateway = (origins: Origins): Gateway => {
     use: [gatewayOnion(mwSettled), gatewayMark],
     state: { failures, settled },
     observer: recordingObserver(failures, settled, ended, reports),
-    policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick, inOrder: inOrder(attempts) },
+    policies: { byUser: headerSticky('x-user'), throwingEnd, throwingPick, inOrder: inOrder(attempts), ...hpm.policies },
     upstream: { requestTimeout },
   })
     .mount(echo, [origins.echo[0]!])
@@ -564,5 +596,9 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(keyed.either, [origins.echo[0]!])
     .mount(keyed.session, [origins.echo[0]!])
     .mount(keyed.sessionStrict, [origins.echo[0]!])
+    .mount(hpm.hpm, [origins.echo[0]!])
+    .mount(hpm.rewrite, [`${origins.echo[0]!}/base`])
+    .mount(hpm.tenant, [...origins.echo])
+    .mount(hpm.target, [...origins.echo])
     .build();
 };

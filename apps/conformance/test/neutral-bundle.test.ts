@@ -46,7 +46,7 @@ describe('runtime-neutral packages', () => {
   });
 
   it('every policy subpath bundles with no Node built-in', async () => {
-    const subpaths = ['round-robin', 'consistent-hash', 'least-request', 'least-time', 'no-key', 'client-ip', 'header-sticky', 'path-sticky', 'cookie-sticky'];
+    const subpaths = ['round-robin', 'consistent-hash', 'least-request', 'least-time', 'no-key', 'client-ip', 'header-sticky', 'path-sticky', 'cookie-sticky', 'dynamic-target'];
     const { found } = await bundleNeutral(subpaths.map((subpath, i) => `export * as p${i} from '@apigate/policies/${subpath}';`).join('\n'));
     expect(found).toEqual([]);
   });

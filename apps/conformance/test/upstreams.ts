@@ -265,6 +265,24 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
       res.end(body);
       return;
     }
+    if (path === '/base/moved') {
+      // Its own origin (the Host the gateway sent) in every URL header, and cookies for its own domain.
+      const own = `http://${req.headers.host ?? ''}`;
+      res.writeHead(302, {
+        location: `${own}/base/landing?x=1`,
+        'content-location': `${own}/base/doc`,
+        refresh: `0; url=${own}/base/later`,
+        'set-cookie': ['sid=1; Domain=internal.example; Path=/; HttpOnly', 'pref=2; Path=/base/prefs'],
+        'content-length': 0,
+      });
+      res.end();
+      return;
+    }
+    if (path === '/base/malformed') {
+      res.writeHead(302, { location: 'http://[bad', refresh: 'soon; url=', 'set-cookie': ['garbage; Domain=internal.example', 'ok=1; Domain=internal.example; Path=/'], 'content-length': 0 });
+      res.end();
+      return;
+    }
     if (path === '/redirect') {
       res.writeHead(302, 'Found Elsewhere', { location: '/elsewhere', 'content-length': 0 });
       res.end();

@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('the demo gateway, driven by the curl commands it prints', () => {
   it('prints one curl command per demonstrated behaviour, with a loopback URL', () => {
     const printed = [...commands.values()].flat();
-    expect(printed).toHaveLength(22);
+    expect(printed).toHaveLength(27);
     for (const args of printed) expect(new URL(args.at(-1)!).hostname).toBe('127.0.0.1');
     expect(new Set(commands.keys())).toEqual(
       new Set([
@@ -65,8 +65,45 @@ describe('the demo gateway, driven by the curl commands it prints', () => {
         '/opaque/me',
         '/partner/orders',
         '/sales/quota',
+        '/sales/moved',
+        '/sales/summary',
+        '/tenants/whoami',
+        '/sales//ping',
       ]),
     );
+  });
+
+  it("rewrites the upstream's redirect and cookie to the gateway's public path", async () => {
+    const { status, body } = await runCurl(commandFor('/sales/moved', '-i'));
+    expect(status).toBe(302);
+    const head = body.split(/\r?\n\r?\n/)[0] ?? '';
+    expect(head).toMatch(/^location: \/sales\/welcome\r?$/im);
+    expect(head).toMatch(/^set-cookie: session=1; Path=\/sales\/; HttpOnly\r?$/im);
+  });
+
+  it('answers /sales/summary with the body the interceptor made from the whole upstream answer', async () => {
+    const { status, body } = await runCurl(commandFor('/sales/summary'));
+    expect(status).toBe(200);
+    const summary = JSON.parse(body) as { summary: string; forwardedPort: string };
+    expect(summary.summary).toMatch(/^sales-[ab] answered \/ping$/);
+    expect(summary.forwardedPort).toMatch(/^\d+$/);
+  });
+
+  it('sends tenant b to sales-b every time and refuses a tenant the mapping lacks with 503', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { status, body } = await runCurl(commandFor('/tenants/whoami', 'X-Tenant: b'));
+      expect(status).toBe(200);
+      expect((JSON.parse(body) as Echo).upstream).toBe('sales-b');
+    }
+    const { status, body } = await runCurl(commandFor('/tenants/whoami', 'X-Tenant: mallory'));
+    expect(status).toBe(503);
+    expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('no_backend_available');
+  });
+
+  it('refuses a path with an empty segment with 400 invalid_path', async () => {
+    const { status, body } = await runCurl(commandFor('/sales//ping'));
+    expect(status).toBe(400);
+    expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('invalid_path');
   });
 
   it("answers the app's own route from Express, not from an upstream", async () => {

@@ -3,7 +3,8 @@ import { apiKey, hashApiKey, introspection, jwt, type Consumer } from '@apigate/
 import { createGateway, loggingObserver, service, type Middleware } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
-import { leastTime, pathSticky } from '@apigate/policies';
+import { dynamicTarget, leastTime, pathSticky } from '@apigate/policies';
+import { interceptBody, rewriteCookies, rewriteLocation } from '@apigate/proxy';
 import { byScope, rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { defineRoutes } from '@apigate/validation';
 import express from 'express';
@@ -49,7 +50,27 @@ const sales = service({ name: 'sales', prefix: '/sales' }, [
     to: '/ping',
     use: [rateLimit({ name: 'quota', limits: [tokenBucket({ rate: 3, per: '1m', name: 'minute' })], headers: { allowed: true } })],
   }),
+  // The upstream's redirect and cookie, rewritten to the gateway's public path (HPM's autoRewrite
+  // and cookieDomainRewrite/cookiePathRewrite).
+  get('/moved', { use: [rewriteLocation(), rewriteCookies({ domain: { 'sales.internal': '' }, path: { '/': '/sales/' } })] }),
+  // The JSON body, whole, through an interceptor (HPM's responseInterceptor), 64 KiB at most.
+  get('/summary', {
+    to: '/ping',
+    use: [
+      interceptBody({
+        limit: 65_536,
+        intercept: (body) => {
+          const echo = JSON.parse(body) as { upstream: string; url: string; headers: Record<string, string> };
+          return `${JSON.stringify({ summary: `${echo.upstream} answered ${echo.url}`, forwardedPort: echo.headers['x-forwarded-port'] }, null, 2)}\n`;
+        },
+      }),
+    ],
+  }),
 ]);
+
+// The backend chosen per request by the X-Tenant header, among the configured ones only: an
+// unknown tenant (or none) is 503, never a connection elsewhere (HPM's router, made safe).
+const tenants = service({ name: 'tenants', prefix: '/tenants', policy: 'byTenant' }, [get('/whoami', { to: '/ping' })]);
 
 // A whole prefix in one line: every method and path under /files goes to /storage/..., the tail
 // forwarded with the client's encoding and checked segment by segment.
@@ -104,7 +125,11 @@ const gateway = createGateway({
   state: { apiKey: 'demo-key' },
   renderer: 'json',
   observer: loggingObserver(pino({ level: process.env.LOG_LEVEL ?? 'info' })),
-  policies: { byCart: pathSticky('cartId'), fastest: leastTime() },
+  policies: {
+    byCart: pathSticky('cartId'),
+    fastest: leastTime(),
+    byTenant: dynamicTarget({ header: 'x-tenant', targets: { a: salesA.url, b: salesB.url }, fallback: 'none' }),
+  },
 })
   .mount(sales, [salesA.url, salesB.url]) // two backends: round robin, the default policy
   .mount(files, [salesA.url])
@@ -112,6 +137,7 @@ const gateway = createGateway({
   .mount(profile, [salesA.url])
   .mount(opaque, [salesA.url])
   .mount(partner, [salesB.url])
+  .mount(tenants, [salesA.url, salesB.url])
   .build();
 await gateway.ready();
 
@@ -155,6 +181,11 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl -i '${base}/partner/orders'`, 'apiKey(): 401 with WWW-Authenticate: ApiKey realm="api", header="x-api-key"'],
     [`curl -i -H 'X-Api-Key: ${demoKey}' '${base}/partner/orders'`, 'apiKey(): the demo key (only its hash is kept); X-Consumer-Id/-Tier upstream, the "pro" tier\'s rate limit'],
     [`curl -i '${base}/sales/quota'`, 'rate limited, 3 a minute: RateLimit headers say what is left; the 4th in a row is 429 rate_limited'],
+    [`curl -i '${base}/sales/moved'`, 'rewriteLocation/rewriteCookies: Location: /sales/welcome, Set-Cookie: session=1; Path=/sales/'],
+    [`curl '${base}/sales/summary'`, 'interceptBody: the JSON answer rewritten whole by the gateway'],
+    [`curl -H 'X-Tenant: b' '${base}/tenants/whoami'`, 'dynamicTarget: tenant b always reaches sales-b'],
+    [`curl -H 'X-Tenant: mallory' '${base}/tenants/whoami'`, '503 no_backend_available: a tenant the mapping lacks reaches nothing'],
+    [`curl '${base}/sales//ping'`, '400 invalid_path: an empty path segment is refused, not merged'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
   console.log(`apigate demo on ${base} (upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);

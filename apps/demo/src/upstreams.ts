@@ -13,6 +13,12 @@ const shown = (text: string): unknown => {
 /** A small upstream that answers with what it received, so curl shows what the gateway sent. */
 export const startUpstream = async (name: string): Promise<{ server: Server; url: string }> => {
   const server = createServer((req, res) => {
+    if (req.url === '/moved') {
+      // A redirect and a cookie in the upstream's own terms: its origin, its domain, its root path.
+      res.writeHead(302, { location: `http://${req.headers.host ?? ''}/welcome`, 'set-cookie': 'session=1; Domain=sales.internal; Path=/; HttpOnly', 'content-length': 0 });
+      res.end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {

@@ -33,7 +33,7 @@ const surface: Record<string, readonly string[]> = {
   ],
   '@apigate/validation': ['all', 'declaredSchemas', 'defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'query', 'validate'],
   '@apigate/policies': [
-    'byClientIp', 'byCookie', 'byHeader', 'byPathParam', 'consistentHash', 'consistentHashBalancer', 'cookieSticky', 'headerSticky', 'leastRequest',
+    'byClientIp', 'byCookie', 'byHeader', 'byPathParam', 'byTarget', 'consistentHash', 'consistentHashBalancer', 'cookieSticky', 'dynamicTarget', 'headerSticky', 'leastRequest',
     'leastRequestBalancer', 'leastTime', 'leastTimeBalancer', 'noKey', 'pathSticky', 'policy', 'readCookie', 'roundRobin', 'roundRobinBalancer',
   ],
   '@apigate/policies/round-robin': ['roundRobin', 'roundRobinBalancer'],
@@ -45,13 +45,14 @@ const surface: Record<string, readonly string[]> = {
   '@apigate/policies/header-sticky': ['byHeader', 'headerSticky'],
   '@apigate/policies/path-sticky': ['byPathParam', 'pathSticky'],
   '@apigate/policies/cookie-sticky': ['byCookie', 'cookieSticky', 'readCookie'],
+  '@apigate/policies/dynamic-target': ['byTarget', 'dynamicTarget'],
   '@apigate/auth': [
     'asymmetricAlgorithms', 'claimsKey', 'hmacAlgorithms', 'introspection', 'jwt', 'requireScopes',
     'allOf', 'allowPreflight', 'anonymousConsumer', 'anyOf', 'apiKey', 'consumerKey', 'cookieSigner', 'hashApiKey', 'memoryKeyStore', 'optional', 'signedCookies', 'signedCookiesKey',
   ],
   '@apigate/rate-limit': ['MemoryStore', 'allRequests', 'byHeader', 'byIp', 'byRoute', 'byScope', 'concurrencyLimit', 'fixedWindow', 'joinKeys', 'memoryStore', 'rateLimit', 'slidingWindow', 'tokenBucket'],
   '@apigate/rate-limit/redis': ['RedisStore', 'redisStore'],
-  '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'fetchHandler', 'toWebResponse'],
+  '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'defaultInterceptLimit', 'fetchHandler', 'interceptBody', 'rewriteCookies', 'rewriteLocation', 'toWebResponse'],
   '@apigate/proxy/node': [
     'NodeTransport', 'renderClientErrors',
     // For adapter authors: the bridge that @apigate/express, @apigate/koa and @apigate/hono/node wrap.

@@ -1,7 +1,7 @@
 import { GatewayBuildError, type BuildProblem } from '@apigate/errors';
 import { describe, expect, it } from '@jest/globals';
 import { createGateway, del, get, head, post, service, type ForwardPlan, type GatewayBuilder, type Policy } from './index.ts';
-import { run } from './test-utils/index.ts';
+import { asForward, run } from './test-utils/index.ts';
 
 const buildProblems = (builder: GatewayBuilder<object>): BuildProblem[] => {
   try {
@@ -135,8 +135,8 @@ describe('build()', () => {
     it.each([
       ['not a url', 'Invalid URL'],
       ['127.0.0.1:8080', 'Invalid URL'],
-      ['ftp://files.example', 'only http: and https: backends are supported'],
-      ['file:///etc/passwd', 'only http: and https: backends are supported'],
+      ['ftp://files.example', 'only http:, https: and http+unix: backends are supported'],
+      ['file:///etc/passwd', 'only http:, https: and http+unix: backends are supported'],
       ['http://a.example/?q=1', 'a backend URL has no query, fragment or credentials'],
       ['http://a.example/#top', 'a backend URL has no query, fragment or credentials'],
       ['http://user:secret@a.example/', 'a backend URL has no query, fragment or credentials'],
@@ -145,6 +145,34 @@ describe('build()', () => {
       expect(summary(problems)).toEqual(['invalid_backend_url @ service s']);
       expect(problems[0]!.message).toContain(JSON.stringify(url));
       expect(problems[0]!.message).toContain(reason);
+    });
+
+    it.each([
+      [{ url: 'http://a.example', tls: { ca: 'pem' } }, 'tls options are for https: backends'],
+      [{ url: 'https://a.example', tls: { ca: 1 } }, 'tls.ca is PEM text or bytes'],
+      [{ url: 'https://a.example', tls: { cert: 'pem' } }, 'tls.cert and tls.key go together'],
+      [{ url: 'https://a.example', tls: { verify: false } }, 'tls.verify is not a TLS option'],
+      [{ url: 'https://a.example', tls: { rejectUnauthorized: 'no' } }, 'tls.rejectUnauthorized is a boolean'],
+      [{ url: 'https://a.example', tls: { servername: '' } }, 'tls.servername is a non-empty host name'],
+      [{ url: 'https://a.example', tls: 'insecure' }, 'tls is an object'],
+      [{ url: 'http://a.example', socketPath: 'relative.sock' }, 'socketPath is an absolute path'],
+      [{ url: 'http+unix://%2Ftmp%2Fa.sock', socketPath: '/tmp/b.sock' }, 'not both'],
+      [{ url: 'ftp+unix://%2Ftmp%2Fa.sock' }, 'only http:, https: and http+unix: backends are supported'],
+    ])('for TLS and socket options that cannot work: %j', (input, reason) => {
+      const problems = buildProblems(createGateway().mount(service({ name: 's' }, [get('/a')]), [input as never]));
+      expect(summary(problems)).toEqual(['invalid_backend_url @ service s']);
+      expect(problems[0]!.message).toContain(reason);
+    });
+
+    it('reads an http+unix: URL as a socket path, with localhost as the Host and the rest as the base path', async () => {
+      const gateway = createGateway()
+        .mount(service({ name: 's', prefix: '/s' }, [get('/a')]), ['http+unix://%2Fvar%2Frun%2Fapp.sock/v1', { url: 'https://api.internal/v2', socketPath: '/run/b.sock', tls: { ca: 'PEM', servername: 'api.internal' } }])
+        .build();
+      const backends = [asForward(await run(gateway, 'GET /s/a')).backend, asForward(await run(gateway, 'GET /s/a')).backend];
+      expect(backends).toEqual([
+        { url: 'http+unix://%2Fvar%2Frun%2Fapp.sock/v1', origin: 'http://localhost', basePath: '/v1', weight: 1, socketPath: '/var/run/app.sock' },
+        { url: 'https://api.internal/v2', origin: 'https://api.internal', basePath: '/v2', weight: 1, socketPath: '/run/b.sock', tls: { ca: 'PEM', servername: 'api.internal' } },
+      ]);
     });
 
     it('for a weight that is not a positive finite number', () => {

@@ -5,12 +5,21 @@ import { defaultBodyLimit } from './input.ts';
 import { compileChain, type Chain, type Middleware } from './middleware.ts';
 import type { Observer } from './observer.ts';
 import { parseTemplate, type Segment } from './path-template.ts';
-import { roundRobin, type Backend, type PolicyInstance, type Policy } from './policy.ts';
+import { roundRobin, type Backend, type BackendTls, type PolicyInstance, type Policy } from './policy.ts';
 import { Router } from './router.ts';
 import type { RouteDescriptor, Service } from './routes.ts';
 import { routeUpstreamProblems, upstreamDefaults, upstreamProblems, type RouteUpstream, type UpstreamConfig } from './upstream.ts';
 
-export type BackendInput = string | { readonly url: string; readonly weight?: number };
+export type BackendInput =
+  | string
+  | {
+      readonly url: string;
+      readonly weight?: number;
+      /** TLS settings of an `https:` backend (Node transport). */
+      readonly tls?: BackendTls;
+      /** Connect to this Unix domain socket; the URL gives the Host and base path (Node transport). */
+      readonly socketPath?: string;
+    };
 
 export interface GatewayOptions<TState extends object, TUse extends readonly Middleware[] = readonly Middleware[]> {
   /** Shared app state, typed; hooks read it as `context.state`. */
@@ -51,13 +60,48 @@ export interface GatewayParts<TState extends object> {
   readonly routes: readonly RouteDescriptor[];
 }
 
+const tlsFields: ReadonlySet<string> = new Set(['ca', 'cert', 'key', 'passphrase', 'servername', 'rejectUnauthorized']);
+const isPem = (value: unknown): boolean => typeof value === 'string' || value instanceof Uint8Array;
+
+const checkTls = (tls: unknown): BackendTls => {
+  if (typeof tls !== 'object' || tls === null || Array.isArray(tls)) throw new Error('tls is an object of ca, cert, key, passphrase, servername, rejectUnauthorized');
+  const fields = tls as Record<string, unknown>;
+  for (const name of Object.keys(fields)) if (!tlsFields.has(name)) throw new Error(`tls.${name} is not a TLS option (ca, cert, key, passphrase, servername, rejectUnauthorized)`);
+  const { ca, cert, key, passphrase, servername, rejectUnauthorized } = fields;
+  if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.every(isPem))) throw new Error('tls.ca is PEM text or bytes, or a list of them');
+  for (const [name, value] of [['cert', cert], ['key', key]] as const) if (value !== undefined && !isPem(value)) throw new Error(`tls.${name} is PEM text or bytes`);
+  if ((cert === undefined) !== (key === undefined)) throw new Error('tls.cert and tls.key go together (a client certificate and its key)');
+  if (passphrase !== undefined && typeof passphrase !== 'string') throw new Error('tls.passphrase is a string');
+  if (servername !== undefined && (typeof servername !== 'string' || servername === '')) throw new Error('tls.servername is a non-empty host name');
+  if (rejectUnauthorized !== undefined && typeof rejectUnauthorized !== 'boolean') throw new Error('tls.rejectUnauthorized is a boolean');
+  return tls as BackendTls;
+};
+
+/**
+ * `http+unix://<percent-encoded socket path>[/base]` (the requests-unixsocket and Docker form): the
+ * socket path, and the URL the rest of the gateway sees (`http://localhost/base`).
+ */
+const unixUrl = /^(https?)\+unix:\/\/([^/?#]+)(.*)$/i;
+
 const parseBackend = (input: BackendInput): Backend => {
-  const { url, weight = 1 } = typeof input === 'string' ? { url: input } : input;
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('only http: and https: backends are supported');
+  const { url, weight = 1, tls, socketPath: given } = typeof input === 'string' ? { url: input } : input;
+  let socketPath = given;
+  let effective = url;
+  const unix = typeof url === 'string' ? unixUrl.exec(url) : null;
+  if (unix !== null) {
+    if (given !== undefined) throw new Error('give the socket either in an http+unix: URL or as socketPath, not both');
+    socketPath = decodeURIComponent(unix[2]!);
+    effective = `${unix[1]!.toLowerCase()}://localhost${unix[3]!}`;
+  }
+  const parsed = new URL(effective);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('only http:, https: and http+unix: backends are supported');
   if (parsed.search || parsed.hash || parsed.username || parsed.password) throw new Error('a backend URL has no query, fragment or credentials');
   if (!(weight > 0) || !Number.isFinite(weight)) throw new Error(`weight must be a positive number, got ${weight}`);
-  return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
+  if (socketPath !== undefined && (typeof socketPath !== 'string' || !socketPath.startsWith('/'))) throw new Error('socketPath is an absolute path to a Unix domain socket');
+  if (tls !== undefined && parsed.protocol !== 'https:') throw new Error('tls options are for https: backends');
+  const backend: Backend = { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
+  if (tls === undefined && socketPath === undefined) return backend;
+  return { ...backend, ...(tls === undefined ? {} : { tls: checkTls(tls) }), ...(socketPath === undefined ? {} : { socketPath }) };
 };
 
 /**

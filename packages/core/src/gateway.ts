@@ -16,7 +16,7 @@ import type { Env, NoScope, ScopeMatches } from './env.ts';
 import { Forward } from './forward.ts';
 import { callbackReporter, guardedObserver, type CallbackFailure } from './guard.ts';
 import type { InputContext } from './input.ts';
-import { compiledOf, GatewayMatch, valuesOf, type Match, type RequestIO, type Routed } from './match.ts';
+import { compiledOf, GatewayMatch, refusalOf, valuesOf, type Match, type RequestIO, type Routed } from './match.ts';
 import { emptyChain, noTransform, respondThrough, runResponse, runSettle, runUpstream, type Chain, type InitContext, type Middleware, type ProvidedBy, type ScopeReader } from './middleware.ts';
 import type { Observer, Trace } from './observer.ts';
 import { Background, RequestPlatform, type Platform } from './platform.ts';
@@ -216,10 +216,25 @@ export class Gateway<TState extends object = object> {
     const path = q === -1 ? url : url.slice(0, q);
     if (path.charCodeAt(0) !== 47 /* / */) return undefined;
     const found = this.#router.find(method, path);
-    if (found === undefined) return undefined;
+    if (found === undefined) return path.includes('//') ? this.#emptySegments(method, path, q === -1 ? '' : url.slice(q + 1)) : undefined;
     const query = q === -1 ? '' : url.slice(q + 1);
     if (found.kind === 'method') return new GatewayMatch({ method, path, query, compiled: undefined, values: found.allowed });
     return new GatewayMatch({ method, path, query, compiled: found.value, values: found.values });
+  }
+
+  /**
+   * A path with empty segments (`/sales//orders`) matches no route as sent; when it would match
+   * one with them merged it is the gateway's, and refused with 400 `invalid_path` rather than
+   * passed to the host app (which may route it elsewhere) or forwarded (`//x` upstream reads as a
+   * scheme-relative URL). Merging and forwarding would match a normalized path, which rule 5 of
+   * the design forbids: what is matched is what is forwarded.
+   */
+  #emptySegments(method: string, path: string, query: string): Match | undefined {
+    const found = this.#router.find(method, path.replace(/\/{2,}/g, '/'));
+    if (found === undefined) return undefined;
+    const refusal = new GatewayError('invalid_path', { message: 'The request path has an empty segment.', details: { reason: 'empty path segment', path } });
+    const compiled = found.kind === 'route' ? found.value : undefined;
+    return new GatewayMatch({ method, path, query, compiled, values: [], refusal });
   }
 
   /**
@@ -233,6 +248,8 @@ export class Gateway<TState extends object = object> {
       if (gate !== undefined) return gate;
     }
     const trace = this.#trace();
+    const refusal = refusalOf(match);
+    if (refusal !== undefined) return this.#refuseEarly(match, refusal, io, trace);
     if (route === undefined) return this.#refuseMethod(match, valuesOf(match), io, trace);
     if (trace !== undefined) this.observer!.requestStart?.({ id: trace.id, route: route.info, method: match.method, path: match.path });
     if (route.passthrough) {
@@ -446,6 +463,17 @@ export class Gateway<TState extends object = object> {
     }
     const response = renderError(error, { method: match.method, path: match.path }, this.renderer);
     return this.#answer(route.chain, { route: route.info, method: match.method, path: match.path, response, error, scope: context ?? noScope, trace, platform }, reached);
+  }
+
+  /** A match refused as a whole (empty segments): like a bad path parameter, before any phase ran. */
+  #refuseEarly(match: Match, error: GatewayError, io: RequestIO, trace: Trace | undefined): RespondPlan {
+    const route = compiledOf(match);
+    if (route === undefined) {
+      const response = renderError(error, { method: match.method, path: match.path }, this.renderer);
+      return this.#answer(this.#chain, { route: undefined, method: match.method, path: match.path, response, error, scope: noScope, trace, platform: this.#platformOf(io, undefined) });
+    }
+    if (trace !== undefined) this.observer!.requestStart?.({ id: trace.id, route: route.info, method: match.method, path: match.path });
+    return this.#fail({ route, match, error, stage: 'pipeline', trace, platform: this.#platformOf(io, route.info) });
   }
 
   #refuseMethod(match: Match, allowed: readonly string[], io: RequestIO, trace: Trace | undefined): RespondPlan {

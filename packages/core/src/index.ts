@@ -18,7 +18,7 @@ export {
   type ServiceFactory,
   type ServiceOptions,
 } from './routes.ts';
-export { roundRobin, smoothRoundRobin, type Backend, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
+export { roundRobin, smoothRoundRobin, type Backend, type BackendTls, type Pem, type PolicyInstance, type Policy, type PolicyRequest, type UpstreamOutcome } from './policy.ts';
 export { loggingObserver, type Logger, type Observer, type RequestEvent } from './observer.ts';
 export type { CallbackFailure } from './guard.ts';
 export type { BodyTransform, InitContext, Middleware, PhaseContext, ProvidedBy, ResponseContext, ResponseHeaders, RetryContext, ScopeReader, SettleEvent, UpstreamContext } from './middleware.ts';

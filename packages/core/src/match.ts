@@ -1,3 +1,4 @@
+import type { GatewayError } from '@apigate/errors';
 import type { CompiledRoute } from './compile-route.ts';
 import type { BodySource } from './input.ts';
 import type { Trace } from './observer.ts';
@@ -32,6 +33,8 @@ export interface Match {
 export let compiledOf: (match: Match) => CompiledRoute | undefined;
 /** Raw param values, or the allowed methods when no route matched. */
 export let valuesOf: (match: Match) => readonly string[];
+/** The refusal a match carries instead of a route to run (a path with empty segments). */
+export let refusalOf: (match: Match) => GatewayError | undefined;
 
 /** What match() found: the request line's parts and the router's answer. */
 interface MatchParts {
@@ -41,6 +44,8 @@ interface MatchParts {
   readonly compiled: CompiledRoute | undefined;
   /** Raw param values, or the allowed methods when no route matched. */
   readonly values: readonly string[];
+  /** Set when the request is the gateway's but is refused before anything runs. */
+  readonly refusal?: GatewayError | undefined;
 }
 
 /** The one Match implementation: what handle() needs stays in private fields. */
@@ -51,14 +56,16 @@ export class GatewayMatch implements Match {
   readonly route: RouteInfo | undefined;
   readonly #compiled: CompiledRoute | undefined;
   readonly #values: readonly string[];
+  readonly #refusal: GatewayError | undefined;
 
-  constructor({ method, path, query, compiled, values }: MatchParts) {
+  constructor({ method, path, query, compiled, values, refusal }: MatchParts) {
     this.method = method;
     this.path = path;
     this.query = query;
     this.route = compiled?.info;
     this.#compiled = compiled;
     this.#values = values;
+    this.#refusal = refusal;
   }
 
   static {
@@ -67,6 +74,7 @@ export class GatewayMatch implements Match {
       return match.#compiled;
     };
     valuesOf = (match) => (match as GatewayMatch).#values;
+    refusalOf = (match) => (match as GatewayMatch).#refusal;
   }
 }
 

@@ -10,6 +10,30 @@ export interface Backend {
   readonly basePath: string;
   /** Relative share of traffic; 1 unless configured. */
   readonly weight: number;
+  /** TLS settings for an `https:` backend, honoured by the Node transport. */
+  readonly tls?: BackendTls | undefined;
+  /** A Unix domain socket the Node transport connects to instead of the URL's host and port. */
+  readonly socketPath?: string | undefined;
+}
+
+/** PEM text or its bytes. */
+export type Pem = string | Uint8Array;
+
+/**
+ * How the gateway speaks TLS to one backend (Node's `tls.connect` options of the same names): the
+ * CA that signed its certificate, a client certificate, the SNI name, whether to verify.
+ */
+export interface BackendTls {
+  /** The CA certificates its certificate is checked against, instead of Node's bundled roots. */
+  readonly ca?: Pem | readonly Pem[];
+  /** A client certificate (PEM chain), with `key`: mutual TLS. */
+  readonly cert?: Pem;
+  readonly key?: Pem;
+  readonly passphrase?: string;
+  /** The SNI name sent and checked against the certificate; the URL's host by default. */
+  readonly servername?: string;
+  /** False skips the certificate check: for tests only, never in production. Default true. */
+  readonly rejectUnauthorized?: boolean;
 }
 
 /** What a balancer may look at when it picks a backend. */

@@ -45,12 +45,30 @@ describe('Router', () => {
     expect(await uriOf('GET', '/items/42/view/')).toBe('/view/42');
   });
 
-  it('matches no route for a path with an empty segment (`//`)', () => {
-    expect(gateway.match('GET', '//')).toBeUndefined();
-    expect(gateway.match('GET', '//items/new')).toBeUndefined();
-    expect(gateway.match('GET', '/items//new')).toBeUndefined();
-    expect(gateway.match('GET', '/items/new//')).toBeUndefined();
+  it('refuses with 400 invalid_path a path with empty segments that names a route once they are merged', async () => {
+    for (const path of ['//', '//items/new', '/items//new', '/items/new//', '/items///42//view', '//?a=1']) {
+      const match = gateway.match('GET', path);
+      expect(match).toBeDefined();
+      const { response, error } = asRespond(await run(gateway, `GET ${path}`));
+      expect(response.status).toBe(400);
+      expect(error?.code).toBe('invalid_path');
+      expect(error?.details).toMatchObject({ reason: 'empty path segment', path: path.split('?')[0] });
+      expect(bodyText(response)).toContain('invalid_path');
+    }
+    // The route is named, for the response phases and the observer; nothing is forwarded.
+    expect(gateway.match('GET', '/items//new')?.route?.path).toBe('/items/new');
+  });
+
+  it('refuses an empty segment before a path whose methods exclude the request with 400, not 405', async () => {
+    const { response, error } = asRespond(await run(gateway, 'PUT /items//new'));
+    expect(response.status).toBe(400);
+    expect(error?.code).toBe('invalid_path');
+  });
+
+  it('leaves to the host app a path with empty segments that no route knows even merged', () => {
     expect(gateway.match('GET', '/items//')).toBeUndefined();
+    expect(gateway.match('GET', '/elsewhere//x')).toBeUndefined();
+    expect(gateway.match('GET', '/items/42/view/extra//')).toBeUndefined();
   });
 
   it('matches the root route for `/` only', async () => {

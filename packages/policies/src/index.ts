@@ -9,3 +9,4 @@ export { roundRobin, roundRobinBalancer } from './round-robin/index.ts';
 export { consistentHashBalancer } from './consistent-hash/consistent-hash.ts';
 export { leastRequest, leastRequestBalancer, type LeastRequestOptions } from './least-request/index.ts';
 export { leastTime, leastTimeBalancer, type LeastTimeOptions } from './least-time/index.ts';
+export { byTarget, dynamicTarget, type DynamicTargetOptions, type TargetMap, type TargetSelect } from './dynamic-target/index.ts';

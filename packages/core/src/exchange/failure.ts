@@ -3,9 +3,10 @@ import { GatewayError } from '@apigate/errors';
 /**
  * The codes transports report, by what they mean: Node's socket errors, http-proxy-3's connect
  * timeout, undici's (Node's fetch) and the two timers every transport runs (DESIGN.md rule 7).
+ * ENOENT is a Unix-socket backend whose socket file is not there.
  */
 const timedOut = new Set(['UPSTREAM_TIMEOUT', 'ECONNECT_TIMEOUT', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+const unreachable = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 const reset = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 /** The code a transport's timer gives an attempt when the upstream stayed silent too long. */

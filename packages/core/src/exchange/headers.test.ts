@@ -56,8 +56,23 @@ describe('forwardingHeaders', () => {
       'x-forwarded-for': '203.0.113.7',
       'x-forwarded-proto': 'http',
       'x-forwarded-host': 'api.example.com',
+      'x-forwarded-port': '80',
       forwarded: 'for=203.0.113.7;proto=http;host=api.example.com',
     });
+  });
+
+  it('sets X-Forwarded-Port from the Host the client used, else the scheme default, ignoring an untrusted claim', () => {
+    expect(forwardingHeaders(input({ host: 'api.example.com:8443', xForwardedPort: '1' }))['x-forwarded-port']).toBe('8443');
+    expect(forwardingHeaders(input({ host: '[::1]:8080' }))['x-forwarded-port']).toBe('8080');
+    expect(forwardingHeaders(input({ host: '[::1]' }))['x-forwarded-port']).toBe('80');
+    expect(forwardingHeaders(input({ proto: 'https', host: 'api.example.com' }))['x-forwarded-port']).toBe('443');
+    expect(forwardingHeaders(input({ host: undefined }))['x-forwarded-port']).toBe('80');
+  });
+
+  it("keeps a trusted proxy's X-Forwarded-Port, else derives it from the host and proto it forwarded", () => {
+    expect(forwardingHeaders(input({ trusted: true, xForwardedPort: '8443', host: 'gw:8080' }))['x-forwarded-port']).toBe('8443');
+    expect(forwardingHeaders(input({ trusted: true, xForwardedProto: 'https', xForwardedHost: 'public.example', host: 'gw:8080' }))['x-forwarded-port']).toBe('443');
+    expect(forwardingHeaders(input({ trusted: true, xForwardedHost: 'public.example:9000', host: 'gw:8080' }))['x-forwarded-port']).toBe('9000');
   });
 
   it('extends the chain a trusted proxy sent and keeps its proto and host', () => {

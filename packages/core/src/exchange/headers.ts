@@ -74,6 +74,8 @@ export interface ForwardingInput {
   readonly xForwardedFor: string | undefined;
   readonly xForwardedProto: string | undefined;
   readonly xForwardedHost: string | undefined;
+  /** A trusted proxy's X-Forwarded-Port, kept as it is; absent from callers that predate it. */
+  readonly xForwardedPort?: string | undefined;
   readonly forwarded: string | undefined;
 }
 
@@ -81,6 +83,7 @@ export interface ForwardingHeaders {
   'x-forwarded-for'?: string;
   'x-forwarded-proto': string;
   'x-forwarded-host'?: string;
+  'x-forwarded-port': string;
   forwarded: string;
 }
 
@@ -101,8 +104,12 @@ const forwardedNode = (ip: string | undefined): string => {
   return ip.includes(':') ? `"[${ip}]"` : ip;
 };
 
+const hostPort = /:(\d{1,5})$/;
+/** The port a Host value names (`api.example:8443`, `[::1]:8080`), or undefined for none. */
+const portOf = (host: string | undefined): string | undefined => (host === undefined ? undefined : hostPort.exec(host)?.[1]);
+
 /**
- * X-Forwarded-For/-Proto/-Host and RFC 7239 Forwarded for the upstream request. A trusted peer's
+ * X-Forwarded-For/-Proto/-Host/-Port and RFC 7239 Forwarded for the upstream request. A trusted peer's
  * incoming values are kept and extended; anyone else's are replaced, so a client cannot spoof them.
  */
 export const forwardingHeaders = (input: ForwardingInput): ForwardingHeaders => {
@@ -110,10 +117,14 @@ export const forwardingHeaders = (input: ForwardingInput): ForwardingHeaders => 
   const forFor = clientIp === undefined ? input.xForwardedFor : trusted && input.xForwardedFor ? `${input.xForwardedFor}, ${clientIp}` : clientIp;
   const forProto = (trusted && input.xForwardedProto) || proto;
   const forHost = (trusted && input.xForwardedHost) || host;
+  // The port the client addressed: a trusted proxy's word, else the one in the Host it used (the
+  // forwarded one when a trusted proxy gave it), else the scheme's default, as http-proxy does.
+  const forPort = (trusted && input.xForwardedPort) || portOf(forHost) || (forProto === 'https' ? '443' : '80');
   let element = `for=${forwardedNode(clientIp)};proto=${proto}`;
   if (host !== undefined) element += `;host=${quote(host)}`;
   const headers: ForwardingHeaders = {
     'x-forwarded-proto': forProto,
+    'x-forwarded-port': forPort,
     forwarded: trusted && input.forwarded ? `${input.forwarded}, ${element}` : element,
   };
   if (forFor !== undefined && (trusted || clientIp !== undefined)) headers['x-forwarded-for'] = forFor;

@@ -1,4 +1,4 @@
-import type { ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
+import type { Backend, ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
 import { clientGoneCode, clientTimeoutCode, connectionListed, forwardingHeaders, hopByHop, TransportError, upstreamTimeoutCode } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
@@ -130,6 +130,15 @@ const dropHopByHop = (headers: Headers): void => {
 };
 
 /**
+ * fetch() takes neither a Unix socket nor per-request TLS settings: sending such a backend's
+ * request to its URL instead would reach another address, or one not verified as configured.
+ */
+const nodeOnlyBackend = (backend: Backend): GatewayError =>
+  new GatewayError('internal', {
+    details: { reason: 'the fetch transport cannot use a backend with a Unix socket or TLS settings; use the Node transport', backend: backend.url },
+  });
+
+/**
  * The fetch transport, for edge runtimes: streams the request body up and the response body back
  * (no buffering), times the side it waits on (upstream or client) and aborts through an AbortSignal, passes the client's abort to the upstream,
  * applies the same header hygiene and error mapping as the Node transport.
@@ -144,6 +153,10 @@ export class FetchTransport implements Transport<FetchExchange> {
   }
 
   forward(exchange: FetchExchange, plan: ForwardPlan): void {
+    if (plan.backend.socketPath !== undefined || plan.backend.tls !== undefined) {
+      exchange.respond(toWebResponse(exchange.request.method, plan.refuse(nodeOnlyBackend(plan.backend))));
+      return;
+    }
     this.#send(exchange, plan).then(exchange.respond, (cause: unknown) => {
       // e.g. a header value the runtime refuses to send: answered, never an unhandled rejection.
       const failure = new GatewayError('internal', { details: { reason: 'the upstream request could not be created' }, cause });
@@ -168,6 +181,7 @@ export class FetchTransport implements Transport<FetchExchange> {
       xForwardedFor: headers.get('x-forwarded-for') ?? undefined,
       xForwardedProto: headers.get('x-forwarded-proto') ?? undefined,
       xForwardedHost: headers.get('x-forwarded-host') ?? undefined,
+      xForwardedPort: headers.get('x-forwarded-port') ?? undefined,
       forwarded: headers.get('forwarded') ?? undefined,
     });
     headers.delete('x-forwarded-for');
@@ -218,6 +232,10 @@ export class FetchTransport implements Transport<FetchExchange> {
         // fetch replays a request that met a stale pooled connection itself, where it can.
         const decision = plan.failed({ error: attemptError(controller.signal.reason, error), stale: false, replayable: replayable && !request.signal.aborted, started: false });
         if (decision.next === 'retry') {
+          if (plan.backend.socketPath !== undefined || plan.backend.tls !== undefined) {
+            finish();
+            return toWebResponse(request.method, plan.refuse(nodeOnlyBackend(plan.backend)));
+          }
           controller = new AbortController();
           clock.restart();
           continue;

@@ -43,6 +43,7 @@ export const cleanRequestHeaders = (req: IncomingMessage, clientIp: string | und
     xForwardedFor: one(headers['x-forwarded-for']),
     xForwardedProto: one(headers['x-forwarded-proto']),
     xForwardedHost: one(headers['x-forwarded-host']),
+    xForwardedPort: one(headers['x-forwarded-port']),
     forwarded: one(headers.forwarded),
   });
   delete headers['x-forwarded-for'];

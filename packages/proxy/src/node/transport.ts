@@ -1,8 +1,8 @@
-import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, type AgentOptions, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
-import type { ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
+import type { Backend, ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
 import { clientTimeoutCode, TransportError, upstreamTimeoutCode, type AttemptFailure } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
@@ -277,6 +277,8 @@ export class NodeTransport implements Transport<NodeExchange> {
   readonly #proxy: ProxyServer;
   readonly #targets = new Map<string, Target>();
   readonly #timeouts: Timeouts;
+  readonly #agentOptions: AgentOptions;
+  readonly #own = new Map<Backend, HttpAgent | HttpsAgent>();
 
   constructor(config: UpstreamConfig = {}) {
     const settings = { ...upstreamDefaults };
@@ -288,6 +290,7 @@ export class NodeTransport implements Transport<NodeExchange> {
       noDelay: settings.noDelay,
       scheduling: 'lifo' as const,
     };
+    this.#agentOptions = agentOptions;
     this.httpAgent = new HttpAgent(agentOptions);
     this.httpsAgent = new HttpsAgent(agentOptions);
     this.#timeouts = { request: settings.requestTimeout, client: settings.clientTimeout };
@@ -333,7 +336,7 @@ export class NodeTransport implements Transport<NodeExchange> {
   forward(exchange: NodeExchange, plan: ForwardPlan): void {
     const { req, res, body } = exchange;
     const target = this.#target(plan.backend.origin);
-    const agent = target.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
+    const agent = this.agentFor(plan.backend);
     const chunkedBody = req.headers['transfer-encoding'] !== undefined;
     const buffer = body !== undefined ? new WholeBody(body) : bodyless(req) ? noBody : undefined;
     const own = plan.upstream;
@@ -376,6 +379,35 @@ export class NodeTransport implements Transport<NodeExchange> {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    for (const agent of this.#own.values()) agent.destroy();
+  }
+
+  /**
+   * The connection pool of a backend: the shared one of its scheme, or a pool of its own for a
+   * backend with TLS settings or a Unix socket, so that its connections are never handed to
+   * another backend (Node's agents merge their own options over each request's).
+   */
+  agentFor(backend: Backend): HttpAgent | HttpsAgent {
+    if (backend.tls === undefined && backend.socketPath === undefined) return backend.origin.startsWith('https:') ? this.httpsAgent : this.httpAgent;
+    let agent = this.#own.get(backend);
+    if (agent === undefined) {
+      const socket = backend.socketPath === undefined ? {} : { socketPath: backend.socketPath };
+      if (backend.origin.startsWith('https:')) {
+        const { ca, cert, key, passphrase, servername, rejectUnauthorized } = backend.tls ?? {};
+        const tls = { ca: ca as HttpsAgentOptions['ca'], cert, key, passphrase, servername, rejectUnauthorized };
+        // Only the settings given: an undefined `rejectUnauthorized` would turn verification off.
+        agent = new HttpsAgent({ ...this.#agentOptions, ...socket, ...Object.fromEntries(Object.entries(tls).filter(([, value]) => value !== undefined)) });
+      } else {
+        agent = new HttpAgent({ ...this.#agentOptions, ...socket });
+      }
+      this.#own.set(backend, agent);
+    }
+    return agent;
+  }
+
+  /** The pools made for backends with their own TLS settings or socket (for probes and tests). */
+  get backendAgents(): readonly (HttpAgent | HttpsAgent)[] {
+    return [...this.#own.values()];
   }
 
   #target(origin: string): Target {
@@ -432,8 +464,8 @@ export class NodeTransport implements Transport<NodeExchange> {
     }
     if (decision.next === 'retry') {
       // A new attempt, maybe to another backend, on the pool as the first one was.
-      const target = this.#target(flight.plan.backend.origin);
-      this.#send(exchange, flight, { ...options, target, agent: target.protocol === 'https:' ? this.httpsAgent : this.httpAgent });
+      const backend = flight.plan.backend;
+      this.#send(exchange, flight, { ...options, target: this.#target(backend.origin), agent: this.agentFor(backend) });
       return;
     }
     // The client already has the whole response (an upstream that answered before reading the
