@@ -16,6 +16,7 @@ export {
   roundRobin,
   loggingObserver,
   type Backend,
+  type BackendTls,
   type BackendInput,
   type Env,
   type Gateway,
