@@ -103,7 +103,7 @@ export const upstreamSaw = (reply: Reply): Echo => {
   return reply.json<Echo>();
 };
 
-export type JwksMode = 'ok' | 'down' | 'garbage' | 'html' | 'stall';
+export type JwksMode = 'ok' | 'down' | 'garbage' | 'html' | 'stall' | 'huge' | 'huge-declared';
 
 /** A JWKS endpoint on loopback: counts fetches, serves a key set that a test rotates, and misbehaves on demand. */
 export interface JwksServer {
@@ -114,6 +114,8 @@ export interface JwksServer {
   readonly paths: string[];
   keys: JWK[];
   mode: JwksMode;
+  /** How many `huge` answers the reader hung up on before their end. */
+  hungUp(): number;
   /** Answers the requests held in `stall` mode (then 200 with the keys). */
   release(): void;
   /** How many held requests there are now. */
@@ -122,14 +124,41 @@ export interface JwksServer {
   close(): Promise<void>;
 }
 
+/**
+ * An endless answer: valid JSON so far (`prefix`, then whitespace in 64 KiB writes), chunked
+ * (`huge`), or declaring 64 MiB (`huge-declared`); it stops when the reader hangs up, or at 64 MiB.
+ */
+const hugeAnswer = (res: ServerResponse, prefix: string, declared: boolean, hungUp: () => void): void => {
+  // Far more than any reader should take: one that reads it all is what the tests catch.
+  const total = 64 * 1024 * 1024;
+  // Closed before the whole answer was written: the reader stopped reading.
+  res.once('close', () => {
+    if (sent < total) hungUp();
+  });
+  res.writeHead(200, { 'content-type': 'application/json', connection: 'close', ...(declared ? { 'content-length': total + 1 } : {}) });
+  const pad = Buffer.alloc(64 * 1024, ' ');
+  let sent = 0;
+  const more = (): void => {
+    while (!res.destroyed && sent < total) {
+      sent += pad.length;
+      if (!res.write(sent === pad.length ? Buffer.concat([Buffer.from(prefix), pad]) : pad)) return void res.once('drain', more);
+    }
+    if (!declared) res.end();
+    else res.destroy();
+  };
+  more();
+};
+
 export const startJwks = async (keys: JWK[]): Promise<JwksServer> => {
   let fetches = 0;
+  let hungUp = 0;
   const held: ServerResponse[] = [];
   const server: Server = createServer();
   const port = await listen(server);
   const jwks: JwksServer = {
     url: `http://127.0.0.1:${port}/jwks.json`,
     fetches: () => fetches,
+    hungUp: () => hungUp,
     paths: [],
     keys,
     mode: 'ok',
@@ -164,12 +193,15 @@ export const startJwks = async (keys: JWK[]): Promise<JwksServer> => {
       case 'stall':
         held.push(res);
         return undefined;
+      case 'huge':
+      case 'huge-declared':
+        return hugeAnswer(res, '{"keys":[', jwks.mode === 'huge-declared', () => hungUp++);
     }
   });
   return jwks;
 };
 
-export type IntrospectionMode = 'ok' | 'down' | 'garbage' | 'html' | 'stall';
+export type IntrospectionMode = 'ok' | 'down' | 'garbage' | 'html' | 'stall' | 'huge' | 'huge-declared';
 
 /** What the introspection endpoint got in one call. */
 export interface IntrospectionCall {
@@ -185,6 +217,8 @@ export interface IntrospectionServer {
   /** The answer for each token; a token not in it is `{ active: false }`. */
   readonly tokens: Map<string, Record<string, unknown>>;
   mode: IntrospectionMode;
+  /** How many `huge` answers the reader hung up on before their end. */
+  hungUp(): number;
   release(): void;
   held(): number;
   connections(): Promise<number>;
@@ -194,6 +228,7 @@ export interface IntrospectionServer {
 export const introspectionClient = { id: 'gateway client', secret: 'gateway:secret' };
 
 export const startIntrospection = async (): Promise<IntrospectionServer> => {
+  let hungUp = 0;
   const held: ServerResponse[] = [];
   const server: Server = createServer();
   const port = await listen(server);
@@ -204,6 +239,7 @@ export const startIntrospection = async (): Promise<IntrospectionServer> => {
     calls: [],
     tokens: new Map(),
     mode: 'ok',
+    hungUp: () => hungUp,
     release: () => {
       for (const res of held.splice(0)) if (!res.destroyed) reply(res, 200, { active: false });
     },
@@ -235,6 +271,9 @@ export const startIntrospection = async (): Promise<IntrospectionServer> => {
         case 'stall':
           held.push(res);
           return undefined;
+        case 'huge':
+        case 'huge-declared':
+          return hugeAnswer(res, '{"active":true,"sub":"', endpoint.mode === 'huge-declared', () => hungUp++);
       }
     });
   });

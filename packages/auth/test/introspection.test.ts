@@ -195,10 +195,21 @@ describe('introspection() (RFC 7662)', () => {
   describe('when the endpoint gives no usable answer: 503 auth_unavailable with Retry-After, no challenge, nothing cached', () => {
     const unavailable = { status: 503, code: 'auth_unavailable', challenge: undefined, retryAfter: '1', upstreamRequests: 0, busy: 0 };
 
-    it.each([['answers 503', 'down'], ['answers JSON without a boolean active', 'garbage'], ['answers HTML', 'html']] as const)('the endpoint %s', async (_what, mode) => {
+    it.each([
+      ['answers 503', 'down'],
+      ['answers JSON without a boolean active', 'garbage'],
+      ['answers HTML', 'html'],
+      ['answers without end (chunked): the read stops at 1 MiB', 'huge'],
+      ['declares 64 MiB', 'huge-declared'],
+    ] as const)('the endpoint %s', async (_what, mode) => {
       idp.mode = mode;
       await withGateway({}, async (g) => {
+        const hungUp = idp.hungUp();
         expect(await refused(g, bearer('good-token'))).toEqual({ ...unavailable, calls: 1 });
+        // The gateway hung up rather than read on, and no connection to the endpoint stays open.
+        await eventually('the introspection connection is closed', async () => (await idp.connections()) === 0);
+        if (mode.startsWith('huge')) await eventually('the gateway hung up on the answer', () => idp.hungUp() - hungUp === 1);
+        else expect(idp.hungUp()).toBe(hungUp);
         idp.mode = 'ok';
         expect((await g.get('/api/x', bearer('good-token'))).status).toBe(200);
       });

@@ -127,11 +127,22 @@ describe('jwt() with a remote JWKS', () => {
   describe('when the key set cannot be had: 503 auth_unavailable with Retry-After, no challenge, the upstream spared', () => {
     const unavailable = { status: 503, code: 'auth_unavailable', challenge: undefined, retryAfter: '1', upstreamRequests: 0, busy: 0 };
 
-    it.each([['answers 500', 'down'], ['answers JSON that is no key set', 'garbage'], ['answers HTML', 'html']] as const)('the endpoint %s', async (_what, mode) => {
+    it.each([
+      ['answers 500', 'down'],
+      ['answers JSON that is no key set', 'garbage'],
+      ['answers HTML', 'html'],
+      ['answers without end (chunked): the read stops at 1 MiB', 'huge'],
+      ['declares 64 MiB', 'huge-declared'],
+    ] as const)('the endpoint %s', async (_what, mode) => {
       jwks.mode = mode;
+      const hungUp = jwks.hungUp();
       await withGateway({ jwksCache: { prefetch: false } }, async (g) => {
         expect(await refused(g, await sign({ sub: 'a' }, first))).toEqual(unavailable);
       });
+      // The gateway hung up rather than read on, and no connection to the IdP stays open.
+      await eventually('the JWKS connection is closed', async () => (await jwks.connections()) === 0);
+      if (mode.startsWith('huge')) await eventually('the gateway hung up on the answer', () => jwks.hungUp() - hungUp === 1);
+      else expect(jwks.hungUp()).toBe(hungUp);
     });
 
     it('the endpoint refuses connections', async () => {

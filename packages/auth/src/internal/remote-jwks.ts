@@ -1,5 +1,6 @@
 import { GatewayBuildError } from '@apigate/errors';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { boundedJson } from './bounded-json.ts';
 
 /**
  * A key set as it is kept in a shared cache: the set, and when it was fetched (ms since the
@@ -131,7 +132,7 @@ export const remoteKeys = (
       await response.body?.cancel();
       throw new Error(`the JWKS endpoint answered ${response.status}, not 200`);
     }
-    const jwks: unknown = await response.json();
+    const jwks: unknown = await boundedJson(response);
     return hold({ jwks: jwks as JSONWebKeySet, uat: Date.now() });
   };
 

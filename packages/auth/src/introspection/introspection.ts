@@ -7,6 +7,7 @@ import { claimHeaderList, nonNegative, optionProblem, sourceList } from '../inte
 import { describeSource, readToken, removeToken, type TokenSource } from '../internal/token.ts';
 import { claimsKey } from '../jwt/jwt.ts';
 import { checkRealm, hasScopes, parseScopes, type ScopeRequirement } from '../scopes/scopes.ts';
+import { boundedJson } from '../internal/bounded-json.ts';
 
 /** An active token as the authorization server describes it (RFC 7662 §2.2); it lands in scope under `claims`. */
 export interface IntrospectedClaims extends JWTPayload {
@@ -197,9 +198,9 @@ export const introspection = <TClaims extends IntrospectedClaims = IntrospectedC
     }
     let json: unknown;
     try {
-      json = await response.json();
+      json = await boundedJson(response);
     } catch (error) {
-      throw new Unavailable('the introspection endpoint answered something that is not JSON', { cause: error });
+      throw new Unavailable('the introspection endpoint answered something that is not JSON, or more than 1 MiB of it', { cause: error });
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json) || typeof (json as { active?: unknown }).active !== 'boolean') {
       throw new Unavailable('the introspection answer has no boolean `active`');
