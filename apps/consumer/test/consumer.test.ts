@@ -10,7 +10,7 @@ import { fileFromTarball, readPacked, startRegistry, type Packed, type Registry 
 // The published packages as an app outside the workspace gets them: every package packed with
 // `pnpm pack` (which turns workspace:^ into a real range), served by a loopback registry for the
 // @apigate scope, installed into a fresh app in os.tmpdir() with npm and with pnpm (no overrides;
-// pnpm without hoisting, so a package sees only what it declares), typechecked strictly with
+// pnpm isolated, so a package sees only what it declares), typechecked strictly with
 // skipLibCheck off, started, and sent real requests. Run through turbo (pnpm test), which builds
 // the packages first.
 
@@ -172,9 +172,12 @@ const createApp = (manager: Manager): string => {
     `${JSON.stringify({ name: `apigate-consumer-${manager}`, private: true, type: 'module', dependencies: { ...apigate, ...dependencies }, devDependencies }, null, 2)}\n`,
   );
   const npmrc = [`@apigate:registry=${registry!.url}/`, 'engine-strict=true'];
-  // npm: a peer range that cannot be met fails the install. pnpm: the same, and no hoisting into
-  // node_modules/.pnpm/node_modules, so an undeclared dependency is not found.
-  npmrc.push(...(manager === 'npm' ? ['strict-peer-deps=true'] : ['strict-peer-dependencies=true', 'hoist=false']));
+  // npm: a peer range that cannot be met fails the install. pnpm: the same, and each package sees
+  // only what it declares: no hoisting, and the packages' real paths outside the app, so that
+  // resolving from inside one never walks up into the app's node_modules (where the app's own
+  // dependencies, every @apigate package among them, would hide an undeclared one).
+  const isolated = [`virtual-store-dir=${join(work, `virtual-store-${manager}`)}`, 'hoist=false', 'strict-peer-dependencies=true'];
+  npmrc.push(...(manager === 'npm' ? ['strict-peer-deps=true'] : isolated));
   writeFileSync(join(dir, '.npmrc'), `${npmrc.join('\n')}\n`);
   return dir;
 };
