@@ -38,9 +38,13 @@ const publishedDirs = readdirSync(join(root, 'packages'))
   .map((name) => join(root, 'packages', name))
   .filter((dir) => existsSync(join(dir, 'package.json')) && manifestOf(dir).private !== true);
 
-/** npm_* and pnpm settings of the pnpm running this test must not reach the app's installs. */
+/**
+ * The npm_* settings of the pnpm running this test, NODE_OPTIONS and NODE_PATH (jest's, pointing
+ * into the workspace) must not reach the app. Turbo passes a task only the variables it lists:
+ * apps/consumer/turbo.json adds the CA and proxy ones that installs from the registry may need.
+ */
 const cleanEnv = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(npm_|pnpm_|node_options$|init_cwd$)/i.test(name)));
+  Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(npm_|pnpm_(?!home$)|node_options$|node_path$|init_cwd$)/i.test(name)));
 
 interface Ran {
   readonly code: number | null;
