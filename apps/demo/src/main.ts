@@ -188,14 +188,18 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl '${base}/sales//ping'`, '400 invalid_path: an empty path segment is refused, not merged'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
-  console.log(`apigate demo on ${base} (upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
+  console.log(`apigate demo on ${base} (pid ${process.pid}; upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
   for (const [command, note] of tries) console.log(`  ${command.padEnd(width)}  # ${note}`);
-  console.log('Ctrl-C stops it.');
+  console.log(`Ctrl-C stops it. So does one SIGTERM: kill ${process.pid}`);
 });
 renderClientErrors(server, gateway);
 
-// In-flight requests finish first; then the pooled upstream connections and the upstreams close.
+// In-flight requests finish first; then the pooled upstream connections and the upstreams close,
+// nothing is left in the event loop, and the process exits 0.
+let stopping = false;
 function stop(): void {
+  if (stopping) return;
+  stopping = true;
   server.close(() => {
     handler.transport.close();
     salesA.server.close();
@@ -203,5 +207,19 @@ function stop(): void {
     idp.server.close();
   });
 }
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+process.on('SIGTERM', stop);
+
+// Under `pnpm start` (or `npm start`) one Ctrl-C arrives twice: from the terminal to the whole
+// process group, and again forwarded by the package manager to its script. A signal that lands
+// while Node is tearing down, after its handlers are gone, kills the process, and pnpm then
+// reports the signal as a failed command (ELIFECYCLE). So the demo stays up until the forwarded
+// copy has come, for 2 s at most.
+const forwarded = process.env.npm_lifecycle_event !== undefined;
+let interrupts = 0;
+let awaitingCopy: NodeJS.Timeout | undefined;
+process.on('SIGINT', () => {
+  interrupts += 1;
+  stop();
+  if (forwarded && interrupts === 1) awaitingCopy = setTimeout(() => {}, 2_000);
+  else clearTimeout(awaitingCopy);
+});
