@@ -28,7 +28,7 @@ const surface: Record<string, readonly string[]> = {
   // The transport port, for transport authors (@apigate/proxy's two transports use every value).
   '@apigate/core/exchange': [
     'BodyLimit', 'TransportError', 'clientGoneCode', 'clientTimeoutCode', 'connectionDropped', 'connectionListed', 'forwardingHeaders', 'hopByHop', 'hopByHopButFraming',
-    'outgoingBody', 'transferCodingRefusal', 'trustMatcher', 'upstreamFailure', 'upstreamTimeoutCode',
+    'noBindingCode', 'outgoingBody', 'transferCodingRefusal', 'trustMatcher', 'upstreamFailure', 'upstreamTimeoutCode',
   ],
   '@apigate/validation': ['all', 'declaredSchemas', 'defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'query', 'validate'],
   '@apigate/policies': [
@@ -58,7 +58,7 @@ const surface: Record<string, readonly string[]> = {
   ],
   '@apigate/express': ['expressFastLane', 'expressGateway', 'expressMiddleware', 'renderClientErrors'],
   '@apigate/koa': ['koaGateway', 'koaMiddleware', 'renderClientErrors'],
-  '@apigate/hono': ['honoGateway', 'honoMiddleware', 'parsedBodyOf'],
+  '@apigate/hono': ['honoGateway', 'honoMiddleware', 'parsedBodyOf', 'workerGateway'],
   '@apigate/hono/node': ['honoGateway', 'renderClientErrors'],
 };
 

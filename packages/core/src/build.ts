@@ -51,13 +51,21 @@ export interface GatewayParts<TState extends object> {
   readonly routes: readonly RouteDescriptor[];
 }
 
+/** A Worker's binding name, as wrangler.toml declares it: what `binding://NAME` may name. */
+const bindingName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 const parseBackend = (input: BackendInput): Backend => {
   const { url, weight = 1 } = typeof input === 'string' ? { url: input } : input;
   const parsed = new URL(url);
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('only http: and https: backends are supported');
+  const binding = parsed.protocol === 'binding:';
+  if (!binding && parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('only http:, https: and binding: backends are supported');
   if (parsed.search || parsed.hash || parsed.username || parsed.password) throw new Error('a backend URL has no query, fragment or credentials');
   if (!(weight > 0) || !Number.isFinite(weight)) throw new Error(`weight must be a positive number, got ${weight}`);
-  return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
+  // A non-special scheme has no origin in WHATWG terms ("null"): the binding's name stands for
+  // it, as written, since env keys are case-sensitive.
+  if (binding && (parsed.port !== '' || !bindingName.test(parsed.hostname))) throw new Error('a binding: backend is binding://NAME, NAME a binding of the Worker\'s env');
+  const origin = binding ? `binding://${parsed.hostname}` : parsed.origin;
+  return { url, origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
 };
 
 /**
