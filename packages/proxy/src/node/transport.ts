@@ -354,8 +354,6 @@ export class NodeTransport implements Transport<NodeExchange> {
   #send(exchange: NodeExchange, flight: Flight, options: AttemptOptions): void {
     const { req, res } = exchange;
     const attempt = ++flight.attempts;
-    // http-proxy-3 reads the outgoing path from req.url synchronously inside web(); the client's
-    // URL is put back right after, for the host framework's logging and error handlers.
     if (options.target.protocol === 'binding:') {
       // A Worker's service binding exists only in a Worker's env: the attempt fails as a backend
       // that cannot be reached would (502, and a retry may pick another backend).
@@ -363,6 +361,8 @@ export class NodeTransport implements Transport<NodeExchange> {
       queueMicrotask(() => this.#failed(exchange, flight, options, error as NodeJS.ErrnoException));
       return;
     }
+    // http-proxy-3 reads the outgoing path from req.url synchronously inside web(); the client's
+    // URL is put back right after, for the host framework's logging and error handlers.
     const url = req.url;
     req.url = flight.plan.uri;
     try {
