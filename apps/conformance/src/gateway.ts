@@ -4,7 +4,7 @@
  * harnesses, so the four adapters run exactly the same routes, policies, renderer and timeouts.
  */
 import { introspection, jwt, requireScopes } from '@apigate/auth';
-import { all, createGateway, get, post, roundRobin, service, type Gateway, type Middleware, type Observer, type Policy } from '@apigate/core';
+import { all, createGateway, defineRoutes, get, post, roundRobin, service, type Gateway, type Middleware, type Observer, type Policy } from '@apigate/core';
 import { json, respond, unauthorized } from '@apigate/errors';
 import { dynamicTarget, headerSticky } from '@apigate/policies';
 import { interceptBody, rewriteCookies, rewriteLocation } from '@apigate/proxy';
@@ -461,12 +461,27 @@ const brokenKeys: Middleware = {
   init: () => Promise.reject(new Error('the key server is down')),
   request: (ctx) => void ctx.headers.set('x-broken-ran', 'yes'),
 };
+/** A route hook that admits only a client sending the platform's secret, as an API key check would. */
+const platformKey = defineRoutes<{ bindings: PlatformBindings }>().get('/keyed', {
+  to: '/ping',
+  before: (ctx) => (ctx.headers.get('x-platform-key') === ctx.platform.env.PLATFORM_SECRET ? undefined : unauthorized()),
+});
 const platform = (reports: string[]) =>
   service({ name: 'platform', prefix: '/platform', use: [audit()] }, [
+    platformKey,
     get('/audit', { to: '/ping' }),
     get('/broken', { to: '/ping', use: [brokenKeys] }),
     get('/reports', { before: () => json(200, { reports }) }),
   ]);
+
+/**
+ * Backends that are Workers, named by their service binding: BOUND is bound on workerd (to a
+ * Worker that answers with what it got, `cf` included), MISSING nowhere. The cf options of
+ * `/cached` go with the fetch on workerd, and are ignored on Node.
+ */
+const bound = service({ name: 'bound', prefix: '/bound' }, [get('/who', { to: '/whoami' }), get('/cached', { to: '/whoami', upstream: { cf: { cacheTtl: 60, cacheKey: 'conformance' } } })]);
+const unbound = service({ name: 'unbound', prefix: '/unbound' }, [get('/who')]);
+const cached = service({ name: 'cached', prefix: '/cached' }, [get('/ping', { upstream: { cf: { cacheTtl: 60, cacheEverything: true } } })]);
 
 const sticky = service({ name: 'sticky', prefix: '/sticky', policy: 'byUser' }, [get('/who')]);
 const slow = service({ name: 'slow', prefix: '/slow' }, [get('/wait')]);
@@ -588,6 +603,9 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(tx, [origins.echo[0]!])
     .mount(txOrder, [origins.echo[0]!])
     .mount(platform(reports), [origins.echo[0]!])
+    .mount(bound, ['binding://BOUND'])
+    .mount(unbound, ['binding://MISSING'])
+    .mount(cached, [origins.echo[0]!])
     .mount(remoteAuth[0]!, [origins.echo[0]!])
     .mount(remoteAuth[1]!, [origins.echo[0]!])
     .mount(remoteAuth[2]!, [origins.echo[0]!])

@@ -158,16 +158,32 @@ export const bundleWorker = async (): Promise<string> => {
 /** What workerd wrote to stdout and stderr, for debugging. */
 export const workerdOutput: string[] = [];
 
+/** The Worker behind the gateway's BOUND service binding: answers with what it was sent, its `cf` options among it. */
+const boundWorker = `export default {
+  fetch(request) {
+    const cf = request.cf ?? {};
+    return Response.json({ worker: 'bound', url: request.url, forwardedFor: request.headers.get('x-forwarded-for'), cf: { cacheTtl: cf.cacheTtl ?? null, cacheKey: cf.cacheKey ?? null } });
+  },
+};`;
+
 const startWorkerd = async (origins: Origins, { bodyParser: parse = false }: AppOptions): Promise<Target> => {
   // Imported here: loading Miniflare takes over a second, which a process serving a Node adapter
   // (test/fixtures/app-process.ts) need not pay.
   const { Miniflare } = await import('miniflare');
   const mf = new Miniflare({
-    modules: true,
-    script: await bundleWorker(),
-    // PLATFORM_SECRET stands for a secret (`wrangler secret put`): to the Worker both are env bindings.
-    bindings: { ORIGINS: { ...origins }, PARSE_JSON: parse, PLATFORM_SECRET: platformSecret, AUDIT_ORIGIN: platformEnv(origins).AUDIT_ORIGIN },
-    compatibilityDate: '2025-09-01',
+    workers: [
+      {
+        name: 'gateway',
+        modules: true,
+        script: await bundleWorker(),
+        // PLATFORM_SECRET stands for a secret (`wrangler secret put`): to the Worker both are env bindings.
+        bindings: { ORIGINS: { ...origins }, PARSE_JSON: parse, PLATFORM_SECRET: platformSecret, AUDIT_ORIGIN: platformEnv(origins).AUDIT_ORIGIN },
+        // The `/bound` service's backend, `binding://BOUND`: another Worker, reached by no URL.
+        serviceBindings: { BOUND: 'bound' },
+        compatibilityDate: '2025-09-01',
+      },
+      { name: 'bound', modules: true, script: boundWorker, compatibilityDate: '2025-09-01' },
+    ],
     // No fetch of the `Request.cf` object from the network: a fixed placeholder.
     cf: false,
     // workerd logs every errored response stream as an uncaught exception; the fault cases make

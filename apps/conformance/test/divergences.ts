@@ -68,8 +68,26 @@ const backslashOnHonoNode = (): Divergence[] =>
     ),
   );
 
+/** Service bindings are Workers' own: on Node there is no Worker env, and the Node transport reaches URLs only. */
+const noBindingsOnNode = (): Divergence[] =>
+  (['express', 'koa', 'hono-node'] as const).flatMap((adapter) => [
+    {
+      case: 'service-binding backend',
+      adapter,
+      observed: { status: 502, worker: undefined, path: undefined, forwarded: false },
+      why: 'A `binding://NAME` backend is another Worker reached through the service binding in the Worker\'s env; the Node transport reaches URL backends only, so every attempt to it fails as an unreachable backend would (502 upstream_unreachable, and a retry may pick another backend of the service). Nothing is sent anywhere.',
+    },
+    {
+      case: 'cf options to a service binding',
+      adapter,
+      observed: { status: 502, cf: undefined },
+      why: 'The route\'s backend is a service binding (see "service-binding backend"), which Node cannot reach; the `cf` options themselves are ignored on Node ("cf options to a URL backend").',
+    },
+  ]);
+
 export const divergences: readonly Divergence[] = [
   ...pathSafetyOnWorkerd(),
+  ...noBindingsOnNode(),
   ...backslashOnHonoNode(),
   {
     case: 'catch-all refuses an encoded `..` segment',

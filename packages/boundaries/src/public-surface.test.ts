@@ -29,7 +29,7 @@ const surface: Record<string, readonly string[]> = {
   // @apigate/validation measures a parsed chunked body with BodyLimit and serializeParsedBody).
   '@apigate/core/exchange': [
     'BodyLimit', 'TransportError', 'clientGoneCode', 'clientTimeoutCode', 'connectionDropped', 'connectionListed', 'forwardingHeaders', 'hopByHop', 'hopByHopButFraming',
-    'outgoingBody', 'serializeParsedBody', 'transferCodingRefusal', 'trustMatcher', 'upstreamFailure', 'upstreamTimeoutCode',
+    'noBindingCode', 'outgoingBody', 'serializeParsedBody', 'transferCodingRefusal', 'trustMatcher', 'upstreamFailure', 'upstreamTimeoutCode',
   ],
   '@apigate/validation': ['all', 'declaredSchemas', 'defaultMaxDepth', 'defineRoutes', 'del', 'get', 'head', 'maxIssues', 'options', 'patch', 'post', 'put', 'query', 'validate'],
   '@apigate/policies': [
@@ -60,7 +60,7 @@ const surface: Record<string, readonly string[]> = {
   ],
   '@apigate/express': ['expressFastLane', 'expressGateway', 'expressMiddleware', 'renderClientErrors'],
   '@apigate/koa': ['koaGateway', 'koaMiddleware', 'renderClientErrors'],
-  '@apigate/hono': ['honoGateway', 'honoMiddleware', 'parsedBodyOf'],
+  '@apigate/hono': ['honoGateway', 'honoMiddleware', 'parsedBodyOf', 'workerGateway'],
   '@apigate/hono/node': ['honoGateway', 'renderClientErrors'],
 };
 

@@ -135,11 +135,15 @@ describe('build()', () => {
     it.each([
       ['not a url', 'Invalid URL'],
       ['127.0.0.1:8080', 'Invalid URL'],
-      ['ftp://files.example', 'only http:, https: and http+unix: backends are supported'],
-      ['file:///etc/passwd', 'only http:, https: and http+unix: backends are supported'],
+      ['ftp://files.example', 'only http:, https:, http+unix: and binding: backends are supported'],
+      ['file:///etc/passwd', 'only http:, https:, http+unix: and binding: backends are supported'],
       ['http://a.example/?q=1', 'a backend URL has no query, fragment or credentials'],
       ['http://a.example/#top', 'a backend URL has no query, fragment or credentials'],
       ['http://user:secret@a.example/', 'a backend URL has no query, fragment or credentials'],
+      ['binding://AUTH-SERVICE', 'a binding: backend is binding://NAME'],
+      ['binding://AUTH:80', 'a binding: backend is binding://NAME'],
+      ['binding:AUTH', 'a binding: backend is binding://NAME'],
+      ['binding://AUTH?v=1', 'a backend URL has no query, fragment or credentials'],
     ])('for %j', (url, reason) => {
       const problems = buildProblems(createGateway().mount(service({ name: 's' }, [get('/a')]), [url]));
       expect(summary(problems)).toEqual(['invalid_backend_url @ service s']);
@@ -291,6 +295,9 @@ describe('build()', () => {
             get('/poll', { upstream: { requestTimeout: 0, clientTimeout: Number.NaN } }),
             get('/pool', { upstream: { idleTimeout: 5 } as never }),
             get('/fine', { upstream: { requestTimeout: 120_000 } }),
+            get('/cf', { upstream: { cf: 'cacheTtl=60' as never } }),
+            get('/cf-list', { upstream: { cf: [60] as never } }),
+            get('/cached', { upstream: { cf: { cacheTtl: 60, cacheKey: 'items' } } }),
           ]),
           [ok],
         ),
@@ -299,8 +306,11 @@ describe('build()', () => {
         'invalid_option @ service s GET /poll upstream.requestTimeout',
         'invalid_option @ service s GET /poll upstream.clientTimeout',
         'invalid_option @ service s GET /pool upstream.idleTimeout',
+        'invalid_option @ service s GET /cf upstream.cf',
+        'invalid_option @ service s GET /cf-list upstream.cf',
       ]);
-      expect(problems[2]!.message).toBe('is not a per-route upstream setting (requestTimeout, clientTimeout)');
+      expect(problems[2]!.message).toBe('is not a per-route upstream setting (requestTimeout, clientTimeout, cf)');
+      expect(problems[3]!.message).toBe('must be an object of Cloudflare fetch options such as { cacheTtl: 60 }');
     });
 
     it('not for an unlimited idle pool', () => {
@@ -316,6 +326,20 @@ describe('build()', () => {
     const plain = (await run(gateway, 'GET /s/a')) as ForwardPlan;
     expect(events.upstream).toEqual({ requestTimeout: 300_000 });
     expect(plain.upstream).toBeUndefined();
+  });
+
+  it("carries a route's cf fetch options on its forward plan as given", async () => {
+    const cf = { cacheTtl: 60, cacheKey: 'items' };
+    const gateway = createGateway().mount(service({ name: 's', prefix: '/s' }, [get('/items', { upstream: { cf } })]), [ok]).build();
+    expect(((await run(gateway, 'GET /s/items')) as ForwardPlan).upstream).toEqual({ cf });
+  });
+
+  it('takes a binding:// backend, its name as written and its base path, as the origin and base path of the plan', async () => {
+    const gateway = createGateway()
+      .mount(service({ name: 's', prefix: '/s' }, [get('/a')]), ['binding://AUTH_SERVICE/v1/'])
+      .build();
+    const plan = (await run(gateway, 'GET /s/a?x=1')) as ForwardPlan;
+    expect([plan.backend.origin, plan.backend.basePath, plan.uri]).toEqual(['binding://AUTH_SERVICE', '/v1', '/v1/a?x=1']);
   });
 
   it('builds a valid configuration with the upstream defaults filled in', () => {

@@ -83,6 +83,9 @@ const checkTls = (tls: unknown): BackendTls => {
  */
 const unixUrl = /^(https?)\+unix:\/\/([^/?#]+)(.*)$/i;
 
+/** A Worker's binding name, as wrangler.toml declares it: what `binding://NAME` may name. */
+const bindingName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 const parseBackend = (input: BackendInput): Backend => {
   const { url, weight = 1, tls, socketPath: given } = typeof input === 'string' ? { url: input } : input;
   let socketPath = given;
@@ -94,12 +97,18 @@ const parseBackend = (input: BackendInput): Backend => {
     effective = `${unix[1]!.toLowerCase()}://localhost${unix[3]!}`;
   }
   const parsed = new URL(effective);
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('only http:, https: and http+unix: backends are supported');
+  const binding = parsed.protocol === 'binding:';
+  if (!binding && parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('only http:, https:, http+unix: and binding: backends are supported');
   if (parsed.search || parsed.hash || parsed.username || parsed.password) throw new Error('a backend URL has no query, fragment or credentials');
   if (!(weight > 0) || !Number.isFinite(weight)) throw new Error(`weight must be a positive number, got ${weight}`);
   if (socketPath !== undefined && (typeof socketPath !== 'string' || !socketPath.startsWith('/'))) throw new Error('socketPath is an absolute path to a Unix domain socket');
   if (tls !== undefined && parsed.protocol !== 'https:') throw new Error('tls options are for https: backends');
-  const backend: Backend = { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
+  if (binding && socketPath !== undefined) throw new Error('a binding: backend has no socketPath');
+  // A non-special scheme has no origin in WHATWG terms ("null"): the binding's name stands for
+  // it, as written, since env keys are case-sensitive.
+  if (binding && (parsed.port !== '' || !bindingName.test(parsed.hostname))) throw new Error('a binding: backend is binding://NAME, NAME a binding of the Worker\'s env');
+  const origin = binding ? `binding://${parsed.hostname}` : parsed.origin;
+  const backend: Backend = { url, origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
   if (tls === undefined && socketPath === undefined) return backend;
   return { ...backend, ...(tls === undefined ? {} : { tls: checkTls(tls) }), ...(socketPath === undefined ? {} : { socketPath }) };
 };

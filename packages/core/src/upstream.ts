@@ -49,9 +49,17 @@ export interface UpstreamConfig {
 
 /**
  * The upstream settings a route may set for itself, over the gateway's: a long poll or a stream
- * that stays silent longer than the gateway's requestTimeout, a slow upload.
+ * that stays silent longer than the gateway's requestTimeout, a slow upload; Cloudflare's `cf`
+ * fetch options.
  */
-export type RouteUpstream = Pick<UpstreamConfig, 'requestTimeout' | 'clientTimeout'>;
+export type RouteUpstream = Pick<UpstreamConfig, 'requestTimeout' | 'clientTimeout'> & {
+  /**
+   * Cloudflare's `cf` options of the upstream fetch on Workers (`cacheTtl`, `cacheEverything`,
+   * `cacheKey`, `cacheTtlByStatus`, …), passed as they are by the fetch transport; the Node
+   * transport and fetch elsewhere ignore them.
+   */
+  cf?: Readonly<Record<string, unknown>>;
+};
 
 export const upstreamDefaults = {
   connectTimeout: 5_000,
@@ -94,7 +102,7 @@ export const upstreamProblems = (config: UpstreamConfig): BuildProblem[] => {
   return problems;
 };
 
-const routeSettings: readonly string[] = ['requestTimeout', 'clientTimeout'] satisfies (keyof RouteUpstream)[];
+const routeSettings: readonly string[] = ['requestTimeout', 'clientTimeout', 'cf'] satisfies (keyof RouteUpstream)[];
 
 /** The problems of a route's `upstream` option, for build(); `at` names the route. */
 export const routeUpstreamProblems = (upstream: unknown, at: string): BuildProblem[] => {
@@ -104,6 +112,8 @@ export const routeUpstreamProblems = (upstream: unknown, at: string): BuildProbl
   for (const [name, value] of Object.entries(upstream)) {
     if (!routeSettings.includes(name)) {
       problems.push({ code: 'invalid_option', at: `${at} upstream.${name}`, message: `is not a per-route upstream setting (${routeSettings.join(', ')})` });
+    } else if (name === 'cf') {
+      if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) problems.push({ code: 'invalid_option', at: `${at} upstream.cf`, message: 'must be an object of Cloudflare fetch options such as { cacheTtl: 60 }' });
     } else if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) {
       problems.push({ code: 'invalid_option', at: `${at} upstream.${name}`, message: `must be a positive number of milliseconds, got ${String(value)}` });
     }

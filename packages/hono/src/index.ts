@@ -207,3 +207,5 @@ const afterResponse = (c: Context, middleware: GatewayMiddleware, standalone: St
   }
   if (middleware.settle !== undefined) runStandaloneSettle(middleware, standalone, { status: res.status, durationMs: performance.now() - started });
 };
+
+export { workerGateway, type WorkerGateway, type WorkerGatewayOptions } from './worker.ts';

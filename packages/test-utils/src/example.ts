@@ -31,6 +31,8 @@ export interface ExampleSuite {
   readonly readsJson: boolean;
   /** How long the start may take; 90 s by default (a busy machine). */
   readonly startTimeoutMs?: number;
+  /** The example's own cases for the commands only it prints, run before the every-command check. */
+  readonly more?: (example: () => Printed) => void;
 }
 
 const error = (body: string): { code: string; status: number } => (JSON.parse(body) as { error: { code: string; status: number } }).error;
@@ -130,6 +132,8 @@ export const describeExample = (suite: ExampleSuite): void => {
         expect(error(body).code).toBe('not_implemented');
       });
     }
+
+    suite.more?.(() => example);
 
     it('has run every printed command', () => {
       expect(example.notRun).toEqual([]);

@@ -6,13 +6,18 @@ import { GatewayError } from '@apigate/errors';
  * ENOENT is a Unix-socket backend whose socket file is not there.
  */
 const timedOut = new Set(['UPSTREAM_TIMEOUT', 'ECONNECT_TIMEOUT', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const unreachable = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+const unreachable = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'NO_BINDING']);
 const reset = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 /** The code a transport's timer gives an attempt when the upstream stayed silent too long. */
 export const upstreamTimeoutCode = 'UPSTREAM_TIMEOUT';
 /** The code a transport's timer gives an attempt when the client stayed silent too long. */
 export const clientTimeoutCode = 'CLIENT_TIMEOUT';
+/**
+ * The code of an attempt to a `binding://NAME` backend whose binding the platform env lacks (or
+ * a transport that has no env): like a name that does not resolve, the upstream is unreachable.
+ */
+export const noBindingCode = 'NO_BINDING';
 /** The code of an attempt the transport ended because the client went away. */
 export const clientGoneCode = 'CLIENT_GONE';
 

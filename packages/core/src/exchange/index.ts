@@ -4,6 +4,7 @@ export { outgoingBody, type BodyState, type OutgoingBody } from './body.ts';
 export {
   clientGoneCode,
   clientTimeoutCode,
+  noBindingCode,
   upstreamFailure,
   upstreamTimeoutCode,
   TransportError,

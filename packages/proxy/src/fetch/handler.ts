@@ -169,7 +169,7 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
     const body = none ? null : outgoing.kind === 'bytes' ? (outgoing.bytes as BodyInit) : request.body;
     return new Promise<Response>((respond) => {
       const failThrough = plan.intercepts ? (error: GatewayError) => toWebResponse(request.method, plan.render(error)) : fail;
-      transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), fail: failThrough, respond }, plan);
+      transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), env: context.platform?.env, fail: failThrough, respond }, plan);
     });
   };
 };

@@ -1,6 +1,6 @@
 import type { Backend, ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
-import { clientGoneCode, clientTimeoutCode, connectionListed, forwardingHeaders, hopByHop, TransportError, upstreamTimeoutCode } from '@apigate/core/exchange';
+import { clientGoneCode, clientTimeoutCode, connectionListed, forwardingHeaders, hopByHop, noBindingCode, TransportError, upstreamTimeoutCode } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
 import { WebResponseHeaders } from './response-headers.ts';
 import { toWebResponse } from './response.ts';
@@ -14,6 +14,8 @@ export interface FetchExchange {
   readonly body: BodyInit | null;
   readonly clientIp: string | undefined;
   readonly trusted: boolean;
+  /** The platform's env (a Worker's bindings), where `binding://NAME` backends are looked up. */
+  readonly env?: object | undefined;
   /** Renders an error the client gets when the upstream failed before responding. */
   readonly fail: (error: GatewayError) => Response;
   /** Receives the transport's result. */
@@ -123,6 +125,32 @@ const attemptError = (reason: unknown, error: unknown): unknown => {
   return error;
 };
 
+/** What a Worker's service binding (or any Fetcher) offers: its own fetch. */
+interface Fetcher {
+  fetch(input: Request | string, init?: RequestInit): Promise<Response>;
+}
+
+const bindingScheme = 'binding://';
+
+/**
+ * The fetch of one attempt: the runtime's to a URL backend, or the `fetch` of the service binding
+ * that a `binding://NAME` backend names, looked up in the platform env per attempt (an env is the
+ * request's). The upstream Worker gets the client's origin with the upstream path, as it would
+ * if it served that origin itself; the gateway only names which Worker, never a URL the client
+ * chose (DESIGN.md rule 5). A binding the env lacks fails the attempt as unreachable.
+ */
+const attemptFetch = (origin: string, env: object | undefined, fallback: typeof fetch): { fetch: (url: string, init: RequestInit) => Promise<Response>; base: string | undefined } => {
+  if (!origin.startsWith(bindingScheme)) return { fetch: fallback, base: origin };
+  const name = origin.slice(bindingScheme.length);
+  const binding = (env as Record<string, unknown> | undefined)?.[name];
+  if (typeof (binding as Partial<Fetcher> | undefined)?.fetch !== 'function') {
+    const what = env === undefined ? 'the adapter passed no platform env' : binding === undefined ? `env.${name} is not bound` : `env.${name} is not a service binding (it has no fetch method)`;
+    const failure = new TransportError(noBindingCode, `no service binding for ${origin}: ${what}`);
+    return { fetch: () => Promise.reject(failure), base: undefined };
+  }
+  return { fetch: (url, init) => (binding as Fetcher).fetch(url, init), base: undefined };
+};
+
 /** Hop-by-hop and Connection-listed headers out of the upstream's response, in place. */
 const dropHopByHop = (headers: Headers): void => {
   for (const name of connectionListed(headers.get('connection') ?? undefined)) headers.delete(name);
@@ -224,9 +252,13 @@ export class FetchTransport implements Transport<FetchExchange> {
     let upstream: Response;
     for (;;) {
       try {
-        const init: RequestInit & { duplex?: 'half' } = { method: plan.method, headers, body: sent, redirect: 'manual', signal: controller.signal };
+        const init: RequestInit & { duplex?: 'half'; cf?: object } = { method: plan.method, headers, body: sent, redirect: 'manual', signal: controller.signal };
         if (body !== null) init.duplex = 'half';
-        upstream = await this.#fetch(`${plan.backend.origin}${plan.uri}`, init);
+        // workerd reads `cf` (cache TTL, cache key, …) on its fetch; other runtimes ignore the field.
+        if (plan.upstream?.cf !== undefined) init.cf = plan.upstream.cf;
+        // Read per attempt: a retry may go to another backend.
+        const target = attemptFetch(plan.backend.origin, exchange.env, this.#fetch);
+        upstream = await target.fetch(`${target.base ?? url.origin}${plan.uri}`, init);
         break;
       } catch (error) {
         // fetch replays a request that met a stale pooled connection itself, where it can.

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import type { Backend, ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
-import { clientTimeoutCode, TransportError, upstreamTimeoutCode, type AttemptFailure } from '@apigate/core/exchange';
+import { clientTimeoutCode, noBindingCode, TransportError, upstreamTimeoutCode, type AttemptFailure } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
 import { ProxyServer } from 'http-proxy-3';
 import { cleanResponseHeaders } from './hygiene.ts';
@@ -357,6 +357,13 @@ export class NodeTransport implements Transport<NodeExchange> {
   #send(exchange: NodeExchange, flight: Flight, options: AttemptOptions): void {
     const { req, res } = exchange;
     const attempt = ++flight.attempts;
+    if (options.target.protocol === 'binding:') {
+      // A Worker's service binding exists only in a Worker's env: the attempt fails as a backend
+      // that cannot be reached would (502, and a retry may pick another backend).
+      const error = new TransportError(noBindingCode, `${flight.plan.backend.origin} is a service-binding backend, which only the fetch transport (on Workers) can reach`);
+      queueMicrotask(() => this.#failed(exchange, flight, options, error as NodeJS.ErrnoException));
+      return;
+    }
     // http-proxy-3 reads the outgoing path from req.url synchronously inside web(); the client's
     // URL is put back right after, for the host framework's logging and error handlers.
     const url = req.url;
