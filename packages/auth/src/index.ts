@@ -1,4 +1,5 @@
 export { jwt, claimsKey, type JwtOptions, type JwtScope } from './jwt/index.ts';
+export type { BearerOptions } from './internal/options.ts';
 export { requireScopes, type RequireScopesOptions, type ScopeRequirement } from './scopes/index.ts';
 export { hmacAlgorithms, asymmetricAlgorithms, type KeyOptions, type RemoteJwksOptions, type JwksCacheStore, type CachedJwks } from './internal/keys.ts';
 export type { TokenSource } from './internal/token.ts';

@@ -1,4 +1,5 @@
 import { GatewayBuildError } from '@apigate/errors';
+import type { ScopeRequirement } from '../scopes/scopes.ts';
 import type { TokenSource } from './token.ts';
 
 /** A header name as Node and fetch accept it. */
@@ -31,3 +32,30 @@ export const claimHeaderList = (claimHeaders: Readonly<Record<string, string>>, 
   }
   return mapped;
 };
+
+/** What every bearer-token method (jwt(), introspection()) is configured with, the same way. */
+export interface BearerOptions {
+  /** The accepted `iss`: one or any of a list. Not checked when absent. */
+  readonly issuer?: string | readonly string[];
+  /** The accepted `aud`: the token (or the answer about it) must name one of them. Not checked when absent. */
+  readonly audience?: string | readonly string[];
+  /** Leeway for `exp` and `nbf` (and jwt()'s `iat`), in seconds. Default 60 (as Envoy). */
+  readonly clockTolerance?: number;
+  /** Scopes every request must have (the `scope` or `scp` claim), else 403 `insufficient_scope`. */
+  readonly scopes?: ScopeRequirement;
+  /** The realm of the `WWW-Authenticate` challenge. Default `api`. */
+  readonly realm?: string;
+  /** Where the token is read, in this order. Default `['bearer']` (`Authorization: Bearer`). */
+  readonly from?: readonly TokenSource[];
+  /**
+   * Claims sent upstream as headers, `{ sub: 'x-user-id' }`. A header of that name the client
+   * sent is always removed first, so the upstream can trust it.
+   */
+  readonly claimHeaders?: Readonly<Record<string, string>>;
+  /** Whether the token goes on to the upstream (header, cookie or query parameter). Default false. */
+  readonly forwardToken?: boolean;
+  /** Longer tokens are refused before any decoding or call, in characters. Default 8192. */
+  readonly maxTokenLength?: number;
+  /** The middleware's name, for `gateway.routes()` and error reports. Default `jwt` or `introspection`. */
+  readonly name?: string;
+}

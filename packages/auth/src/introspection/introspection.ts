@@ -3,10 +3,10 @@ import { GatewayError } from '@apigate/errors';
 import type { JWTPayload } from 'jose';
 import { bearerError, type BearerCode } from '../internal/bearer.ts';
 import { headerValue } from '../internal/claims.ts';
-import { claimHeaderList, nonNegative, optionProblem, sourceList } from '../internal/options.ts';
-import { describeSource, readToken, removeToken, type TokenSource } from '../internal/token.ts';
+import { claimHeaderList, nonNegative, optionProblem, sourceList, type BearerOptions } from '../internal/options.ts';
+import { describeSource, readToken, removeToken } from '../internal/token.ts';
 import { claimsKey } from '../jwt/jwt.ts';
-import { checkRealm, hasScopes, parseScopes, type ScopeRequirement } from '../scopes/scopes.ts';
+import { checkRealm, hasScopes, parseScopes } from '../scopes/scopes.ts';
 import { boundedJson } from '../internal/bounded-json.ts';
 
 /** An active token as the authorization server describes it (RFC 7662 §2.2); it lands in scope under `claims`. */
@@ -28,7 +28,7 @@ export interface IntrospectionCacheOptions {
   readonly inactiveMaxAge?: number;
 }
 
-export interface IntrospectionOptions {
+export interface IntrospectionOptions extends BearerOptions {
   /** The introspection endpoint (RFC 7662 §2), http(s). */
   readonly endpoint: string | URL;
   /** The gateway's client id at the authorization server, with `clientSecret`: sent as HTTP Basic (RFC 6749 §2.3.1). */
@@ -41,28 +41,8 @@ export interface IntrospectionOptions {
   /** How long one call may take, in ms; then the request is answered 503 `auth_unavailable`. Default 5 000. */
   readonly timeout?: number;
   readonly cache?: IntrospectionCacheOptions;
-  /** The accepted `iss` of the answer, when it has one. Not checked when absent. */
-  readonly issuer?: string | readonly string[];
-  /** The `aud` the answer must name (one of them). Not checked when absent. */
-  readonly audience?: string | readonly string[];
-  /** Leeway for the answer's `exp` and `nbf`, in seconds. Default 60, as jwt(). */
-  readonly clockTolerance?: number;
-  /** Scopes every request must have (the answer's `scope`), else 403 `insufficient_scope`. */
-  readonly scopes?: ScopeRequirement;
-  /** The realm of the `WWW-Authenticate` challenge. Default `api`. */
-  readonly realm?: string;
-  /** Where the token is read, in this order. Default `['bearer']`. */
-  readonly from?: readonly TokenSource[];
-  /** Answer fields sent upstream as headers, `{ sub: 'x-user-id' }`; a client's header of that name is always removed first. */
-  readonly claimHeaders?: Readonly<Record<string, string>>;
-  /** Whether the token goes on to the upstream. Default false. */
-  readonly forwardToken?: boolean;
-  /** Longer tokens are refused before any call, in characters. Default 8192. */
-  readonly maxTokenLength?: number;
   /** The fetch to use (a Workers service binding's, say); the global one by default. */
   readonly fetch?: (input: string, init: RequestInit) => Promise<Response>;
-  /** The middleware's name. Default `introspection`. */
-  readonly name?: string;
 }
 
 /** What introspection() provides: the answer for the token under `claims`, as jwt() does. */

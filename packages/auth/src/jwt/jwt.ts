@@ -4,20 +4,14 @@ import { base64url, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jo
 import { bearerError, type BearerCode } from '../internal/bearer.ts';
 import { headerValue } from '../internal/claims.ts';
 import { KeysUnavailable, keysFrom, type KeyOptions } from '../internal/keys.ts';
-import { claimHeaderList, nonNegative, sourceList } from '../internal/options.ts';
-import { describeSource, readToken, removeToken, type TokenSource } from '../internal/token.ts';
-import { checkRealm, hasScopes, parseScopes, type ScopeRequirement } from '../scopes/scopes.ts';
+import { claimHeaderList, nonNegative, sourceList, type BearerOptions } from '../internal/options.ts';
+import { describeSource, readToken, removeToken } from '../internal/token.ts';
+import { checkRealm, hasScopes, parseScopes } from '../scopes/scopes.ts';
 
 /** The scope key jwt() puts the verified claims under. */
 export const claimsKey = 'claims';
 
-export interface JwtOptions extends KeyOptions {
-  /** The accepted `iss`: one or any of a list. Not checked when absent. */
-  readonly issuer?: string | readonly string[];
-  /** The accepted `aud`: the token must name one of them. Not checked when absent. */
-  readonly audience?: string | readonly string[];
-  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 60 (as Envoy). */
-  readonly clockTolerance?: number;
+export interface JwtOptions extends KeyOptions, BearerOptions {
   /** The oldest a token may be by its `iat`, in seconds (then `iat` is required). No limit by default. */
   readonly maxTokenAge?: number;
   /** Whether a token without `exp` is refused. Default true: a token that never expires is a choice, not an accident. */
@@ -26,23 +20,6 @@ export interface JwtOptions extends KeyOptions {
   readonly requiredClaims?: readonly string[];
   /** The required `typ` header, e.g. `at+jwt` for RFC 9068 access tokens. Not checked when absent. */
   readonly typ?: string;
-  /** Scopes every request must have (`scope` or `scp` claim), else 403 `insufficient_scope`. */
-  readonly scopes?: ScopeRequirement;
-  /** The realm of the `WWW-Authenticate` challenge. Default `api`. */
-  readonly realm?: string;
-  /** Where the token is read, in this order. Default `['bearer']` (`Authorization: Bearer`). */
-  readonly from?: readonly TokenSource[];
-  /**
-   * Claims sent upstream as headers, `{ sub: 'x-user-id' }`. A header of that name the client
-   * sent is always removed first, so the upstream can trust it.
-   */
-  readonly claimHeaders?: Readonly<Record<string, string>>;
-  /** Whether the token goes on to the upstream (header, cookie or query parameter). Default false. */
-  readonly forwardToken?: boolean;
-  /** Longer tokens are refused before any decoding, in characters. Default 8192. */
-  readonly maxTokenLength?: number;
-  /** The middleware's name, for `gateway.routes()` and error reports. Default `jwt`. */
-  readonly name?: string;
 }
 
 /** What jwt() provides: the verified claims under `claims`. */
