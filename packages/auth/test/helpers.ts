@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createGateway, service, type Gateway, type Middleware, type Observer } from '@apigate/core';
 import { expressGateway } from '@apigate/express';
+import { GatewayBuildError } from '@apigate/errors';
 import { busySockets, closeServer, connectionsOf, listen, send, startUpstream, type Echo, type Reply, type Upstream } from '@apigate/test-utils/http';
 import express from 'express';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
@@ -278,4 +279,15 @@ export const startIntrospection = async (): Promise<IntrospectionServer> => {
     });
   });
   return endpoint;
+};
+
+/** The problems (code, where) of the GatewayBuildError that `make` throws; none when it throws none, any other error rethrown. */
+export const buildProblems = (make: () => unknown): (readonly [string, string | undefined])[] => {
+  try {
+    make();
+  } catch (error) {
+    if (error instanceof GatewayBuildError) return error.problems.map((problem) => [problem.code, problem.at] as const);
+    throw error;
+  }
+  return [];
 };
