@@ -161,7 +161,7 @@ describe('build()', () => {
       [{ url: 'https://a.example', tls: 'insecure' }, 'tls is an object'],
       [{ url: 'http://a.example', socketPath: 'relative.sock' }, 'socketPath is an absolute path'],
       [{ url: 'http+unix://%2Ftmp%2Fa.sock', socketPath: '/tmp/b.sock' }, 'not both'],
-      [{ url: 'ftp+unix://%2Ftmp%2Fa.sock' }, 'only http:, https: and http+unix: backends are supported'],
+      [{ url: 'ftp+unix://%2Ftmp%2Fa.sock' }, 'only http:, https:, http+unix: and binding: backends are supported'],
     ])('for TLS and socket options that cannot work: %j', (input, reason) => {
       const problems = buildProblems(createGateway().mount(service({ name: 's' }, [get('/a')]), [input as never]));
       expect(summary(problems)).toEqual(['invalid_backend_url @ service s']);
