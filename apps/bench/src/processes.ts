@@ -37,7 +37,7 @@ export const startNode = (core: string, entry: string, args: readonly string[] =
   startPinned(core, process.execPath, ['--conditions=@apigate/source', ...nodeFlags, join(srcDir, entry), ...args], env);
 
 /** Resolves with the first stdout line parsed as JSON; rejects if the child exits or times out first. */
-export const firstJsonLine = <T>(child: ChildProcess, what: string, timeoutMs = 20_000): Promise<T> =>
+export const firstJsonLine = <T>(child: ChildProcess, what: string, timeoutMs = 60_000): Promise<T> =>
   new Promise<T>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => fail(new Error(`${what}: no answer within ${timeoutMs} ms\n${stderrOf(child)}`)), timeoutMs);
