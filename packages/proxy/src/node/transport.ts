@@ -42,11 +42,19 @@ class WholeBody {
   }
 
   pipe(destination: ClientRequest): ClientRequest {
-    if (this.#bytes === undefined) destination.end();
-    else destination.end(this.#bytes);
+    const bytes = this.#bytes;
+    if (bytes === undefined) destination.end();
+    // Node joins the head and a latin1 string body into one string and one write(); a Buffer body
+    // goes out as a writev() of head and body, about a tenth dearer per request in the profile of
+    // the JSON-validated route. latin1 maps every byte to itself: the bytes are unchanged.
+    else if (bytes.byteLength <= smallBody) destination.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), 'latin1');
+    else destination.end(bytes);
     return destination;
   }
 }
+
+/** Bodies up to this size are copied into the head's write; larger ones are written as they are. */
+const smallBody = 16 * 1024;
 
 const noBody = new WholeBody();
 

@@ -1,0 +1,89 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createGateway, post, service, type Gateway, type RouteInput } from '@apigate/core';
+import { busySockets, closeServer, eventually, listen, send } from '@apigate/test-utils/http';
+import { nodeHandler, type NodeHandler } from './bridge.ts';
+
+/** What the upstream received of one request: its raw body bytes and framing headers. */
+interface Received {
+  readonly bytes: Buffer;
+  readonly contentLength: string | undefined;
+  readonly transferEncoding: string | undefined;
+}
+
+/** Reads the body up to the route's limit and keeps it: the bytes go upstream as the gateway holds them. */
+const readWhole: RouteInput = {
+  async run(context) {
+    await context.body?.read(context.bodyLimit);
+  },
+};
+
+/** Every byte value, twice, then UTF-8 text with two- and four-byte characters. */
+const mixed = Buffer.concat([Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256)), Buffer.from('é ü € 😀 ✓', 'utf8')]);
+
+describe('Node transport: a body the gateway read goes upstream byte for byte', () => {
+  const received: Received[] = [];
+  let upstream: Server;
+  let gateway: Gateway;
+  let handler: NodeHandler;
+  let front: Server;
+  let port: number;
+
+  beforeAll(async () => {
+    upstream = createServer((req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({ bytes: Buffer.concat(chunks), contentLength: req.headers['content-length'], transferEncoding: req.headers['transfer-encoding'] });
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok');
+      });
+    });
+    const upstreamPort = await listen(upstream);
+    gateway = createGateway()
+      .mount(service({ name: 'api', prefix: '/api' }, [{ ...post('/read'), input: readWhole }]), [`http://127.0.0.1:${upstreamPort}`])
+      .build();
+    handler = nodeHandler(gateway);
+    front = createServer((req, res) =>
+      handler(req, res, () => {
+        res.writeHead(404);
+        res.end();
+      }),
+    );
+    port = await listen(front);
+  });
+
+  afterAll(async () => {
+    await closeServer(front);
+    await gateway.close();
+    await closeServer(upstream);
+  });
+
+  it.each([
+    ['a small body of every byte value and multi-byte UTF-8 (written with the head)', mixed],
+    ['a body just over the size written with the head', Buffer.concat([Buffer.alloc(16 * 1024, 0xff), mixed])],
+    ['a one-byte body', Buffer.from([0x80])],
+  ])('forwards %s unchanged, with its Content-Length', async (_name, body) => {
+    const before = received.length;
+    const reply = await send(port, '/api/read', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': body.byteLength }, body });
+    expect(reply.status).toBe(200);
+    const seen = received[before]!;
+    expect(seen.contentLength).toBe(String(body.byteLength));
+    expect(seen.transferEncoding).toBeUndefined();
+    expect(seen.bytes.equals(body)).toBe(true);
+  });
+
+  it('forwards a chunked body it read with its length, byte for byte', async () => {
+    const before = received.length;
+    const reply = await send(port, '/api/read', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' }, body: mixed });
+    expect(reply.status).toBe(200);
+    const seen = received[before]!;
+    expect(seen.contentLength).toBe(String(mixed.byteLength));
+    expect(seen.transferEncoding).toBeUndefined();
+    expect(seen.bytes.equals(mixed)).toBe(true);
+  });
+
+  it('leaves no upstream request busy once the answers are in', async () => {
+    await eventually('the pooled upstream sockets are idle', () => busySockets(handler.transport.httpAgent) === 0);
+  });
+});
