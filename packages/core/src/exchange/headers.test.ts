@@ -67,6 +67,10 @@ describe('forwardingHeaders', () => {
     expect(forwardingHeaders(input({ host: '[::1]' }))['x-forwarded-port']).toBe('80');
     expect(forwardingHeaders(input({ proto: 'https', host: 'api.example.com' }))['x-forwarded-port']).toBe('443');
     expect(forwardingHeaders(input({ host: undefined }))['x-forwarded-port']).toBe('80');
+    // One Host after another, each answered for itself (the last one is remembered).
+    for (const [host, port] of [['a.example:8081', '8081'], ['a.example:8081', '8081'], ['b.example', '80'], ['a.example:8081', '8081'], ['', '80']] as const) {
+      expect(forwardingHeaders(input({ host }))['x-forwarded-port']).toBe(port);
+    }
   });
 
   it("keeps a trusted proxy's X-Forwarded-Port, else derives it from the host and proto it forwarded", () => {

@@ -105,8 +105,18 @@ const forwardedNode = (ip: string | undefined): string => {
 };
 
 const hostPort = /:(\d{1,5})$/;
+// Remembered like the quoted host: the regular expression ran on every forwarded request.
+let lastPortHost = '';
+let lastPort: string | undefined;
 /** The port a Host value names (`api.example:8443`, `[::1]:8080`), or undefined for none. */
-const portOf = (host: string | undefined): string | undefined => (host === undefined ? undefined : hostPort.exec(host)?.[1]);
+const portOf = (host: string | undefined): string | undefined => {
+  if (host === undefined) return undefined;
+  if (host !== lastPortHost) {
+    lastPort = hostPort.exec(host)?.[1];
+    lastPortHost = host;
+  }
+  return lastPort;
+};
 
 /**
  * X-Forwarded-For/-Proto/-Host/-Port and RFC 7239 Forwarded for the upstream request. A trusted peer's
