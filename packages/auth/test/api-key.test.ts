@@ -213,6 +213,16 @@ describe('apiKey() with a lookup', () => {
 });
 
 describe('memoryKeyStore()', () => {
+  it('answers a lookup at once, with no promise to wait on (no thread-pool hash, so no timeout can fire on a busy host)', () => {
+    const store = memoryKeyStore([{ key: 'k-judy-0123456789', consumer: 'judy', tier: 'pro' }, { key: 'k-mike-0123456789', consumer: 'mike', revoked: true }], { pepper: 'a pepper of sixteen+ bytes' });
+    const peppered = createHmac('sha256', 'a pepper of sixteen+ bytes');
+    expect([store.lookup(peppered.update('k-judy-0123456789').digest('hex')), store.lookup(sha256('k-judy-0123456789')), store.lookup(createHmac('sha256', 'a pepper of sixteen+ bytes').update('k-mike-0123456789').digest('hex'))]).toEqual([
+      { id: 'judy', tier: 'pro' },
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('revokes a key while it runs: the next request with it is refused', async () => {
     const store = memoryKeyStore([{ key: 'k-heidi-0123456789', consumer: 'heidi' }]);
     const g = await startAuthGateway([apiKey({ lookup: store.lookup })]);

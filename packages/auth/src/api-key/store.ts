@@ -1,4 +1,6 @@
 import { GatewayBuildError } from '@apigate/errors';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesOf, constantTimeEqual, toHex, utf8 } from '../internal/bytes.ts';
 
 /** Who an API key belongs to, as apiKey() puts it in scope under `consumer`. */
@@ -50,17 +52,17 @@ const hexHash = /^[0-9a-f]{64}$/i;
 
 const problem = (at: string, message: string): GatewayBuildError => new GatewayBuildError([{ code: 'invalid_option', at, message }]);
 
-/** A function that hashes keys with WebCrypto (SHA-256, or HMAC-SHA256 with the pepper). */
-export const keyHasher = ({ pepper }: HashOptions = {}, at = 'apiKey()'): ((key: string) => Promise<Uint8Array>) => {
-  if (pepper === undefined) return async (key) => new Uint8Array(await crypto.subtle.digest('SHA-256', utf8.encode(key)));
+/**
+ * A function that hashes keys (SHA-256, or HMAC-SHA256 with the pepper). Synchronous on purpose:
+ * WebCrypto's digest runs on Node's thread pool, so on a busy host a key check queued behind
+ * other work there, and the first request through an in-memory store waited for every entry's.
+ */
+export const keyHasher = ({ pepper }: HashOptions = {}, at = 'apiKey()'): ((key: string) => Uint8Array) => {
+  if (pepper === undefined) return (key) => sha256(utf8.encode(key));
   const given = typeof pepper === 'string' || pepper instanceof Uint8Array ? bytesOf(pepper) : undefined;
   if (given === undefined || given.byteLength < 16) throw problem(at, '`pepper` must be a string or bytes of 16 bytes or more');
   const secret = new Uint8Array(given);
-  let imported: Promise<CryptoKey> | undefined;
-  return async (key) => {
-    imported ??= crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-    return new Uint8Array(await crypto.subtle.sign('HMAC', await imported, utf8.encode(key)));
-  };
+  return (key) => hmac(sha256, secret, utf8.encode(key));
 };
 
 /**
@@ -68,11 +70,12 @@ export const keyHasher = ({ pepper }: HashOptions = {}, at = 'apiKey()'): ((key:
  * `hash` in an in-memory entry, instead of the key.
  * @example await hashApiKey('sk_live_…', { pepper: env.API_KEY_PEPPER })
  */
-export const hashApiKey = async (key: string, options: HashOptions = {}): Promise<string> => toHex(await keyHasher(options, 'hashApiKey()')(key));
+export const hashApiKey = async (key: string, options: HashOptions = {}): Promise<string> => toHex(keyHasher(options, 'hashApiKey()')(key));
 
 /** An in-memory key store: a lookup over a list of entries, and revocation while it runs. */
 export interface MemoryKeyStore {
-  readonly lookup: KeyLookup;
+  /** Answers at once: the keys' hashes are in memory. */
+  readonly lookup: (hash: string) => Consumer | undefined;
   /** Revokes a key by its plain form or its hash: later requests with it are refused. */
   revoke(keyOrHash: string): Promise<void>;
 }
@@ -90,8 +93,8 @@ interface Stored {
 }
 
 /**
- * Builds an in-memory store from entries. Plain keys are hashed on the first lookup (WebCrypto is
- * asynchronous) and kept only as hashes. A configuration mistake throws a GatewayBuildError now.
+ * Builds an in-memory store from entries. Plain keys are hashed now and kept only as hashes, and a
+ * lookup answers synchronously. A configuration mistake throws a GatewayBuildError now.
  */
 export const memoryKeyStore = (entries: readonly ApiKeyEntry[], options: HashOptions = {}, at = 'memoryKeyStore()'): MemoryKeyStore => {
   if (!Array.isArray(entries)) throw problem(at, 'the keys must be a list of { key or hash, consumer, tier }');
@@ -113,29 +116,23 @@ export const memoryKeyStore = (entries: readonly ApiKeyEntry[], options: HashOpt
   const consumerOf = (entry: ApiKeyEntry): Consumer =>
     Object.freeze({ id: entry.consumer, tier: entry.tier ?? 'default', ...(entry.name !== undefined && { name: entry.name }), ...(entry.meta !== undefined && { meta: entry.meta }) });
 
-  let table: Promise<Map<string, Stored>> | undefined;
-  const load = (): Promise<Map<string, Stored>> =>
-    (table ??= (async () => {
-      const map = new Map<string, Stored>();
-      for (const entry of entries) {
-        const digest = entry.key !== undefined ? await hash(entry.key) : hexBytes(entry.hash!.toLowerCase());
-        map.set(toHex(digest), { digest, consumer: consumerOf(entry), revoked: entry.revoked === true });
-      }
-      return map;
-    })());
+  const table = new Map<string, Stored>();
+  for (const entry of entries) {
+    const digest = entry.key !== undefined ? hash(entry.key) : hexBytes(entry.hash!.toLowerCase());
+    table.set(toHex(digest), { digest, consumer: consumerOf(entry), revoked: entry.revoked === true });
+  }
 
   return {
     // The map is keyed by the hash, so a lookup's timing can only tell about the hash of what was
     // sent, never about a stored key; the stored digest is then compared in constant time all the same.
-    lookup: async (keyHash) => {
-      const found = (await load()).get(keyHash);
+    lookup: (keyHash) => {
+      const found = table.get(keyHash);
       if (found === undefined || found.revoked || !constantTimeEqual(found.digest, hexBytes(keyHash))) return undefined;
       return found.consumer;
     },
     revoke: async (keyOrHash) => {
-      const map = await load();
-      const byHash = hexHash.test(keyOrHash) ? map.get(keyOrHash.toLowerCase()) : undefined;
-      const stored = byHash ?? map.get(toHex(await hash(keyOrHash)));
+      const byHash = hexHash.test(keyOrHash) ? table.get(keyOrHash.toLowerCase()) : undefined;
+      const stored = byHash ?? table.get(toHex(hash(keyOrHash)));
       if (stored !== undefined) stored.revoked = true;
     },
   };
