@@ -113,6 +113,7 @@ describe('bench report', () => {
     const report = render(input({ direct: [sample(100_000)] }, { rate: { rps: 1000, seconds: 5, warmSeconds: 1, connections: 20, generator: { kind: 'open-loop' }, samples: [direct, steady] } }));
     expect(report).toContain('An open-loop generator');
     expect(report).toContain('1 000 requests a second due at even intervals');
+    expect(row(report, 'p99 at the steady rate within 1 ms of direct (apigate express)')?.[2]).toBe('p99 0.900 ms − direct 0.200 ms (other load in the kept run: 1 % of core 0, 4 % of the load core)');
     const section = report.slice(report.indexOf('## Latency at a steady moderate rate'));
     expect(row(section, 'apigate express')?.slice(1, 16)).toEqual(['apigate express', '1 000', '0.250', '0.400', '0.900', '3.250', '7.500', '14', '1', '4', '2.3', '0', '2', '0', '0']);
     // Direct has no upstream of its own and its core is the load core: dashes, not zeros.

@@ -258,7 +258,7 @@ export const render = (input: ReportInput): string => {
       if (sample === undefined) continue;
       const added = sample.p99ms - direct.p99ms;
       const bad = sample.errors > 0 || sample.non2xx > 0;
-      targetRows.push([`p99 at the steady rate within 1 ms of direct (${sample.label})`, `p99 ${fixed(sample.p99ms, 3)} ms − direct ${fixed(direct.p99ms, 3)} ms`, `${fixed(added, 3)} ms`, bad ? 'n/a (errors)' : added <= 1 ? '**pass** (≤ 1 ms)' : '**FAIL** (> 1 ms)', '', '', '']);
+      targetRows.push([`p99 at the steady rate within 1 ms of direct (${sample.label})`, `p99 ${fixed(sample.p99ms, 3)} ms − direct ${fixed(direct.p99ms, 3)} ms${sample.noisePct === undefined ? '' : ` (other load in the kept run: ${fixed(sample.noisePct, 0)} % of core 0, ${fixed(sample.loadNoisePct ?? Number.NaN, 0)} % of the load core)`}`, `${fixed(added, 3)} ms`, bad ? 'n/a (errors)' : added <= 1 ? '**pass** (≤ 1 ms)' : '**FAIL** (> 1 ms)', '', '', '']);
     }
   }
   out.push(table(['target', 'ratio of', 'req/s ratio (median of rounds)', 'verdict', 'req per CPU-s ratio (median of rounds)', 'paired req/s ratio (median of ABBA blocks)', 'paired req per CPU-s ratio'], targetRows));
