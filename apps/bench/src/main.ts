@@ -63,7 +63,7 @@ const firstWarmSeconds = 3;
  */
 /** Targets whose rounds' ratio is within this fraction of the threshold get paired runs. */
 const pairedBand = 0.2;
-const rate = { rps: 1000, connections: 20, delayMs: 20, warmSeconds: 1, attempts: 3, calmPct: 5 };
+const rate = { rps: 1000, connections: 20, delayMs: 20, warmSeconds: 1, attempts: 3, calmPct: 5, busyPct: 10 };
 const uploadLimitMiB = 64;
 
 const benchDir = resolve(srcDir, '..');
@@ -331,6 +331,7 @@ const rateReport = (samples: readonly RateSample[]): ReportInput['rate'] => ({
   warmSeconds: rate.warmSeconds,
   connections: rate.connections,
   generator: openLoop !== undefined ? { kind: 'open-loop' } : useWrk ? { kind: 'wrk', delayMs: rate.delayMs } : { kind: 'autocannon' },
+  busyPct: rate.busyPct,
   samples,
 });
 
