@@ -20,7 +20,8 @@ if (args.includes('--help') || args.includes('-h')) {
     [
       'usage: pnpm bench [--quick]                      run the benchmarks, write docs/benchmarks.md',
       '       pnpm bench [--only <case,...>] [--workloads <tiny,json,64k,post1m>] [--rounds N] [--seconds N] [--pairs N]',
-      '                                                 only those cases (ids as in --profile) and workloads, with the origin reached directly; prints the report, writes nothing',
+      '                                                 only those cases (ids as in --profile) and workloads, with the origin reached directly, and with tiny the',
+      '                                                 steady-rate latency of those of them measured there (cases.ts rateContestants); prints the report, writes nothing',
       '       pnpm bench --profile <case> [--seconds N]  CPU-profile one case under load (e.g. apigate-express, apigate-express-json) and print its top self-time functions',
     ].join('\n'),
   );
