@@ -153,8 +153,11 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-hono-node', b: 'node-http', workload: 'tiny', note: 'apigate hono-node vs plain node:http proxy' },
 ];
 
-/** Contestants measured at a steady moderate rate: direct, nginx, the peers and apigate side by side. */
+/**
+ * Contestants measured at a steady moderate rate: direct, nginx, the peers and apigate side by side,
+ * with each apigate adapter's framework + bare http-proxy-3 (what the framework and Node give the tail).
+ */
 export const rateContestants = (quick: boolean): string[] =>
   quick
     ? ['direct', 'nginx', 'fast-gateway', 'apigate-express']
-    : ['direct', 'nginx', 'http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node'];
+    : ['direct', 'nginx', 'http-proxy-3', 'express-http-proxy-3', 'hono-http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node'];

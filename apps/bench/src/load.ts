@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cores, run, startNode, startPinned } from './processes.ts';
+import { cores, run, srcDir, startNode, startPinned } from './processes.ts';
 
 /** What one request of a workload looks like. */
 export interface RequestSpec {
@@ -14,7 +15,11 @@ export interface RequestSpec {
   /** Cycle an x-tenant header over 16 values (sticky routing). */
   tenants?: boolean;
   connections: number;
-  /** Each connection waits this long between a response and its next request (a paced load). */
+  /**
+   * A paced load: each connection waits between a response and its next request, uniformly
+   * between 0 and twice this many ms. A fixed wait would keep the connections in lockstep (they all
+   * start together and all wait the same), so the server would see bursts of every connection at once.
+   */
   delayMs?: number;
 }
 
@@ -58,7 +63,7 @@ const wrkScript = (dir: string, spec: RequestSpec): string => {
       'request = function() n = n % 16 + 1 return reqs[n] end',
     );
   }
-  if (spec.delayMs !== undefined) lines.push(`delay = function() return ${spec.delayMs} end`);
+  if (spec.delayMs !== undefined) lines.push(`delay = function() return math.random(0, ${2 * spec.delayMs}) end`);
   const file = join(dir, `wrk-${scripts.size}.lua`);
   writeFileSync(file, `${lines.join('\n')}\n${doneLua}`);
   scripts.set(key, file);
@@ -101,4 +106,52 @@ export const runAutocannon = async (url: string, spec: RequestSpec, seconds: num
   if (code !== 0 || line === undefined || line === '') throw new Error(`autocannon failed (${code}) on ${url}: ${stdout}\n${stderr}`);
   const raw = JSON.parse(line) as { requests: number; seconds: number; p50: number; p99: number; errors: number; non2xx: number };
   return { requests: raw.requests, seconds: raw.seconds, rps: raw.requests / raw.seconds, p50ms: raw.p50, p99ms: raw.p99, errors: raw.errors, non2xx: raw.non2xx };
+};
+
+export interface OpenLoopResult extends LoadResult {
+  p90ms: number;
+  p999ms: number;
+  maxMs: number;
+  /** The most requests that were due while every connection was busy (they wait, and count as late). */
+  queuedMax: number;
+  /** Connections the generator had to open again during the run (the server closed them). */
+  reconnects: number;
+  /** The generator's own CPU time, seconds (it shares the load core with the origin). */
+  generatorCpuSeconds: number;
+}
+
+/** Compiles tools/openloop.c into dir with the system's C compiler; undefined when there is none. */
+export const buildOpenLoop = (dir: string): string | undefined => {
+  const binary = join(dir, 'openloop');
+  const result = spawnSync('cc', ['-O2', '-o', binary, join(srcDir, 'tools/openloop.c')], { encoding: 'utf8' });
+  return result.status === 0 ? binary : undefined;
+};
+
+/**
+ * One open-loop run from the load core: `rps` requests a second due at even intervals whatever the
+ * server does, on `connections` keep-alive connections, latency from when each request was due.
+ */
+export const runOpenLoop = async (binary: string, url: string, load: { rps: number; connections: number; seconds: number; warmSeconds: number }): Promise<OpenLoopResult> => {
+  const { port, pathname, search } = new URL(url);
+  const child = startPinned(cores.load, binary, [port, `${pathname}${search}`, String(load.rps), String(load.connections), String(load.seconds), String(load.warmSeconds)]);
+  const { code, stdout, stderr } = await run(child);
+  const line = stdout.split('\n').find((text) => text.startsWith('{'));
+  if (code !== 0 || line === undefined) throw new Error(`openloop failed (${code}) on ${url}: ${stdout}\n${stderr}`);
+  const raw = JSON.parse(line) as Record<string, number>;
+  const seconds = raw.us! / 1e6;
+  return {
+    requests: raw.requests!,
+    seconds,
+    rps: raw.requests! / seconds,
+    p50ms: raw.p50! / 1000,
+    p90ms: raw.p90! / 1000,
+    p99ms: raw.p99! / 1000,
+    p999ms: raw.p999! / 1000,
+    maxMs: raw.max! / 1000,
+    errors: raw.errors!,
+    non2xx: raw.non2xx!,
+    queuedMax: raw.queuedMax!,
+    reconnects: raw.reconnects!,
+    generatorCpuSeconds: raw.cpuUs! / 1e6,
+  };
 };

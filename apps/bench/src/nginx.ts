@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { output } from './system.ts';
 
@@ -63,11 +64,32 @@ ${temps(dir, 'origin')}
     }
     location = /uploaded { default_type application/json; return 200 '{"ok":true}'; }
     location = /orders { default_type application/json; return 200 '{"accepted":true}'; }
+    # Counts the connections the origin accepted: the harness reads it around a run to see
+    # whether a contestant's upstream pool opened new connections under a steady load.
+    location = /status { stub_status; }
     location / { return 404; }
   }
 }
 `;
 };
+
+/**
+ * Connections the origin has accepted so far (its stub_status), this probe's own included (it
+ * opens a connection of its own every time), or NaN if it cannot tell.
+ */
+export const originAccepts = (origin: string): Promise<number> =>
+  new Promise((resolve) => {
+    const req = get(`${origin}/status`, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      // "server accepts handled requests\n N N N"
+      res.on('end', () => resolve(Number(/accepts handled requests\s+(\d+)/.exec(text)?.[1] ?? Number.NaN)));
+    });
+    req.on('error', () => resolve(Number.NaN));
+  });
 
 /** nginx as the reverse proxy contestant: one worker, a keep-alive upstream pool, /api/ stripped. */
 export const proxyConfig = (dir: string, port: number, originPort: number): string => `${common(dir, 'proxy')}

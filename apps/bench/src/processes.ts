@@ -104,6 +104,19 @@ export const cpuTicks = (pid: number): number => {
   return Number(fields[11]) + Number(fields[12]);
 };
 
+/**
+ * Nanoseconds a process's main thread spent runnable but waiting for a CPU (the second field of
+ * /proc/<pid>/schedstat): on a pinned core, time another thread had the core (the process's own
+ * helper threads included: V8's GC threads share the pinned core).
+ */
+export const runQueueNs = (pid: number): number => {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return Number.NaN;
+  }
+};
+
 /** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM). */
 export const statusKiB = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
