@@ -124,7 +124,7 @@ class Flight implements Dispatcher.DispatchHandler {
   readonly #exchange: NodeExchange;
   readonly #plan: ForwardPlan;
   readonly #timeouts: Timeouts;
-  readonly #headers: IncomingHttpHeaders;
+  readonly #preserveHost: boolean;
   readonly #body: Uint8Array | Upload | null;
   #attempts = 0;
   #controller: Dispatcher.DispatchController | undefined;
@@ -144,12 +144,12 @@ class Flight implements Dispatcher.DispatchHandler {
   #creating = false;
   #invalid: Error | undefined;
 
-  constructor(transport: UndiciTransport, exchange: NodeExchange, plan: ForwardPlan, timeouts: Timeouts, headers: IncomingHttpHeaders) {
+  constructor(transport: UndiciTransport, exchange: NodeExchange, plan: ForwardPlan, timeouts: Timeouts, preserveHost: boolean) {
     this.#transport = transport;
     this.#exchange = exchange;
     this.#plan = plan;
     this.#timeouts = timeouts;
-    this.#headers = headers;
+    this.#preserveHost = preserveHost;
     const { req, res, body } = exchange;
     this.#body = body !== undefined ? body : bodyless(req) ? null : new Upload(req);
     this.#uploading = this.#body instanceof Upload && !req.readableEnded;
@@ -175,7 +175,9 @@ class Flight implements Dispatcher.DispatchHandler {
       return;
     }
     const body = this.#body instanceof Upload ? (this.#body as unknown as Readable) : this.#body;
-    const options: Dispatcher.DispatchOptions = { path: this.#plan.uri, method: this.#plan.method as Dispatcher.HttpMethod, headers: this.#headers, body };
+    // Read for each attempt: a retry's upstream phase may have set headers (and picked another backend).
+    const headers = upstreamHeaders(this.#exchange.req.headers, this.#preserveHost);
+    const options: Dispatcher.DispatchOptions = { path: this.#plan.uri, method: this.#plan.method as Dispatcher.HttpMethod, headers, body };
     this.#creating = true;
     try {
       dispatcher.dispatch(dispatcher instanceof Client ? { ...options, reset: true } : options, this);
@@ -489,7 +491,7 @@ export class UndiciTransport implements Transport<NodeExchange> {
   forward(exchange: NodeExchange, plan: ForwardPlan): void {
     const own = plan.upstream;
     const timeouts = own === undefined ? this.#timeouts : { request: own.requestTimeout ?? this.#timeouts.request, client: own.clientTimeout ?? this.#timeouts.client };
-    const flight = new Flight(this, exchange, plan, timeouts, upstreamHeaders(exchange.req.headers, this.#preserveHost));
+    const flight = new Flight(this, exchange, plan, timeouts, this.#preserveHost);
     flight.send(this.poolFor(plan.backend));
   }
 
@@ -515,6 +517,11 @@ export class UndiciTransport implements Transport<NodeExchange> {
     // close() waits for the request dispatched next, then closes the connection.
     queueMicrotask(() => void client.close().finally(() => this.#replays.delete(client)));
     return client;
+  }
+
+  /** The pools made for backends with their own TLS settings or socket (for probes and tests). */
+  get backendPools(): readonly Pool[] {
+    return [...this.#own.values()];
   }
 
   /** Upstream connections now carrying a request and idle in the pools, over all backends (for probes and tests). */
