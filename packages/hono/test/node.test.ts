@@ -6,7 +6,7 @@ import { createGateway, get, post, service, type Gateway, type GatewayOptions } 
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { honoMiddleware } from '../src/index.ts';
-import { NodeTransport, UndiciTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { UndiciTransport, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import { honoGateway } from '../src/node/index.ts';
 import {
   busySockets,
