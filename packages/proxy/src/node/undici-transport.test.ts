@@ -30,7 +30,7 @@ const start = async (handler: UpstreamHandler, upstream: UpstreamConfig = {}): P
     upstream,
     observer: { upstreamSucceeded: (event) => outcomes.push(String(event.status)), upstreamFailed: (event) => outcomes.push(event.error.code) },
   })
-    .mount(service({ name: 'u', prefix: '/u' }, [get('/x'), get('/q', { to: '/q' }), post('/up')]), [origin.origin])
+    .mount(service({ name: 'u', prefix: '/u' }, [get('/x'), get('/q', { to: '/q' }), post('/up'), get('/bad', { before: (ctx) => void ctx.headers.set('x-bad', 'line\nbreak') })]), [origin.origin])
     .build();
   const transport = new UndiciTransport(gateway.upstream);
   const handle = nodeHandler(gateway, transport);
@@ -81,6 +81,16 @@ describe('UndiciTransport: the request as undici sends it', () => {
     const started = await start(echo);
     const reply = await send(started.port, `/u/q?a="b"&c=<d>`);
     expect(reply.json<Echo>().url).toBe(`/q?a="b"&c=<d>`);
+    await expectNothingLeaked(started);
+  });
+
+  it('answers 500 internal, with nothing sent, when a hook set a header value undici refuses', async () => {
+    const started = await start(echo);
+    const reply = await send(started.port, '/u/bad');
+    expect(reply.status).toBe(500);
+    expect(reply.text).toMatch(/^internal: /);
+    expect(started.outcomes).toEqual(['internal']);
+    expect(started.upstream.seen).toHaveLength(0);
     await expectNothingLeaked(started);
   });
 });
