@@ -10,7 +10,8 @@ import { serve } from '@hono/node-server';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { honoGateway } from '@apigate/hono/node';
 import { koaGateway } from '@apigate/koa';
-import type { NodeTransport } from '@apigate/proxy/node';
+import { NodeTransport, UndiciTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import type { Gateway } from '@apigate/core';
 import { busySockets, connectionsOf } from '@apigate/test-utils/http';
 import { build } from 'esbuild';
 import express from 'express';
@@ -46,11 +47,18 @@ export interface Target {
   close(): Promise<void>;
 }
 
-const probeOf = (server: Server, transport: NodeTransport): NodeProbe => ({
-  busySockets: () => busySockets(transport.httpAgent),
-  idleSockets: () => Object.values(transport.httpAgent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0),
-  clientConnections: () => connectionsOf(server),
-});
+const probeOf = (server: Server, transport: NodeTransportLike): NodeProbe =>
+  transport instanceof NodeTransport
+    ? {
+        busySockets: () => busySockets(transport.httpAgent),
+        idleSockets: () => Object.values(transport.httpAgent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0),
+        clientConnections: () => connectionsOf(server),
+      }
+    : {
+        busySockets: () => (transport as UndiciTransport).connections.busy,
+        idleSockets: () => (transport as UndiciTransport).connections.idle,
+        clientConnections: () => connectionsOf(server),
+      };
 
 const listen = async (server: Server): Promise<string> => {
   if (!server.listening) {
@@ -74,13 +82,27 @@ const ownRoute = 'own route';
 export interface AppOptions {
   /** The framework's JSON body parser runs before the gateway (express.json(), @koa/bodyparser, `c.req.json()`). */
   readonly bodyParser?: boolean;
+  /**
+   * The Node adapters' transport: NodeTransport (http-proxy-3, the default) or UndiciTransport.
+   * APIGATE_TRANSPORT=undici switches a whole run, e.g.
+   * `APIGATE_TRANSPORT=undici pnpm --filter @apigate/conformance exec jest -t express`.
+   */
+  readonly transport?: TransportName;
 }
 
-const startExpress = async (origins: Origins, { bodyParser: parse = false }: AppOptions): Promise<Target> => {
+export type TransportName = 'node' | 'undici';
+
+/** The transport a Node adapter is given: undefined for NodeTransport, which the adapter makes itself. */
+const transportFor = (name: TransportName | undefined, gateway: Gateway): { transport: NodeTransportLike | undefined } => {
+  const chosen = name ?? (process.env.APIGATE_TRANSPORT === 'undici' ? 'undici' : 'node');
+  return { transport: chosen === 'undici' ? new UndiciTransport(gateway.upstream) : undefined };
+};
+
+const startExpress = async (origins: Origins, { bodyParser: parse = false, transport }: AppOptions): Promise<Target> => {
   const gateway = buildGateway(origins);
   const app = express();
   if (parse) app.use(express.json());
-  const handler = expressGateway(gateway, { env: platformEnv(origins) });
+  const handler = expressGateway(gateway, { env: platformEnv(origins), ...transportFor(transport, gateway) });
   app.use(handler);
   app.get('/own', (_req, res) => {
     res.type('text/plain').send(ownRoute);
@@ -98,11 +120,11 @@ const startExpress = async (origins: Origins, { bodyParser: parse = false }: App
   };
 };
 
-const startKoa = async (origins: Origins, { bodyParser: parse = false }: AppOptions): Promise<Target> => {
+const startKoa = async (origins: Origins, { bodyParser: parse = false, transport }: AppOptions): Promise<Target> => {
   const gateway = buildGateway(origins);
   const app = new Koa();
   if (parse) app.use(bodyParser());
-  const middleware = koaGateway(gateway, { env: platformEnv(origins) });
+  const middleware = koaGateway(gateway, { env: platformEnv(origins), ...transportFor(transport, gateway) });
   app.use(middleware);
   app.use((ctx) => {
     if (ctx.method === 'GET' && ctx.path === '/own') {
@@ -123,7 +145,7 @@ const startKoa = async (origins: Origins, { bodyParser: parse = false }: AppOpti
   };
 };
 
-const startHonoNode = async (origins: Origins, { bodyParser: parse = false }: AppOptions): Promise<Target> => {
+const startHonoNode = async (origins: Origins, { bodyParser: parse = false, transport }: AppOptions): Promise<Target> => {
   const gateway = buildGateway(origins);
   const app = new Hono();
   if (parse) {
@@ -132,7 +154,7 @@ const startHonoNode = async (origins: Origins, { bodyParser: parse = false }: Ap
       await next();
     });
   }
-  const middleware = honoGateway(gateway, { env: platformEnv(origins) });
+  const middleware = honoGateway(gateway, { env: platformEnv(origins), ...transportFor(transport, gateway) });
   app.use(middleware);
   app.get('/own', (c) => c.text(ownRoute));
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;

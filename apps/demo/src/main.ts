@@ -5,6 +5,7 @@ import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { dynamicTarget, leastTime, pathSticky } from '@apigate/policies';
 import { interceptBody, rewriteCookies, rewriteLocation } from '@apigate/proxy';
+import { UndiciTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import { byScope, rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { defineRoutes } from '@apigate/validation';
 import express from 'express';
@@ -142,7 +143,10 @@ const gateway = createGateway({
 await gateway.ready();
 
 const app = express();
-const handler = expressGateway(gateway);
+// APIGATE_TRANSPORT=undici forwards on undici's dispatcher instead of http-proxy-3 (docs/proxy.md,
+// "Choosing the Node transport"): every route below behaves the same.
+const transport: NodeTransportLike | undefined = process.env.APIGATE_TRANSPORT === 'undici' ? new UndiciTransport(gateway.upstream) : undefined;
+const handler = expressGateway(gateway, { transport });
 app.use(handler);
 app.get('/', (_req, res) => {
   res.json({ app: 'an Express route of its own, beside the gateway' });
@@ -188,7 +192,7 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl '${base}/sales//ping'`, '400 invalid_path: an empty path segment is refused, not merged'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
-  console.log(`apigate demo on ${base} (pid ${process.pid}; upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
+  console.log(`apigate demo on ${base} (pid ${process.pid}; ${transport === undefined ? 'http-proxy-3' : 'undici'} transport; upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
   for (const [command, note] of tries) console.log(`  ${command.padEnd(width)}  # ${note}`);
   console.log(`Ctrl-C stops it. So does one SIGTERM: kill ${process.pid}`);
 });

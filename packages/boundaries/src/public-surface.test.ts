@@ -54,7 +54,7 @@ const surface: Record<string, readonly string[]> = {
   '@apigate/rate-limit/redis': ['RedisStore', 'redisStore'],
   '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'defaultInterceptLimit', 'fetchHandler', 'interceptBody', 'rewriteCookies', 'rewriteLocation', 'toWebResponse'],
   '@apigate/proxy/node': [
-    'NodeTransport', 'renderClientErrors',
+    'NodeTransport', 'UndiciTransport', 'renderClientErrors',
     // For adapter authors: the bridge that @apigate/express, @apigate/koa and @apigate/hono/node wrap.
     'nodeHandler', 'peerAddress', 'sendResponse', 'standaloneRequest', 'watchResponse',
   ],

@@ -1,12 +1,15 @@
 import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware } from '@apigate/core';
 import type { RendererOption } from '@apigate/errors';
-import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeHandler, type NodeTransport } from '@apigate/proxy/node';
+import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeHandler, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 
-export interface ExpressGatewayOptions {
-  /** A transport to share between mounts; by default one is made from the gateway's upstream config. */
-  transport?: NodeTransport;
+export interface ExpressGatewayOptions<TTransport extends NodeTransportLike = NodeTransport> {
+  /**
+   * A transport to share between mounts (NodeTransport, or UndiciTransport for plain HTTP); by
+   * default a NodeTransport is made from the gateway's upstream config.
+   */
+  transport?: TTransport;
   /**
    * What middleware see as `ctx.platform.env` (a Worker's bindings on Workers); an empty object
    * by default. Node has no bindings: pass the configuration the middleware read there.
@@ -23,8 +26,14 @@ export interface ExpressGatewayOptions {
  * app.use(expressGateway(gateway))
  * app.get('/health', (_req, res) => res.send('ok'))
  */
-export const expressGateway = (gateway: Gateway, { transport, env }: ExpressGatewayOptions = {}): RequestHandler & Pick<NodeHandler, 'transport'> =>
-  nodeHandler(gateway, transport, { env }) as unknown as RequestHandler & Pick<NodeHandler, 'transport'>;
+export function expressGateway<TTransport extends NodeTransportLike = NodeTransport>(
+  gateway: Gateway,
+  options?: ExpressGatewayOptions<TTransport>,
+): RequestHandler & Pick<NodeHandler<TTransport>, 'transport'>;
+export function expressGateway(gateway: Gateway, options?: ExpressGatewayOptions): RequestHandler & Pick<NodeHandler, 'transport'>;
+export function expressGateway(gateway: Gateway, { transport, env }: ExpressGatewayOptions<NodeTransportLike> = {}): RequestHandler & Pick<NodeHandler<NodeTransportLike>, 'transport'> {
+  return nodeHandler(gateway, transport as NodeTransport, { env }) as unknown as RequestHandler & Pick<NodeHandler<NodeTransportLike>, 'transport'>;
+}
 
 /** A Node request listener: what `http.createServer()` takes, and what an Express app is. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -37,11 +46,18 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  * saves per proxied request is measured in docs/benchmarks.md.
  * @example http.createServer(expressFastLane(app, gateway)).listen(8080)
  */
-export const expressFastLane = (app: RequestListener, gateway: Gateway, { transport, env }: ExpressGatewayOptions = {}): RequestListener & Pick<NodeHandler, 'transport'> => {
-  const handler = nodeHandler(gateway, transport, { env });
+export function expressFastLane<TTransport extends NodeTransportLike = NodeTransport>(
+  app: RequestListener,
+  gateway: Gateway,
+  options?: ExpressGatewayOptions<TTransport>,
+): RequestListener & Pick<NodeHandler<TTransport>, 'transport'>;
+export function expressFastLane(app: RequestListener, gateway: Gateway, options?: ExpressGatewayOptions): RequestListener & Pick<NodeHandler, 'transport'>;
+export function expressFastLane(app: RequestListener, gateway: Gateway, { transport, env }: ExpressGatewayOptions<NodeTransportLike> = {}): RequestListener & Pick<NodeHandler<NodeTransportLike>, 'transport'> {
+  // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
+  const handler = nodeHandler(gateway, transport as NodeTransport, { env });
   const listener: RequestListener = (req, res) => handler(req, res, () => app(req, res));
-  return Object.assign(listener, { transport: handler.transport });
-};
+  return Object.assign(listener, { transport: handler.transport as NodeTransportLike });
+}
 
 export interface ExpressMiddlewareOptions {
   /** How a GatewayError the hook raises is rendered; text by default. */

@@ -22,12 +22,12 @@ describe('express adapter: gateway.close() closes the pools of the transport the
     const gateway = salesGateway(upstream.origin);
     const app = await startGateway(gateway);
     expect((await send(app.port, '/sales/ping')).status).toBe(200);
-    await eventually('the connection went back to the pool', () => idle(app.middleware.transport) === 1);
+    await eventually('the connection went back to the pool', () => app.pool().idle === 1);
     const closed = gateway.close();
     expect(gateway.close()).toBe(closed);
     await closed;
     // The agent destroyed them; each leaves the pool on its 'close'.
-    await eventually('the pool emptied', () => idle(app.middleware.transport) === 0);
+    await eventually('the pool emptied', () => app.pool().idle === 0);
     // The upstream saw its keep-alive connection end.
     await eventually('the upstream connection closed', async () => (await new Promise<number>((resolve) => upstream.server.getConnections((_e, n) => resolve(n)))) === 0);
     await app.close();

@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { busySockets, eventually, salesGateway, send, startGateway, type GatewayApp } from './helpers.ts';
+import { eventually, salesGateway, send, startGateway, transportNames, type GatewayApp } from './helpers.ts';
 
-describe('express adapter: connect timeout', () => {
+describe.each(transportNames)('express adapter on the %s transport: connect timeout', (transport) => {
   let listener: ChildProcess;
   let filler: Socket;
   let port: number;
@@ -25,6 +25,7 @@ describe('express adapter: connect timeout', () => {
         upstream: { connectTimeout: 200, requestTimeout: 60_000 },
         observer: { upstreamFailed: (event) => timedOut.push(event.error.code) },
       }),
+      { transport },
     );
   });
 
@@ -40,6 +41,6 @@ describe('express adapter: connect timeout', () => {
     expect(reply.status).toBe(504);
     expect(reply.text).toBe('upstream_timeout: The upstream did not respond in time.\n');
     expect(timedOut).toEqual(['upstream_timeout']);
-    await eventually('no upstream socket left in use', () => busySockets(gateway.middleware.transport.httpAgent) === 0);
+    await eventually('no upstream socket left in use', () => gateway.pool().busy === 0);
   });
 });

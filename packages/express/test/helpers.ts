@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createGateway, del, get, post, service, type Gateway, type GatewayOptions } from '@apigate/core';
-import { closeServer, listen } from '@apigate/test-utils/http';
+import { UndiciTransport, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { busySockets, closeServer, listen } from '@apigate/test-utils/http';
 import express, { type Express, type RequestHandler } from 'express';
 import { expressGateway, renderClientErrors } from '../src/index.ts';
 
@@ -25,11 +26,24 @@ export const salesService = service({ name: 'sales', prefix: '/sales' }, [
 export const salesGateway = (origin: string, options: Omit<GatewayOptions<Record<string, never>>, 'state'> = {}): Gateway<Record<string, never>> =>
   createGateway(options).mount(salesService, [origin]).build();
 
+/** The Node transports the transport suites run against: http-proxy-3's and undici's. */
+export const transportNames = ['node', 'undici'] as const;
+export type TransportName = (typeof transportNames)[number];
+
+/** Upstream connections a transport holds: carrying a request, and idle in its pools. */
+export const pooled = (transport: NodeTransportLike): { readonly busy: number; readonly idle: number } => {
+  if (transport instanceof UndiciTransport) return transport.connections;
+  const agent = (transport as NodeTransport).httpAgent;
+  return { busy: busySockets(agent), idle: Object.values(agent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0) };
+};
+
 export interface GatewayApp {
   readonly app: Express;
   readonly server: Server;
   readonly port: number;
-  readonly middleware: ReturnType<typeof expressGateway>;
+  readonly middleware: RequestHandler & { readonly transport: NodeTransportLike };
+  /** The transport's upstream connections, busy and idle. */
+  readonly pool: () => { readonly busy: number; readonly idle: number };
   readonly close: () => Promise<void>;
 }
 
@@ -40,16 +54,18 @@ export interface GatewayAppOptions {
   readonly clientErrors?: boolean;
   /** The gateway's `env` option: what middleware see as `ctx.platform.env`. */
   readonly env?: object;
+  /** The transport: NodeTransport (made by the adapter, the default) or UndiciTransport. */
+  readonly transport?: TransportName;
 }
 
 /**
  * A real Express 5 app: optional middleware, the gateway, then the app's own `GET /own` route;
  * anything else falls to Express's 404.
  */
-export const startGateway = async (gateway: Gateway, { before = [], clientErrors = false, env }: GatewayAppOptions = {}): Promise<GatewayApp> => {
+export const startGateway = async (gateway: Gateway, { before = [], clientErrors = false, env, transport = 'node' }: GatewayAppOptions = {}): Promise<GatewayApp> => {
   const app = express();
   for (const middleware of before) app.use(middleware);
-  const middleware = expressGateway(gateway, { env });
+  const middleware = expressGateway(gateway, { env, transport: transport === 'undici' ? new UndiciTransport(gateway.upstream) : undefined }) as GatewayApp['middleware'];
   app.use(middleware);
   app.get('/own', (_req, res) => {
     res.type('text/plain').send('own route');
@@ -65,6 +81,7 @@ export const startGateway = async (gateway: Gateway, { before = [], clientErrors
     server,
     port,
     middleware,
+    pool: () => pooled(middleware.transport),
     close: async () => {
       await closeServer(server);
       middleware.transport.close();

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { busySockets, eventually, salesGateway, send, startGateway, startUpstream, type Echo, type GatewayApp, type Upstream } from './helpers.ts';
+import { eventually, salesGateway, send, startGateway, startUpstream, transportNames, type Echo, type GatewayApp, type Upstream } from './helpers.ts';
 
-describe('express adapter: upstream connection pooling', () => {
+describe.each(transportNames)('express adapter on the %s transport: upstream connection pooling', (transport) => {
   let upstream: Upstream;
   let gateway: GatewayApp;
 
   beforeAll(async () => {
     upstream = await startUpstream();
-    gateway = await startGateway(salesGateway(upstream.origin));
+    gateway = await startGateway(salesGateway(upstream.origin), { transport });
   });
 
   afterAll(async () => {
@@ -25,8 +25,8 @@ describe('express adapter: upstream connection pooling', () => {
     expect(upstream.seen).toHaveLength(200);
     expect(upstream.connections()).toBeLessThanOrEqual(4);
     // Between requests every upstream socket is back in the pool, none stuck in use.
-    await eventually('no busy upstream sockets', () => busySockets(gateway.middleware.transport.httpAgent) === 0);
-    expect(Object.values(gateway.middleware.transport.httpAgent.freeSockets).flat().length).toBeGreaterThanOrEqual(1);
+    await eventually('no busy upstream sockets', () => gateway.pool().busy === 0);
+    expect(gateway.pool().idle).toBeGreaterThanOrEqual(1);
   });
 
   it('keeps a pooled connection across a POST with a body', async () => {
@@ -44,6 +44,6 @@ describe('express adapter: upstream connection pooling', () => {
       expect(reply.status).toBe(200);
       expect(reply.json<Echo>().url).toBe(`/api/v2/reviews/${i}?n=${i}`);
     });
-    await eventually('no busy upstream sockets', () => busySockets(gateway.middleware.transport.httpAgent) === 0);
+    await eventually('no busy upstream sockets', () => gateway.pool().busy === 0);
   });
 });

@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createGateway, get, post, service, type GatewayOptions } from '@apigate/core';
 import {
-  busySockets,
   checkedJson,
   closeServer,
   connectionsOf,
@@ -15,6 +14,7 @@ import {
   startGateway,
   startUpstream,
   tcpHandles,
+  transportNames,
   type Echo,
   type GatewayApp,
   type Upstream,
@@ -58,7 +58,7 @@ const closesReusedConnections = (always = false): UpstreamHandler => {
   };
 };
 
-describe('express adapter: stale pooled connections', () => {
+describe.each(transportNames)('express adapter on the %s transport: stale pooled connections', (transport) => {
   let baseline = 0;
   let opened: { close: () => Promise<void> }[] = [];
 
@@ -78,7 +78,7 @@ describe('express adapter: stale pooled connections', () => {
   };
 
   const gatewayTo = async (origin: string, options: Options = {}): Promise<GatewayApp> => {
-    const gateway = await startGateway(createGateway(options).mount(stale, [origin]).build());
+    const gateway = await startGateway(createGateway(options).mount(stale, [origin]).build(), { transport });
     opened.push(gateway);
     return gateway;
   };
@@ -87,7 +87,7 @@ describe('express adapter: stale pooled connections', () => {
   const pooledConnection = async (gateway: GatewayApp): Promise<void> => {
     const warm = await send(gateway.port, '/stale/ping?warm');
     expect(warm.status).toBe(200);
-    await eventually('the connection is back in the pool', () => Object.values(gateway.middleware.transport.httpAgent.freeSockets).flat().length === 1);
+    await eventually('the connection is back in the pool', () => gateway.pool().idle === 1);
   };
 
   /**
@@ -95,9 +95,8 @@ describe('express adapter: stale pooled connections', () => {
    * connections, and after closing everything the process has no more TCP handles than before.
    */
   const expectNothingLeaked = async (gateway: GatewayApp, upstream: Upstream): Promise<void> => {
-    const agent = gateway.middleware.transport.httpAgent;
-    await eventually('no upstream socket left in use', () => busySockets(agent) === 0);
-    const idle = Object.values(agent.freeSockets).flat().length;
+    await eventually('no upstream socket left in use', () => gateway.pool().busy === 0);
+    const idle = gateway.pool().idle;
     await eventually('the upstream holds only pooled connections', async () => (await connectionsOf(upstream.server)) === idle);
     await eventually('the gateway holds no client connection', async () => (await connectionsOf(gateway.server)) === 0);
     for (const resource of opened.reverse()) await resource.close();
@@ -209,6 +208,6 @@ describe('express adapter: stale pooled connections', () => {
     expect(reply.status).toBe(200);
     await eventually('the pooled connection closed', () => closedBy.length === 1, 1_000);
     expect(closedBy).toEqual(['gateway']);
-    expect(Object.values(gateway.middleware.transport.httpAgent.freeSockets).flat()).toHaveLength(0);
+    expect(gateway.pool().idle).toBe(0);
   });
 });

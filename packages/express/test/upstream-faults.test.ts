@@ -12,7 +12,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createGateway, get, service, type GatewayOptions } from '@apigate/core';
 import {
-  busySockets,
   connectionsOf,
   echo,
   eventually,
@@ -26,6 +25,7 @@ import {
   startUpstream,
   streamUpload,
   tcpHandles,
+  transportNames,
   untilStuck,
   type Flood,
   type GatewayApp,
@@ -42,7 +42,7 @@ const recording = (outcomes: Outcome[]): Options['observer'] => ({
   upstreamFailed: (event) => outcomes.push({ error: event.error.code, reason: (event.error.details as { reason?: unknown } | undefined)?.reason }),
 });
 
-describe('express adapter: upstream faults', () => {
+describe.each(transportNames)('express adapter on the %s transport: upstream faults', (transport) => {
   let baseline = 0;
   let opened: { close: () => Promise<void> }[] = [];
 
@@ -62,7 +62,7 @@ describe('express adapter: upstream faults', () => {
   };
 
   const gatewayTo = async (origin: string, options: Options = {}): Promise<GatewayApp> => {
-    const gateway = await startGateway(salesGateway(origin, options));
+    const gateway = await startGateway(salesGateway(origin, options), { transport });
     opened.push(gateway);
     return gateway;
   };
@@ -73,9 +73,8 @@ describe('express adapter: upstream faults', () => {
    * TCP handles than before the test.
    */
   const expectNothingLeaked = async (gateway: GatewayApp, upstream?: Upstream): Promise<void> => {
-    const agent = gateway.middleware.transport.httpAgent;
-    await eventually('no upstream socket left in use', () => busySockets(agent) === 0);
-    const idle = Object.values(agent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0);
+    await eventually('no upstream socket left in use', () => gateway.pool().busy === 0);
+    const idle = gateway.pool().idle;
     if (upstream) await eventually('the upstream holds only pooled connections', async () => (await connectionsOf(upstream.server)) === idle);
     await eventually('the gateway holds no client connection', async () => (await connectionsOf(gateway.server)) === 0);
     for (const resource of opened.reverse()) await resource.close();
@@ -139,6 +138,95 @@ describe('express adapter: upstream faults', () => {
     await expectNothingLeaked(gateway, upstream);
   });
 
+  it('answers 502 upstream_unreachable when the upstream refuses the connection', async () => {
+    const outcomes: Outcome[] = [];
+    const gateway = await gatewayTo(`http://127.0.0.1:${await freePort()}`, { observer: recording(outcomes) });
+    const reply = await send(gateway.port, '/sales/ping');
+    expect(reply.status).toBe(502);
+    expect(reply.text).toMatch(/^upstream_unreachable: /);
+    expect(outcomes).toMatchObject([{ error: 'upstream_unreachable' }]);
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway);
+  });
+
+  it('answers 502 upstream_reset when the upstream drops a fresh connection before the head', async () => {
+    const outcomes: Outcome[] = [];
+    const upstream = await upstreamWith((req) => req.socket.destroy());
+    const gateway = await gatewayTo(upstream.origin, { observer: recording(outcomes) });
+    const reply = await send(gateway.port, '/sales/ping');
+    expect(reply.status).toBe(502);
+    expect(reply.text).toMatch(/^upstream_reset: /);
+    // A connection that never answered was not a stale pooled one: not sent again.
+    expect(upstream.connections()).toBe(1);
+    expect(outcomes).toMatchObject([{ error: 'upstream_reset' }]);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('answers 502 upstream_reset to a client still uploading when the upstream fails mid-upload', async () => {
+    const outcomes: Outcome[] = [];
+    const upstream = await upstreamWith((req) => req.once('data', () => req.socket.destroy()));
+    const gateway = await gatewayTo(upstream.origin, { observer: recording(outcomes) });
+    // The client sends part of its body, then waits: the answer comes while the upload is unfinished.
+    const upload = pausedUpload(gateway.port, '/sales/upload', 64 * 1024, 1024 * 1024);
+    const reply = await upload.reply;
+    expect(reply).toMatchObject({ status: 502 });
+    expect((reply as { text: string }).text).toMatch(/^upstream_reset: /);
+    expect(outcomes).toMatchObject([{ error: 'upstream_reset' }]);
+    upload.finish();
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('settles client_closed and aborts the upstream request when the client hangs up mid-download', async () => {
+    let flooding!: Flood;
+    const upstream = await upstreamWith((req, res) => {
+      req.resume();
+      flooding = flood(res, 32 * 1024 * 1024);
+    });
+    const outcomes: Outcome[] = [];
+    const gateway = await gatewayTo(upstream.origin, { observer: recording(outcomes) });
+    const status = await new Promise<number>((resolve, reject) => {
+      const client = request({ host: '127.0.0.1', port: gateway.port, path: '/sales/ping', agent: false }, (res) => {
+        res.once('data', () => {
+          resolve(res.statusCode ?? 0);
+          client.destroy();
+        });
+      });
+      client.on('error', () => undefined);
+      client.on('close', () => reject(new Error('closed before the body')));
+      client.end();
+    });
+    expect(status).toBe(200);
+    // The upstream's response was cut, not written out to a client that is gone.
+    expect(await flooding.finished).toBe(false);
+    await eventually('settled', () => outcomes.length === 1);
+    expect(outcomes).toMatchObject([{ error: 'client_closed' }]);
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
+  it('settles client_closed and aborts the upstream request when the client hangs up mid-upload', async () => {
+    let received = 0;
+    let upstreamClosed!: (complete: boolean) => void;
+    const closed = new Promise<boolean>((resolve) => (upstreamClosed = resolve));
+    const upstream = await upstreamWith((req) => {
+      req.on('data', (chunk: Buffer) => (received += chunk.byteLength));
+      req.on('close', () => upstreamClosed(req.complete));
+    });
+    const outcomes: Outcome[] = [];
+    const gateway = await gatewayTo(upstream.origin, { observer: recording(outcomes) });
+    const client = request({ host: '127.0.0.1', port: gateway.port, method: 'POST', path: '/sales/upload', agent: false, headers: { 'content-length': 1024 * 1024 } });
+    client.on('error', () => undefined);
+    client.write(Buffer.alloc(64 * 1024));
+    await eventually('the upstream has the first part', () => received === 64 * 1024);
+    client.destroy();
+    expect(await closed).toBe(false);
+    await eventually('settled', () => outcomes.length === 1);
+    expect(outcomes).toMatchObject([{ error: 'client_closed' }]);
+    await expectStillServing(gateway);
+    await expectNothingLeaked(gateway, upstream);
+  });
+
   describe("a route's own upstream timeouts", () => {
     const routes = (origin: string, options: Options) =>
       createGateway(options)
@@ -155,7 +243,7 @@ describe('express adapter: upstream faults', () => {
         arrived();
         void answered.then(() => res.end('late news'));
       });
-      const gateway = await startGateway(routes(upstream.origin, { upstream: { requestTimeout: 200 } }));
+      const gateway = await startGateway(routes(upstream.origin, { upstream: { requestTimeout: 200 } }), { transport });
       opened.push(gateway);
       const reply = send(gateway.port, '/poll/long');
       await arrival;
@@ -169,7 +257,7 @@ describe('express adapter: upstream faults', () => {
     it('answers 504 upstream_timeout on a route whose requestTimeout is shorter than the gateway\'s', async () => {
       const upstream = await upstreamWith((req) => req.resume());
       const outcomes: Outcome[] = [];
-      const gateway = await startGateway(routes(upstream.origin, { observer: recording(outcomes) }));
+      const gateway = await startGateway(routes(upstream.origin, { observer: recording(outcomes) }), { transport });
       opened.push(gateway);
       const reply = await send(gateway.port, '/poll/short');
       expect(reply.status).toBe(504);
@@ -394,9 +482,7 @@ describe('express adapter: a client that leaves while a hook runs', () => {
       await eventually('the request was dispatched', () => selected);
       await eventually('the request settled', () => settled !== undefined);
       expect(settled).toBe('client_closed');
-      const agent = gateway.middleware.transport.httpAgent;
-      expect(Object.keys(agent.sockets)).toHaveLength(0);
-      expect(Object.keys(agent.freeSockets)).toHaveLength(0);
+      expect(gateway.pool()).toEqual({ busy: 0, idle: 0 });
       expect(upstream.seen).toHaveLength(0);
     } finally {
       await gateway.close();
@@ -432,7 +518,7 @@ describe('express adapter: a client that leaves while a hook runs', () => {
       release();
       await eventually('the request settled', () => settled !== undefined);
       expect(settled).toBe('client_closed');
-      expect(Object.keys(gateway.middleware.transport.httpAgent.sockets)).toHaveLength(0);
+      expect(gateway.pool().busy).toBe(0);
       expect(upstream.seen).toHaveLength(0);
     } finally {
       await gateway.close();

@@ -6,6 +6,7 @@ import { createGateway, get, post, service, type Gateway, type GatewayOptions } 
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { honoMiddleware } from '../src/index.ts';
+import { UndiciTransport, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import { honoGateway } from '../src/node/index.ts';
 import {
   busySockets,
@@ -61,7 +62,7 @@ interface Probe {
 }
 
 interface HonoNodeApp extends HonoServer {
-  readonly middleware: ReturnType<typeof honoGateway>;
+  readonly middleware: ReturnType<typeof honoGateway<NodeTransportLike>>;
   readonly probes: Probe[];
 }
 
@@ -69,7 +70,11 @@ interface HonoNodeApp extends HonoServer {
  * A Hono app on @hono/node-server: an outer probe middleware, optional middleware, the gateway,
  * then app routes (one that reads `c.req.raw.body`: the control for the probe).
  */
-const startHonoNode = async (gateway: Gateway, before: ((app: Hono<{ Bindings: HttpBindings }>) => void) | undefined = undefined): Promise<HonoNodeApp> => {
+const startHonoNode = async (
+  gateway: Gateway,
+  before: ((app: Hono<{ Bindings: HttpBindings }>) => void) | undefined = undefined,
+  transport: 'node' | 'undici' = 'node',
+): Promise<HonoNodeApp> => {
   const app = new Hono<{ Bindings: HttpBindings }>();
   const probes: Probe[] = [];
   app.use(async (c, next) => {
@@ -85,7 +90,7 @@ const startHonoNode = async (gateway: Gateway, before: ((app: Hono<{ Bindings: H
     else outgoing.once('close', record);
   });
   before?.(app);
-  const middleware = honoGateway(gateway);
+  const middleware = honoGateway(gateway, { transport: transport === 'undici' ? new UndiciTransport(gateway.upstream) : (undefined as NodeTransportLike | undefined) });
   app.use(middleware);
   app.get('/own', (c) => c.text('own route'));
   app.post('/own/read-body', async (c) => {
@@ -236,7 +241,7 @@ describe('honoGateway (node) after a handler that read the body', () => {
 // The upstream faults and client aborts every adapter meets are conformance cases (apps/conformance),
 // run on hono-node with their leak checks. Only HEAD stays here: the Node bridge answers it with a
 // copy of RESPONSE_ALREADY_SENT, which is this adapter's own.
-describe('honoGateway (node): upstream faults on HEAD', () => {
+describe.each(['node', 'undici'] as const)('honoGateway (node) on the %s transport: upstream faults on HEAD', (transport) => {
   let baseline = 0;
   let opened: { close: () => Promise<void> }[] = [];
   let outcomes: Outcome[] = [];
@@ -258,15 +263,20 @@ describe('honoGateway (node): upstream faults on HEAD', () => {
   };
 
   const gatewayTo = async (origin: string, options: GatewayOptions<Record<string, never>> = {}): Promise<HonoNodeApp> => {
-    const app = await startHonoNode(salesGateway(origin, outcomes, options));
+    const app = await startHonoNode(salesGateway(origin, outcomes, options), undefined, transport);
     opened.push(app);
     return app;
   };
 
   const expectNothingLeaked = async (app: HonoNodeApp, upstream?: Upstream): Promise<void> => {
-    const agent = app.middleware.transport.httpAgent;
-    await eventually('no upstream socket left in use', () => busySockets(agent) === 0);
-    const idle = Object.values(agent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0);
+    const pooled = (): { busy: number; idle: number } => {
+      const used = app.middleware.transport;
+      if (used instanceof UndiciTransport) return used.connections;
+      const agent = (used as NodeTransport).httpAgent;
+      return { busy: busySockets(agent), idle: Object.values(agent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0) };
+    };
+    await eventually('no upstream socket left in use', () => pooled().busy === 0);
+    const idle = pooled().idle;
     if (upstream) await eventually('the upstream holds only pooled connections', async () => (await connectionsOf(upstream.server)) === idle);
     await eventually('the gateway holds no client connection', async () => (await connectionsOf(app.server)) === 0);
     expect((await send(app.port, '/own')).text).toBe('own route');

@@ -1,11 +1,14 @@
 import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware } from '@apigate/core';
 import type { RendererOption } from '@apigate/errors';
-import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeRequest, type NodeTransport } from '@apigate/proxy/node';
+import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeRequest, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import type { Middleware } from 'koa';
 
-export interface KoaGatewayOptions {
-  /** A transport to share between mounts; by default one is made from the gateway's upstream config. */
-  transport?: NodeTransport;
+export interface KoaGatewayOptions<TTransport extends NodeTransportLike = NodeTransport> {
+  /**
+   * A transport to share between mounts (NodeTransport, or UndiciTransport for plain HTTP); by
+   * default a NodeTransport is made from the gateway's upstream config.
+   */
+  transport?: TTransport;
   /**
    * What middleware see as `ctx.platform.env` (a Worker's bindings on Workers); an empty object
    * by default. Node has no bindings: pass the configuration the middleware read there.
@@ -25,8 +28,11 @@ type ParsedRequest = { body?: unknown; rawBody?: unknown };
  * app.use(koaGateway(gateway))
  * app.use(router.routes())
  */
-export const koaGateway = (gateway: Gateway, { transport, env }: KoaGatewayOptions = {}): Middleware & { readonly transport: NodeTransport } => {
-  const handler = nodeHandler(gateway, transport, { env });
+export function koaGateway<TTransport extends NodeTransportLike = NodeTransport>(gateway: Gateway, options?: KoaGatewayOptions<TTransport>): Middleware & { readonly transport: TTransport };
+export function koaGateway(gateway: Gateway, options?: KoaGatewayOptions): Middleware & { readonly transport: NodeTransport };
+export function koaGateway(gateway: Gateway, { transport, env }: KoaGatewayOptions<NodeTransportLike> = {}): Middleware & { readonly transport: NodeTransportLike } {
+  // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
+  const handler = nodeHandler(gateway, transport as NodeTransport, { env });
   const middleware: Middleware = function apigate(ctx, next) {
     const req = ctx.req as NodeRequest & { rawBody?: unknown };
     if (req.readableEnded) {
@@ -46,8 +52,8 @@ export const koaGateway = (gateway: Gateway, { transport, env }: KoaGatewayOptio
     ctx.respond = false;
     return Promise.resolve();
   };
-  return Object.assign(middleware, { transport: handler.transport });
-};
+  return Object.assign(middleware, { transport: handler.transport as NodeTransportLike });
+}
 
 export interface KoaMiddlewareOptions {
   /** How a GatewayError the hook raises is rendered; text by default. */

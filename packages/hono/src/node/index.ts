@@ -1,13 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '@apigate/core';
-import { nodeHandler, peerAddress, renderClientErrors, type NodeRequest, type NodeTransport } from '@apigate/proxy/node';
+import { nodeHandler, peerAddress, renderClientErrors, type NodeRequest, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { MiddlewareHandler } from 'hono';
 import { honoGateway as fetchGateway, parsedBodyOf, type ClientIpOf, type HonoGatewayOptions } from '../index.ts';
 
-export interface NodeHonoGatewayOptions extends Omit<HonoGatewayOptions, 'transport' | 'env'> {
-  /** A Node transport to share between mounts; by default one is made from the gateway's upstream config. */
-  transport?: NodeTransport;
+export interface NodeHonoGatewayOptions<TTransport extends NodeTransportLike = NodeTransport> extends Omit<HonoGatewayOptions, 'transport' | 'env'> {
+  /**
+   * A Node transport to share between mounts (NodeTransport, or UndiciTransport for plain HTTP);
+   * by default a NodeTransport is made from the gateway's upstream config.
+   */
+  transport?: TTransport;
   /**
    * What middleware see as `ctx.platform.env`; an empty object by default. Never `c.env`, which on
    * @hono/node-server holds the Node request and response.
@@ -62,8 +65,14 @@ const tapped = (raw: Request, incoming: IncomingMessage): boolean => {
  * app.use(honoGateway(gateway))
  * serve({ fetch: app.fetch, port: 8080 })
  */
-export const honoGateway = (gateway: Gateway, { transport, env, ...options }: NodeHonoGatewayOptions = {}): MiddlewareHandler & { readonly transport: NodeTransport } => {
-  const handler = nodeHandler(gateway, transport, { env });
+export function honoGateway<TTransport extends NodeTransportLike = NodeTransport>(
+  gateway: Gateway,
+  options?: NodeHonoGatewayOptions<TTransport>,
+): MiddlewareHandler & { readonly transport: TTransport };
+export function honoGateway(gateway: Gateway, options?: NodeHonoGatewayOptions): MiddlewareHandler & { readonly transport: NodeTransport };
+export function honoGateway(gateway: Gateway, { transport, env, ...options }: NodeHonoGatewayOptions<NodeTransportLike> = {}): MiddlewareHandler & { readonly transport: NodeTransportLike } {
+  // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
+  const handler = nodeHandler(gateway, transport as NodeTransport, { env });
   const fallbackEnv = env ?? {};
   const fallback = fetchGateway(gateway, { ...options, clientIp: options.clientIp ?? nodePeer, env: () => fallbackEnv });
   const middleware: MiddlewareHandler = async function apigate(c, next) {
@@ -86,7 +95,7 @@ export const honoGateway = (gateway: Gateway, { transport, env, ...options }: No
     // The bridge writes the response on `outgoing` itself; @hono/node-server must not.
     return incoming.method === 'HEAD' ? alreadySentThroughHead() : RESPONSE_ALREADY_SENT;
   };
-  return Object.assign(middleware, { transport: handler.transport });
-};
+  return Object.assign(middleware, { transport: handler.transport as NodeTransportLike });
+}
 
 export { renderClientErrors };

@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createGateway, get, service, type BackendInput, type Gateway } from '@apigate/core';
 import { fetchHandler } from '../fetch/handler.ts';
 import { FetchTransport } from '../fetch/transport.ts';
-import { nodeHandler } from './bridge.ts';
+import { nodeHandler, type NodeTransportLike } from './bridge.ts';
+import { NodeTransport } from './transport.ts';
+import { UndiciTransport } from './undici-transport.ts';
 
 /**
  * A CA, a server certificate it signed for `upstream.test` and 127.0.0.1, a client certificate it
@@ -76,6 +78,18 @@ const getFrom = (port: number, path: string): Promise<Answer> =>
   });
 
 /** A gateway with one `/<name>/who` route per backend; `failed` hears each upstream failure as `path code upstreamCode`. */
+/** The transport of each run: http-proxy-3's or undici's. */
+const transportOf = (name: 'node' | 'undici', gateway: Gateway): NodeTransportLike => (name === 'undici' ? new UndiciTransport(gateway.upstream) : new NodeTransport(gateway.upstream));
+
+/** Upstream connections in use, over every pool of the transport. */
+const busyOf = (transport: NodeTransportLike): number =>
+  transport instanceof UndiciTransport
+    ? transport.connections.busy
+    : [(transport as NodeTransport).httpAgent, (transport as NodeTransport).httpsAgent, ...(transport as NodeTransport).backendAgents].reduce((sum, agent) => sum + Object.values(agent.sockets).reduce((n, list) => n + (list?.length ?? 0), 0), 0);
+
+/** The pools a transport made for backends with settings of their own. */
+const ownPools = (transport: NodeTransportLike): number => (transport instanceof UndiciTransport ? transport.backendPools.length : (transport as NodeTransport).backendAgents.length);
+
 const gatewayOf = (services: Record<string, BackendInput>, failed: string[] = []): Gateway => {
   let builder = createGateway({
     renderer: 'json',
@@ -85,11 +99,11 @@ const gatewayOf = (services: Record<string, BackendInput>, failed: string[] = []
   return builder.build();
 };
 
-describe('NodeTransport: per-backend TLS against a real HTTPS upstream', () => {
+describe.each(['node', 'undici'] as const)('the %s transport: per-backend TLS against a real HTTPS upstream', (transportName) => {
   const dir = mkdtempSync(join(tmpdir(), 'apigate-tls-'));
   let pki: ReturnType<typeof makePki>;
   let port = 0;
-  let handler: ReturnType<typeof nodeHandler>;
+  let handler: ReturnType<typeof nodeHandler<NodeTransportLike>>;
   let gatewayPort = 0;
   const failed: string[] = [];
 
@@ -114,7 +128,7 @@ describe('NodeTransport: per-backend TLS against a real HTTPS upstream', () => {
       insecure: { url: origin, tls: { rejectUnauthorized: false } },
       untrusted: origin,
     }, failed);
-    handler = nodeHandler(gateway);
+    handler = nodeHandler(gateway, transportOf(transportName, gateway));
     gatewayPort = await listen(createHttpServer((req, res) => handler(req, res, () => res.writeHead(404).end())));
   });
 
@@ -127,8 +141,7 @@ describe('NodeTransport: per-backend TLS against a real HTTPS upstream', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const busy = (): number =>
-    [handler.transport.httpsAgent, ...handler.transport.backendAgents].reduce((sum, agent) => sum + Object.values(agent.sockets).reduce((n, list) => n + (list?.length ?? 0), 0), 0);
+  const busy = (): number => busyOf(handler.transport);
 
   it('verifies the upstream against the configured CA', async () => {
     expect(await getFrom(gatewayPort, '/ca/who')).toEqual({ status: 200, code: undefined, body: { authorized: false, client: null, servername: null, url: '/who' } });
@@ -159,15 +172,15 @@ describe('NodeTransport: per-backend TLS against a real HTTPS upstream', () => {
   });
 
   it('keeps each TLS backend in a pool of its own, and no busy socket once answered', async () => {
-    expect(handler.transport.backendAgents.length).toBeGreaterThanOrEqual(5);
+    expect(ownPools(handler.transport)).toBeGreaterThanOrEqual(5);
     expect(busy()).toBe(0);
   });
 });
 
-describe('NodeTransport: Unix-socket backends', () => {
+describe.each(['node', 'undici'] as const)('the %s transport: Unix-socket backends', (transportName) => {
   const dir = mkdtempSync(join(tmpdir(), 'apigate-unix-'));
   const socket = join(dir, 'upstream.sock');
-  let handler: ReturnType<typeof nodeHandler>;
+  let handler: ReturnType<typeof nodeHandler<NodeTransportLike>>;
   let gatewayPort = 0;
   let gateway: Gateway;
 
@@ -182,7 +195,7 @@ describe('NodeTransport: Unix-socket backends', () => {
       option: { url: 'http://app.internal', socketPath: socket },
       missing: `http+unix://${encodeURIComponent(join(dir, 'nothing.sock'))}`,
     });
-    handler = nodeHandler(gateway);
+    handler = nodeHandler(gateway, transportOf(transportName, gateway));
     gatewayPort = await listen(createHttpServer((req, res) => handler(req, res, () => res.writeHead(404).end())));
   });
 
@@ -195,7 +208,7 @@ describe('NodeTransport: Unix-socket backends', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const busy = (): number => handler.transport.backendAgents.reduce((sum, agent) => sum + Object.values(agent.sockets).reduce((n, list) => n + (list?.length ?? 0), 0), 0);
+  const busy = (): number => busyOf(handler.transport);
 
   it('reaches a backend given as an http+unix: URL, with its base path and localhost as the Host', async () => {
     expect(await getFrom(gatewayPort, '/url/who')).toEqual({ status: 200, code: undefined, body: { url: '/base/who', host: 'localhost', forwardedPort: String(gatewayPort) } });

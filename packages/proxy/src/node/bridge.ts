@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Gateway, Plan, RequestIO, RuntimePlatform } from '@apigate/core';
+import type { Gateway, Plan, RequestIO, RuntimePlatform, Transport } from '@apigate/core';
 import { GatewayError, toGatewayError, type GatewayResponse } from '@apigate/errors';
 import { outgoingBody, transferCodingRefusal, type BodyState } from '@apigate/core/exchange';
 import { cleanRequestHeaders, dropClientHopByHop, peerAddress, trustMatcher } from './hygiene.ts';
@@ -10,10 +10,19 @@ import { NodeTransport, type NodeExchange } from './transport.ts';
 /** A request as the Node adapters see it: Express and Koa both hand over `req.body` if parsed. */
 export type NodeRequest = IncomingMessage & { body?: unknown };
 
+/**
+ * What the Node bridge forwards through: NodeTransport (http-proxy-3, the reference, WebSockets
+ * included), UndiciTransport (undici's dispatcher, faster on plain HTTP), or one's own.
+ */
+export interface NodeTransportLike extends Transport<NodeExchange> {
+  /** Destroys the transport's connection pools. */
+  close(): void;
+}
+
 /** Connect-style middleware: calls `next()` for requests that are not gateway routes. */
-export type NodeHandler = ((req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void) & {
+export type NodeHandler<TTransport extends NodeTransportLike = NodeTransport> = ((req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void) & {
   /** The transport, to close its connection pools on shutdown. */
-  readonly transport: NodeTransport;
+  readonly transport: TTransport;
 };
 
 export interface NodeHandlerOptions {
@@ -91,7 +100,9 @@ class NodeIO implements RequestIO, BodyState {
  * Serves a gateway from Node's `(req, res, next)`: the one bridge that the Express and Koa
  * adapters share. Passthrough routes never leave the raw request and response streams.
  */
-export const nodeHandler = (gateway: Gateway, transport?: NodeTransport, { env }: NodeHandlerOptions = {}): NodeHandler => {
+export function nodeHandler<TTransport extends NodeTransportLike = NodeTransport>(gateway: Gateway, transport?: TTransport, options?: NodeHandlerOptions): NodeHandler<TTransport>;
+export function nodeHandler(gateway: Gateway, transport?: NodeTransport, options?: NodeHandlerOptions): NodeHandler;
+export function nodeHandler(gateway: Gateway, transport?: NodeTransportLike, { env }: NodeHandlerOptions = {}): NodeHandler<NodeTransportLike> {
   // No waitUntil on Node: the gateway keeps that work and close() drains it.
   const platform: RuntimePlatform | undefined = env === undefined ? undefined : { env };
   const isTrusted = trustMatcher(gateway.upstream.trustedProxies);
@@ -100,12 +111,13 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport, { env }
     const q = path.indexOf('?');
     sendResponse(req, res, gateway.render(error, req.method ?? 'GET', q === -1 ? path : path.slice(0, q)));
   };
-  let upstream = transport;
+  let upstream: NodeTransportLike | undefined = transport;
   if (upstream === undefined) {
     // A transport made here is the gateway's: gateway.close() closes its pools.
     upstream = new NodeTransport(gateway.upstream);
     gateway.own(upstream);
   }
+  const forwarder = upstream;
 
   const execute = (req: NodeRequest, res: ServerResponse, plan: Plan, io: NodeIO): void => {
     if (plan.kind === 'respond') {
@@ -128,7 +140,7 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport, { env }
     // An upstream failure the client is told of goes through the route's response phases.
     const exchange: NodeExchange = { req, res, body, fail: plan.intercepts ? (q, s, error) => sendResponse(q, s, plan.render(error)) : fail };
     try {
-      upstream.forward(exchange, plan);
+      forwarder.forward(exchange, plan);
     } catch (error) {
       // e.g. a hook set a header value Node refuses to send: answer, never crash.
       const failure = new GatewayError('internal', { details: { reason: 'the upstream request could not be created' }, cause: error });
@@ -167,4 +179,4 @@ export const nodeHandler = (gateway: Gateway, transport?: NodeTransport, { env }
     }
   };
   return Object.assign(handler, { transport: upstream });
-};
+}

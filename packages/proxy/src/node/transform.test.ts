@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createGateway, get, service, type Middleware } from '@apigate/core';
 import { nodeHandler } from './bridge.ts';
+import { NodeTransport } from './transport.ts';
+import { UndiciTransport } from './undici-transport.ts';
 
 type Outcome = { status: number } | { error: string };
 
@@ -85,7 +87,7 @@ interface Setup {
   readonly requestTimeout?: number;
 }
 
-const start = async ({ levels = {}, upstream, requestTimeout }: Setup) => {
+const startOn = async (transportName: 'node' | 'undici', { levels = {}, upstream, requestTimeout }: Setup) => {
   const origin = `http://127.0.0.1:${await listen(createServer(upstream))}`;
   const outcomes: Outcome[] = [];
   const failures: string[] = [];
@@ -100,7 +102,7 @@ const start = async ({ levels = {}, upstream, requestTimeout }: Setup) => {
   })
     .mount(service({ name: 'tx', prefix: '/tx', use: levels.service ?? [] }, [get('/x', { use: levels.route ?? [] })]), [origin])
     .build();
-  const handler = nodeHandler(gateway);
+  const handler = nodeHandler(gateway, transportName === 'undici' ? new UndiciTransport(gateway.upstream) : new NodeTransport(gateway.upstream));
   const port = await listen(
     createServer((req, res) =>
       handler(req, res, () => {
@@ -109,7 +111,9 @@ const start = async ({ levels = {}, upstream, requestTimeout }: Setup) => {
       }),
     ),
   );
-  const busy = (): number => Object.values(handler.transport.httpAgent.sockets).reduce((sum, list) => sum + (list?.length ?? 0), 0);
+  const { transport } = handler;
+  const busy = (): number =>
+    transport instanceof UndiciTransport ? transport.connections.busy : Object.values(transport.httpAgent.sockets).reduce((sum, list) => sum + (list?.length ?? 0), 0);
   transports.push(handler.transport);
   return { port, outcomes, failures, busy };
 };
@@ -126,7 +130,9 @@ const sendText = (_req: IncomingMessage, res: ServerResponse): void => {
   res.end(text);
 };
 
-describe('NodeTransport: response body transforms', () => {
+describe.each(['node', 'undici'] as const)('the %s transport: response body transforms', (transportName) => {
+  const start = (setup: Setup) => startOn(transportName, setup);
+
   it('streams a proxied body through a route-level transform, chunked, without the upstream Content-Length', async () => {
     const { port, outcomes } = await start({ levels: { route: [upper()] }, upstream: sendText });
     const reply = await fetchText(port, '/tx/x');
