@@ -5,7 +5,7 @@ import { build, type Plugin } from 'esbuild';
 import { neutralBuild } from './neutral-build.ts';
 
 /** The runtime-neutral entries: DESIGN.md says they bundle for workerd, Deno and Bun. */
-const neutralEntries = ['@apigate/errors', '@apigate/core', '@apigate/core/exchange', '@apigate/validation', '@apigate/policies', '@apigate/auth', '@apigate/rate-limit', '@apigate/proxy', '@apigate/hono'];
+const neutralEntries = ['@apigate/errors', '@apigate/core', '@apigate/core/exchange', '@apigate/validation', '@apigate/policies', '@apigate/auth', '@apigate/rate-limit', '@apigate/rate-limit/durable-object', '@apigate/proxy', '@apigate/hono'];
 
 const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
 const isBuiltin = (specifier: string): boolean => specifier.startsWith('node:') || builtins.has(specifier) || builtins.has(specifier.split('/')[0]!);
