@@ -72,7 +72,7 @@ describe('rateLimit', () => {
       retryAfter: '60',
       body: {
         type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
-        title: 'Request cannot be satisfied as assigned quota has been exceeded',
+        title: 'Quota Exceeded',
         status: 429,
         detail: 'The rate limit for this resource was reached.',
         instance: '/x',
