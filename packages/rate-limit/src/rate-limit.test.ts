@@ -185,6 +185,15 @@ describe('rateLimit', () => {
     expect(pro.headers['ratelimit-policy']).toBe('"pro";q=3;w=60');
   });
 
+  it('counts a tier given the default list with the untiered requests, and two tiers sharing another list apart', async () => {
+    const { store } = clock();
+    const defaults = [fixedWindow({ limit: 1, window: '1m', name: 'minute' })];
+    const paid = [fixedWindow({ limit: 1, window: '1m', name: 'minute' })];
+    const limiter = rateLimit({ limits: defaults, tiers: { by: 'tier', limits: { pro: defaults, team: paid, staff: paid } }, key: byHeader('x-user'), store });
+    const as = async (tier: string) => (await statuses(limiter, 1, { headers: { 'x-user': 'same' }, scope: { tier } }))[0];
+    expect([await as('free'), await as('pro'), await as('team'), await as('staff'), await as('team')]).toEqual(['next', 429, 'next', 'next', 429]);
+  });
+
   it('refuses limits that share a name', () => {
     expect(() => rateLimit({ limits: [fixedWindow({ limit: 1, window: '1m', name: 'a' }), tokenBucket({ rate: 1, name: 'a' })] })).toThrow(/named "a"/);
     expect(() => fixedWindow({ limit: 0, window: '1m' })).toThrow(/limit/);
