@@ -8,7 +8,8 @@ import { all, createGateway, defineRoutes, get, post, roundRobin, service, type 
 import { json, respond, unauthorized } from '@apigate/errors';
 import { dynamicTarget, headerSticky } from '@apigate/policies';
 import { interceptBody, rewriteCookies, rewriteLocation } from '@apigate/proxy';
-import { byHeader, concurrencyLimit, rateLimit, tokenBucket } from '@apigate/rate-limit';
+import { byHeader, concurrencyLimit, rateLimit, tokenBucket, type RateLimitStore } from '@apigate/rate-limit';
+import { durableObjectStore, type DurableObjectNamespaceLike } from '@apigate/rate-limit/durable-object';
 import { get as vget, post as vpost } from '@apigate/validation';
 import { z } from 'zod';
 import { authKeyServices } from './auth-keys.ts';
@@ -557,8 +558,45 @@ const limitedRoutes = () => {
   };
 };
 
+/** What only some runtimes give the gateway: a Durable Object namespace on workerd. */
+export interface GatewayBindings {
+  /** The RateLimitObject namespace of `/limited-do`; absent on Node, which has no Durable Objects. */
+  readonly rateLimiter?: DurableObjectNamespaceLike | undefined;
+}
+
+/** Where `/limited-do` counts when the runtime has no Durable Object namespace to give it. */
+const noNamespace: RateLimitStore = {
+  consume: () => {
+    throw new Error('no RATE_LIMITER Durable Object namespace: this runtime has no Durable Objects');
+  },
+};
+
+/**
+ * `/limited-do/ping`: the same limit as `/limited/ping` (`hourlyLimit` an hour per `x-client`, the
+ * RateLimit headers on allowed responses too), counted in one RateLimitObject per client through
+ * the Durable Object store. Closed on failure, so that a runtime without the namespace (Node)
+ * refuses with 503 instead of letting everything through unseen; the store's timeout is generous,
+ * a busy machine's round trip to the object is no store failure.
+ */
+const durableLimited = (namespace: DurableObjectNamespaceLike | undefined) =>
+  service({ name: 'limited-do', prefix: '/limited-do' }, [
+    get('/ping', {
+      use: [
+        rateLimit({
+          name: 'global',
+          key: byHeader(clientHeader),
+          limits: [tokenBucket({ rate: hourlyLimit, per: '1h', name: 'hourly' })],
+          store: namespace === undefined ? noNamespace : durableObjectStore(namespace, { timeout: 10_000 }),
+          failure: 'closed',
+          onStoreError: () => {},
+          headers: { allowed: true },
+        }),
+      ],
+    }),
+  ]);
+
 /** Builds the conformance gateway over the given upstreams. */
-export const buildGateway = (origins: Origins): Gateway => {
+export const buildGateway = (origins: Origins, { rateLimiter }: GatewayBindings = {}): Gateway => {
   const failures: string[] = [];
   const settled: Settled[] = [];
   const mwSettled: string[] = [];
@@ -605,6 +643,7 @@ export const buildGateway = (origins: Origins): Gateway => {
     .mount(limited.limited, [origins.echo[0]!])
     .mount(limited.down, [origins.refused])
     .mount(limited.slow, [origins.slow])
+    .mount(durableLimited(rateLimiter), [origins.echo[0]!])
     .mount(tx, [origins.echo[0]!])
     .mount(txOrder, [origins.echo[0]!])
     .mount(platform(reports), [origins.echo[0]!])

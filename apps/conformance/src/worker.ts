@@ -5,6 +5,7 @@
  */
 import type { Gateway } from '@apigate/core';
 import { honoGateway } from '@apigate/hono';
+import type { DurableObjectNamespaceLike } from '@apigate/rate-limit/durable-object';
 import { Hono, type ExecutionContext, type MiddlewareHandler } from 'hono';
 import { buildGateway, type Origins, type PlatformBindings } from './gateway.ts';
 
@@ -13,7 +14,12 @@ export interface WorkerEnv extends PlatformBindings {
   readonly ORIGINS: Origins;
   /** Parse JSON bodies before the gateway, as an app whose own routes use `c.req.json()` would. */
   readonly PARSE_JSON?: boolean;
+  /** The RateLimitObject namespace that `/limited-do` counts in. */
+  readonly RATE_LIMITER: DurableObjectNamespaceLike;
 }
+
+// The Durable Object class behind RATE_LIMITER: workerd finds it among the module's exports.
+export { RateLimitObject } from '@apigate/rate-limit/durable-object';
 
 const app = new Hono<{ Bindings: WorkerEnv }>();
 
@@ -26,7 +32,7 @@ app.use(async (c, next) => {
 let built: { gateway: Gateway; middleware: MiddlewareHandler } | undefined;
 app.use(async (c, next) => {
   if (built === undefined) {
-    const gateway = buildGateway(c.env.ORIGINS);
+    const gateway = buildGateway(c.env.ORIGINS, { rateLimiter: c.env.RATE_LIMITER });
     built = { gateway, middleware: honoGateway(gateway) };
   }
   return built.middleware(c, next);

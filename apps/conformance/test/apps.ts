@@ -202,6 +202,8 @@ const startWorkerd = async (origins: Origins, { bodyParser: parse = false }: App
         bindings: { ORIGINS: { ...origins }, PARSE_JSON: parse, PLATFORM_SECRET: platformSecret, AUDIT_ORIGIN: platformEnv(origins).AUDIT_ORIGIN },
         // The `/bound` service's backend, `binding://BOUND`: another Worker, reached by no URL.
         serviceBindings: { BOUND: 'bound' },
+        // The `/limited-do` limiter's objects: the worker exports the class.
+        durableObjects: { RATE_LIMITER: 'RateLimitObject' },
         compatibilityDate: '2025-09-01',
       },
       { name: 'bound', modules: true, script: boundWorker, compatibilityDate: '2025-09-01' },

@@ -1152,6 +1152,76 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
   });
 
+  // The same limit on two stores: `/limited/ping` counts in the gateway's memory store,
+  // `/limited-do/ping` in one Durable Object per client (none on Node: divergences.ts).
+  describe('rate limits under concurrent requests', () => {
+    const concurrent = 10;
+    /** Sends `concurrent` requests at once for one client; the statuses counted, and what reached the upstream. */
+    const burst = async (path: string, client: string): Promise<Record<string, unknown>> => {
+      const before = f.upstreams.echo[0]!.requests();
+      const replies = await Promise.all(Array.from({ length: concurrent }, () => get(path, { [clientHeader]: client })));
+      const statuses: Record<number, number> = {};
+      for (const reply of replies) statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
+      const codes = [...new Set(replies.filter((reply) => reply.status !== 200).map((reply) => String(failure(reply).code)))];
+      return { statuses, codes, upstreamRequests: f.upstreams.echo[0]!.requests() - before };
+    };
+    const exact = { statuses: { 200: hourlyLimit, 429: concurrent - hourlyLimit }, codes: ['rate_limited'], upstreamRequests: hourlyLimit };
+
+    it(`lets exactly ${hourlyLimit} of ${concurrent} concurrent requests through the memory store`, async () => {
+      conform('memory store limit under concurrent requests', adapter, await burst('/limited/ping', 'burst-memory'), exact);
+    });
+
+    it(`lets exactly ${hourlyLimit} of ${concurrent} concurrent requests through the Durable Object store`, async () => {
+      conform('durable object limit under concurrent requests', adapter, await burst('/limited-do/ping', 'burst-do'), exact);
+    });
+  });
+
+  describe('rate limits (Durable Object store)', () => {
+    const as = (client: string) => get('/limited-do/ping', { [clientHeader]: client });
+    /** The RateLimit header with its `t` (seconds to the reset, which moves with the clock) checked and dropped. */
+    const state = (reply: Reply): string | undefined => {
+      const value = reply.headers.ratelimit as string | undefined;
+      return value?.replace(/;t=(\d+)$/, (_, t: string) => (Number(t) >= 1 && Number(t) <= 3600 ? ';t=ok' : `;t=${t}`));
+    };
+    const allowed = (reply: Reply) => [reply.status, reply.headers['ratelimit-policy'], state(reply)];
+
+    it(`lets ${hourlyLimit} requests an hour through with the RateLimit headers, refuses the next with 429 rate_limited and Retry-After, and counts another key apart`, async () => {
+      const before = f.upstreams.echo[0]!.requests();
+      const replies: Reply[] = [];
+      for (let i = 0; i <= hourlyLimit; i++) replies.push(await as('do-a'));
+      const refused = replies.at(-1)!;
+      const retryAfter = Number(refused.headers['retry-after']);
+      const upstreamRequests = f.upstreams.echo[0]!.requests() - before;
+      // Another client's object holds its own count: its whole hour is still there.
+      const other: Reply[] = [];
+      for (let i = 0; i < hourlyLimit; i++) other.push(await as('do-b'));
+      conform(
+        'durable object limit refuses past the limit',
+        adapter,
+        {
+          allowed: replies.slice(0, -1).map(allowed),
+          refused: { ...failure(refused), policy: refused.headers['ratelimit-policy'], state: state(refused), retryAfter: Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 3600 },
+          upstreamRequests,
+          otherClient: other.map(allowed),
+        },
+        {
+          allowed: [
+            [200, '"hourly";q=3;w=3600', '"hourly";r=2;t=ok'],
+            [200, '"hourly";q=3;w=3600', '"hourly";r=1;t=ok'],
+            [200, '"hourly";q=3;w=3600', '"hourly";r=0;t=ok'],
+          ],
+          refused: { ...rendered(429, 'rate_limited'), policy: '"hourly";q=3;w=3600', state: '"hourly";r=0;t=ok', retryAfter: true },
+          upstreamRequests: hourlyLimit,
+          otherClient: [
+            [200, '"hourly";q=3;w=3600', '"hourly";r=2;t=ok'],
+            [200, '"hourly";q=3;w=3600', '"hourly";r=1;t=ok'],
+            [200, '"hourly";q=3;w=3600', '"hourly";r=0;t=ok'],
+          ],
+        },
+      );
+    });
+  });
+
   describe('sticky policies', () => {
     const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
 

@@ -85,9 +85,36 @@ const noBindingsOnNode = (): Divergence[] =>
     },
   ]);
 
+/** Durable Objects are Workers' own: on Node the `/limited-do` limiter has no namespace to count in. */
+const noDurableObjectsOnNode = (): Divergence[] => {
+  const unavailable = [503, undefined, undefined];
+  const why =
+    "`/limited-do` counts in a Durable Object namespace (RATE_LIMITER, `@apigate/rate-limit/durable-object`), which only workerd has; on Node the gateway is built without one, its store fails every decision and the limiter, `failure: 'closed'`, refuses every request with 503 service_unavailable (`Retry-After: 1`, no RateLimit headers). Nothing reaches the upstream. On Node limits are counted in the memory store (the same cases on `/limited/ping` converge) or in Redis.";
+  return (['express', 'koa', 'hono-node'] as const).flatMap((adapter) => [
+    {
+      case: 'durable object limit under concurrent requests',
+      adapter,
+      observed: { statuses: { 503: 10 }, codes: ['service_unavailable'], upstreamRequests: 0 },
+      why,
+    },
+    {
+      case: 'durable object limit refuses past the limit',
+      adapter,
+      observed: {
+        allowed: [unavailable, unavailable, unavailable],
+        refused: { status: 503, gateway: true, code: 'service_unavailable', contentType: 'application/json; charset=utf-8', bodyStatus: 503, policy: undefined, state: undefined, retryAfter: true },
+        upstreamRequests: 0,
+        otherClient: [unavailable, unavailable, unavailable],
+      },
+      why,
+    },
+  ]);
+};
+
 export const divergences: readonly Divergence[] = [
   ...pathSafetyOnWorkerd(),
   ...noBindingsOnNode(),
+  ...noDurableObjectsOnNode(),
   ...backslashOnHonoNode(),
   {
     case: 'catch-all refuses an encoded `..` segment',

@@ -5,7 +5,7 @@ import { build, type Plugin } from 'esbuild';
 import { neutralBuild } from './neutral-build.ts';
 
 /** The runtime-neutral entries: DESIGN.md says they bundle for workerd, Deno and Bun. */
-const neutralEntries = ['@apigate/errors', '@apigate/core', '@apigate/core/exchange', '@apigate/validation', '@apigate/policies', '@apigate/auth', '@apigate/rate-limit', '@apigate/proxy', '@apigate/hono'];
+const neutralEntries = ['@apigate/errors', '@apigate/core', '@apigate/core/exchange', '@apigate/validation', '@apigate/policies', '@apigate/auth', '@apigate/rate-limit', '@apigate/rate-limit/durable-object', '@apigate/proxy', '@apigate/hono'];
 
 const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
 const isBuiltin = (specifier: string): boolean => specifier.startsWith('node:') || builtins.has(specifier) || builtins.has(specifier.split('/')[0]!);
@@ -42,7 +42,7 @@ describe('runtime-neutral packages', () => {
     const { found, inputs } = await bundleNeutral(`export * from '${entry}';`);
     expect(found).toEqual([]);
     // The workspace sources were bundled, not a prebuilt dist/.
-    expect(inputs.some((input) => /packages\/[a-z]+\/src\/.+\.ts$/.test(input))).toBe(true);
+    expect(inputs.some((input) => /packages\/[a-z-]+\/src\/.+\.ts$/.test(input))).toBe(true);
   });
 
   it('every policy subpath bundles with no Node built-in', async () => {

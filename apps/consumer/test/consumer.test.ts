@@ -256,8 +256,10 @@ describe.each<Manager>(['npm', 'pnpm'])('an app outside the workspace, installed
     }
   });
 
-  it('typechecks strictly, with skipLibCheck off', async () => {
-    const { code, output } = await run(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], dir);
+  // fixture/tsconfig.json: strict as app templates write it; tsconfig.exact.json adds
+  // exactOptionalPropertyTypes; tsconfig.node.json also drops the DOM lib (every entry but Hono's).
+  it.each(['tsconfig.json', 'tsconfig.exact.json', 'tsconfig.node.json'])('typechecks strictly, with skipLibCheck off (%s)', async (config) => {
+    const { code, output } = await run(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', config], dir);
     const errors = output.split('\n').filter((line) => line.trim() !== '' && !knownThirdParty[manager].some((known) => known.test(line)));
     expect(errors).toEqual([]);
     if (knownThirdParty[manager].length === 0) expect(code).toBe(0);

@@ -1,6 +1,6 @@
 // What an excerpt of the rate-limiting docs uses without importing it: @apigate/rate-limit and a
 // list of limits as the page's first example declares them.
-import { tokenBucket, type Limit, type RateLimitStore } from '@apigate/rate-limit';
+import { tokenBucket, type Limit } from '@apigate/rate-limit';
 import type { Redis } from 'ioredis';
 
 export {
@@ -22,6 +22,3 @@ export { get } from '@apigate/core';
 export const limits: Limit[] = [tokenBucket({ rate: 10, burst: 20, name: 'burst' })];
 /** The reader's ioredis client. */
 export declare const client: Redis;
-/** The worker example's Durable Object store (apps/examples/hono-worker/src/rate-limit-object.ts) and its binding. */
-export declare const durableObjectStore: (namespace: unknown, options?: { timeout?: number }) => RateLimitStore;
-export declare const env: { readonly RATE_LIMITER: unknown };

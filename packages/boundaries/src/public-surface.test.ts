@@ -51,6 +51,7 @@ const surface: Record<string, readonly string[]> = {
     'allOf', 'allowPreflight', 'anonymousConsumer', 'anyOf', 'apiKey', 'consumerKey', 'cookieSigner', 'hashApiKey', 'memoryKeyStore', 'optional', 'signedCookies', 'signedCookiesKey',
   ],
   '@apigate/rate-limit': ['MemoryStore', 'allRequests', 'byHeader', 'byIp', 'byRoute', 'byScope', 'concurrencyLimit', 'fixedWindow', 'joinKeys', 'memoryStore', 'rateLimit', 'slidingWindow', 'tokenBucket'],
+  '@apigate/rate-limit/durable-object': ['RateLimitObject', 'durableObjectStore'],
   '@apigate/rate-limit/redis': ['RedisStore', 'redisStore'],
   '@apigate/proxy': ['FetchTransport', 'WebResponseHeaders', 'defaultInterceptLimit', 'fetchHandler', 'interceptBody', 'rewriteCookies', 'rewriteLocation', 'toWebResponse'],
   '@apigate/proxy/node': [

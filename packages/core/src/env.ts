@@ -5,9 +5,12 @@
  * @example type AppEnv = { state: { db: Db }; scope: { user: User }; bindings: { JWKS_URL: string } }
  */
 export interface Env {
-  state?: object;
-  scope?: object;
-  bindings?: object;
+  // `| undefined`: an app compiled with exactOptionalPropertyTypes reads an optional member of a
+  // generic TEnv as `T | undefined`, and derived Envs (WithScope's Omit<TEnv, 'scope'>) must still
+  // satisfy this constraint there (TS2344 in the published .d.ts otherwise).
+  state?: object | undefined;
+  scope?: object | undefined;
+  bindings?: object | undefined;
 }
 
 /** The declared state, or an open record for hooks written without an Env (reusable middleware). */

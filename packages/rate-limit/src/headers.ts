@@ -33,17 +33,26 @@ export const styles = (option: HeaderOptions['style'] = 'ietf'): readonly Header
 /** Whole seconds, rounded up: a client told `t=0` while 400 ms remain would come back too early. */
 export const seconds = (ms: number): number => Math.ceil(ms / 1000);
 
+/** What `RateLimit-Policy` says of a policy: the same on every response. */
+export type PolicyShape = Pick<PolicyReport, 'name' | 'quota' | 'windowSeconds' | 'unit'>;
+
 /**
- * The header values for the policies of one limiter. `restrictive` is the one the single-valued
+ * The `RateLimit-Policy` value of a limiter's policies. It depends on the limits alone, so a
+ * limiter computes it once per list of limits and hands it to {@link rateLimitHeaders}.
+ */
+export const policyValue = (policies: readonly PolicyShape[]): string =>
+  policies.map((p) => `"${p.name}";q=${p.quota}${p.windowSeconds === undefined ? '' : `;w=${p.windowSeconds}`}${p.unit === 'requests' ? '' : `;qu="${p.unit}"`}`).join(', ');
+
+/**
+ * The header values for the policies of one limiter. `policy` is their `policyValue`, when the
+ * caller holds it already. `restrictive` is the one the single-valued
  * legacy headers report: the refusing policy, or the one with the fewest units left.
  */
-export const rateLimitHeaders = (policies: readonly PolicyReport[], restrictive: PolicyReport, which: readonly HeaderStyle[]): Record<string, string> => {
+export const rateLimitHeaders = (policies: readonly PolicyReport[], restrictive: PolicyReport, which: readonly HeaderStyle[], policy?: string): Record<string, string> => {
   const headers: Record<string, string> = {};
   for (const style of which) {
     if (style === 'ietf') {
-      headers['ratelimit-policy'] = policies
-        .map((p) => `"${p.name}";q=${p.quota}${p.windowSeconds === undefined ? '' : `;w=${p.windowSeconds}`}${p.unit === 'requests' ? '' : `;qu="${p.unit}"`}`)
-        .join(', ');
+      headers['ratelimit-policy'] = policy ?? policyValue(policies);
       headers.ratelimit = policies.map((p) => `"${p.name}";r=${p.remaining}${p.resetSeconds === undefined ? '' : `;t=${p.resetSeconds}`}`).join(', ');
     } else {
       const prefix = style === 'legacy' ? 'ratelimit' : 'x-ratelimit';
@@ -57,7 +66,8 @@ export const rateLimitHeaders = (policies: readonly PolicyReport[], restrictive:
 
 /** The headers a refusal carries beside Retry-After, and the ones the response phase adds, on a response's headers. */
 export const applyHeaders = (target: { get(name: string): string | undefined; set(name: string, value: string): void }, headers: Readonly<Record<string, string>>): void => {
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name]!;
     if (name === 'ratelimit-policy' || name === 'ratelimit') {
       // Lists: another limiter (or the upstream) may have put its own policies there already.
       const existing = target.get(name);

@@ -205,6 +205,23 @@ describe('memoryStore bounds', () => {
     expect(c.one(limit, { subject: 'spray-0' }).allowed).toBe(true);
   });
 
+  it('drops the oldest key not met since it was stored, and gives a key met since then a second chance', () => {
+    const c = clocked(3);
+    const limit = fixedWindow({ limit: 1, window: '1h' });
+    for (const subject of ['a', 'b', 'c']) c.one(limit, { subject });
+    // `a` is met again (refused: its hour is spent), `b` and `c` are not.
+    expect(c.one(limit, { subject: 'a' }).allowed).toBe(false);
+    c.one(limit, { subject: 'd' });
+    expect(c.store.size).toBe(3);
+    // `b` went, the oldest unmet one; `a` kept its count. (Meeting `b` again stores it afresh.)
+    expect(c.one(limit, { subject: 'a' }).allowed).toBe(false);
+    expect(c.one(limit, { subject: 'b' }).allowed).toBe(true);
+    expect(c.store.size).toBe(3);
+    // Storing `b` dropped `c`; now `d`, `a` (met) and `b` are held. A new key drops `d`, passing over `a`.
+    c.one(limit, { subject: 'e' });
+    expect([c.one(limit, { subject: 'd' }).allowed, c.one(limit, { subject: 'a' }).allowed]).toEqual([true, false]);
+  });
+
   it('forgets a key once its state no longer matters', () => {
     const c = clocked();
     const limit = fixedWindow({ limit: 1, window: '1s' });

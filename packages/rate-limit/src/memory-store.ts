@@ -1,10 +1,11 @@
-import { evaluate } from './internal/algorithms.ts';
+import { evaluate, type Evaluation } from './internal/algorithms.ts';
 import type { LimitCheck, Outcome, RateLimitStore } from './store.ts';
 
 export interface MemoryStoreOptions {
   /**
-   * The most keys (subject × limit) kept; past it the least recently used key is dropped, so a
-   * client spraying distinct keys cannot grow the process. Default 10 000.
+   * The most keys (subject × limit) kept; past it a key not met recently is dropped (the oldest one
+   * not met since it last came up for eviction: CLOCK, an approximation of least recently used), so
+   * a client spraying distinct keys cannot grow the process. Default 10 000.
    */
   maxKeys?: number;
   /** The clock, in milliseconds; inject one for tests. Default `Date.now`. */
@@ -12,12 +13,18 @@ export interface MemoryStoreOptions {
 }
 
 interface Entry {
-  readonly state: readonly number[];
-  readonly expires: number;
+  state: readonly number[];
+  expires: number;
+  /** Met since the key last came up for eviction: it gets a second chance (CLOCK). */
+  used: boolean;
 }
 
 /** A RateLimitStore in this process's memory: exact, bounded, and per instance (not shared). */
 export class MemoryStore implements RateLimitStore {
+  // Insertion order is the eviction order. A key met again is only marked used, not moved: moving
+  // it (a delete and a set on every request) was most of the store's cost on a hot key. Eviction
+  // moves a used key to the end instead, once, and drops the first one not used since (CLOCK, the
+  // usual approximation of least recently used).
   readonly #entries = new Map<string, Entry>();
   readonly #maxKeys: number;
   readonly #now: () => number;
@@ -35,30 +42,65 @@ export class MemoryStore implements RateLimitStore {
 
   consume(checks: readonly LimitCheck[]): readonly Outcome[] {
     const now = this.#now();
-    const evaluations = checks.map((check) => evaluate(check.limit, this.#read(`${check.subject}\u0000${check.id}`, now), now, check.cost));
-    if (!evaluations.every((evaluation) => evaluation.outcome.allowed)) return evaluations.map((evaluation) => evaluation.held);
-    checks.forEach((check, i) => this.#write(`${check.subject}\u0000${check.id}`, { state: evaluations[i]!.next, expires: now + evaluations[i]!.ttlMs }));
+    // The common request has one limit: no arrays beyond the answer.
+    if (checks.length === 1) {
+      const check = checks[0]!;
+      const key = `${check.subject}\u0000${check.id}`;
+      const entry = this.#read(key, now);
+      const evaluation = evaluate(check.limit, entry?.state, now, check.cost);
+      if (evaluation.outcome.allowed) this.#write(key, entry, evaluation.next, now + evaluation.ttlMs);
+      return [evaluation.outcome];
+    }
+    const keys: string[] = [];
+    const entries: (Entry | undefined)[] = [];
+    const evaluations: Evaluation[] = [];
+    let allowed = true;
+    for (const check of checks) {
+      const key = `${check.subject}\u0000${check.id}`;
+      const entry = this.#read(key, now);
+      const evaluation = evaluate(check.limit, entry?.state, now, check.cost);
+      keys.push(key);
+      entries.push(entry);
+      evaluations.push(evaluation);
+      if (!evaluation.outcome.allowed) allowed = false;
+    }
+    if (!allowed) return evaluations.map((evaluation) => evaluation.held);
+    for (let i = 0; i < checks.length; i++) this.#write(keys[i]!, entries[i], evaluations[i]!.next, now + evaluations[i]!.ttlMs);
     return evaluations.map((evaluation) => evaluation.outcome);
   }
 
-  #read(key: string, now: number): readonly number[] | undefined {
+  /** The key's live entry, marked used; an expired one is dropped. */
+  #read(key: string, now: number): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expires <= now) {
       this.#entries.delete(key);
       return undefined;
     }
-    // A key met again, refused or not, is in use: move it to the end of the eviction order.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    return entry.state;
+    // Refused or not, a key met again is in use.
+    entry.used = true;
+    return entry;
   }
 
-  #write(key: string, entry: Entry): void {
-    // Re-inserting moves the key to the end: the Map's order is the order of last use.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    if (this.#entries.size > this.#maxKeys) this.#entries.delete(this.#entries.keys().next().value!);
+  #write(key: string, entry: Entry | undefined, state: readonly number[], expires: number): void {
+    if (entry !== undefined) {
+      entry.state = state;
+      entry.expires = expires;
+      return;
+    }
+    this.#entries.set(key, { state, expires, used: false });
+    if (this.#entries.size > this.#maxKeys) this.#evict();
+  }
+
+  /** Drops the oldest key not used since it last came up; the used ones it passes go to the end, unmarked. */
+  #evict(): void {
+    // Bounded: each pass unmarks the key it moves, so within one lap of the map a key is dropped.
+    for (const [key, entry] of this.#entries) {
+      this.#entries.delete(key);
+      if (!entry.used) return;
+      entry.used = false;
+      this.#entries.set(key, entry);
+    }
   }
 }
 

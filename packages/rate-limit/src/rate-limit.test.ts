@@ -72,7 +72,7 @@ describe('rateLimit', () => {
       retryAfter: '60',
       body: {
         type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
-        title: 'Request cannot be satisfied as assigned quota has been exceeded',
+        title: 'Quota Exceeded',
         status: 429,
         detail: 'The rate limit for this resource was reached.',
         instance: '/x',
@@ -183,6 +183,15 @@ describe('rateLimit', () => {
     expect(await statuses(limiter, 5, { headers: { 'x-user': 'i' }, scope: { tier: 'internal' } })).toEqual(['next', 'next', 'next', 'next', 'next']);
     const pro = refusal(await call(limiter, { headers: { 'x-user': 'p' }, scope: { tier: 'pro' } }));
     expect(pro.headers['ratelimit-policy']).toBe('"pro";q=3;w=60');
+  });
+
+  it('counts a tier given the default list with the untiered requests, and two tiers sharing another list apart', async () => {
+    const { store } = clock();
+    const defaults = [fixedWindow({ limit: 1, window: '1m', name: 'minute' })];
+    const paid = [fixedWindow({ limit: 1, window: '1m', name: 'minute' })];
+    const limiter = rateLimit({ limits: defaults, tiers: { by: 'tier', limits: { pro: defaults, team: paid, staff: paid } }, key: byHeader('x-user'), store });
+    const as = async (tier: string) => (await statuses(limiter, 1, { headers: { 'x-user': 'same' }, scope: { tier } }))[0];
+    expect([await as('free'), await as('pro'), await as('team'), await as('staff'), await as('team')]).toEqual(['next', 429, 'next', 'next', 429]);
   });
 
   it('refuses limits that share a name', () => {

@@ -1,6 +1,6 @@
 import type { Middleware, RequestContext, ResponseContext, RouteInfo } from '@apigate/core';
 import { GatewayError } from '@apigate/errors';
-import { applyHeaders, rateLimitHeaders, seconds, styles, type HeaderOptions, type PolicyReport } from './headers.ts';
+import { applyHeaders, policyValue, rateLimitHeaders, seconds, styles, type HeaderOptions, type PolicyReport } from './headers.ts';
 import { bounded, defaultTimeout, isThenable, StoreTimeout } from './internal/bounded.ts';
 import { shortKey } from './internal/hash.ts';
 import { quotaExceeded } from './internal/problem.ts';
@@ -143,6 +143,19 @@ export const rateLimit = ({
   const slot = Symbol(name);
   let warned = false;
 
+  // What a tier's limits need on every request and never change: each limit's id in the store and
+  // the RateLimit-Policy value. Made once for the untiered limits and once per tier.
+  interface Prepared {
+    readonly ids: readonly string[];
+    readonly policy: string;
+  }
+  const prepare = (list: readonly Limit[], tierName: string): [string, Prepared] => [
+    tierName,
+    { ids: list.map((limit) => `${tierName}:${limit.name}`), policy: policyValue(list.map((limit) => ({ name: limit.name, quota: limit.quota, windowSeconds: seconds(limit.windowMs), unit: 'requests' as const }))) },
+  ];
+  const untiered = prepare(limits, '')[1];
+  const prepared = new Map<string, Prepared>(Object.entries(tiers?.limits ?? {}).map(([tier, list]) => prepare(list, tier)));
+
   const report = (failed: StoreFailure): void => {
     try {
       if (onStoreError !== undefined) onStoreError(failed);
@@ -171,23 +184,29 @@ export const rateLimit = ({
     return new GatewayError('service_unavailable', { message: 'The rate limiter is unavailable.', headers: { 'retry-after': '1' }, details: { limiter: name, reason: error instanceof StoreTimeout ? 'timeout' : 'error' }, cause: error });
   };
 
-  const decided = (ctx: RequestContext, chosen: readonly Limit[], outcomes: readonly Outcome[]): GatewayError | undefined => {
+  /** `policy`: the limits' RateLimit-Policy value when prepared (the insurance's scaled limits have none). */
+  const decided = (ctx: RequestContext, chosen: readonly Limit[], outcomes: readonly Outcome[], policy?: string): GatewayError | undefined => {
+    let allowed = true;
+    for (const outcome of outcomes) if (!outcome.allowed) allowed = false;
+    // The allowed path, every request's, allocates nothing unless it sends headers.
+    if (allowed && headerOptions.allowed !== true) return undefined;
     const reports = chosen.map((limit, i) => reportOf(limit, outcomes[i]!));
-    const refused = outcomes.flatMap((outcome, i) => (outcome.allowed ? [] : [i]));
-    if (refused.length === 0) {
+    if (allowed) {
       // The fewest units left; on a tie, the longest wait for them to come back.
       let restrictive = 0;
-      outcomes.forEach((outcome, i) => {
+      for (let i = 1; i < outcomes.length; i++) {
+        const outcome = outcomes[i]!;
         const best = outcomes[restrictive]!;
         if (outcome.remaining < best.remaining || (outcome.remaining === best.remaining && outcome.resetMs > best.resetMs)) restrictive = i;
-      });
-      if (headerOptions.allowed === true) setScope(ctx, slot, { allowed: true, headers: rateLimitHeaders(reports, reports[restrictive]!, which) } satisfies Decision);
+      }
+      setScope(ctx, slot, { allowed: true, headers: rateLimitHeaders(reports, reports[restrictive]!, which, policy) } satisfies Decision);
       return undefined;
     }
+    const refused = outcomes.flatMap((outcome, i) => (outcome.allowed ? [] : [i]));
     // The request may pass only once every refusing limit has room: the longest of their waits.
     const worst = refused.reduce((a, b) => (outcomes[b]!.retryAfterMs > outcomes[a]!.retryAfterMs ? b : a));
     const retryAfter = seconds(outcomes[worst]!.retryAfterMs);
-    const headers = { 'retry-after': String(retryAfter), ...rateLimitHeaders(reports, { ...reports[worst]!, remaining: 0 }, which) };
+    const headers = { 'retry-after': String(retryAfter), ...rateLimitHeaders(reports, { ...reports[worst]!, remaining: 0 }, which, policy) };
     setScope(ctx, slot, { allowed: false, headers } satisfies Decision);
     return new GatewayError('rate_limited', {
       headers,
@@ -219,18 +238,19 @@ export const rateLimit = ({
         throw new GatewayError('internal', { details: { limiter: name, reason: `the cost of a request must be a whole number of units, got ${String(units)}` } });
       }
       if (units === 0) return undefined;
-      const tierName = chosen === limits ? '' : tier!;
+      const { ids, policy } = chosen === limits ? untiered : prepared.get(tier!)!;
       const subject = `${name}:${shortKey(rawKey)}`;
-      const checks: LimitCheck[] = chosen.map((limit) => ({ subject, id: `${tierName}:${limit.name}`, limit, cost: units }));
+      const checks: LimitCheck[] = [];
+      for (let i = 0; i < chosen.length; i++) checks.push({ subject, id: ids[i]!, limit: chosen[i]!, cost: units });
       let answer: readonly Outcome[] | PromiseLike<readonly Outcome[]>;
       try {
         answer = store.consume(checks);
       } catch (error) {
         return failed(ctx, chosen, checks, error);
       }
-      if (!isThenable(answer)) return decided(ctx, chosen, answer);
+      if (!isThenable(answer)) return decided(ctx, chosen, answer, policy);
       return bounded(answer, timeout).then(
-        (outcomes) => decided(ctx, chosen, outcomes),
+        (outcomes) => decided(ctx, chosen, outcomes, policy),
         (error: unknown) => failed(ctx, chosen, checks, error),
       );
     },

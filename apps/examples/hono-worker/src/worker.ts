@@ -1,10 +1,11 @@
 import { createGateway, get, post, service, type Hook } from '@apigate/core';
 import { honoMiddleware, workerGateway } from '@apigate/hono';
 import { byHeader, fixedWindow, rateLimit } from '@apigate/rate-limit';
+import { durableObjectStore, type DurableObjectNamespaceLike } from '@apigate/rate-limit/durable-object';
 import { Hono } from 'hono';
-import { durableObjectStore, type DurableObjectNamespaceLike } from './rate-limit-object.ts';
 
-export { RateLimitObject } from './rate-limit-object.ts';
+// The Durable Object class behind RATE_LIMITER: workerd finds it among the module's exports.
+export { RateLimitObject } from '@apigate/rate-limit/durable-object';
 
 // A Hono worker for Cloudflare Workers (workerd), with routes of its own and gateway routes
 // beside them. `@apigate/hono` forwards through the fetch transport. The upstream's origin is the
@@ -35,7 +36,7 @@ const auth = service({ name: 'auth', prefix: '/auth' }, [
 ]);
 
 // A global limit through Durable Objects: 3 requests an hour per X-Client, whichever isolate or
-// location serves them (src/rate-limit-object.ts).
+// location serves them (@apigate/rate-limit/durable-object).
 const limited = (namespace: DurableObjectNamespaceLike) =>
   service({ name: 'limited', prefix: '/limited', use: [rateLimit({ name: 'global', key: byHeader('x-client'), limits: [fixedWindow({ limit: 3, window: '1h', name: 'hourly' })], store: durableObjectStore(namespace), headers: { allowed: true } })] }, [get('/ping', { to: '/hello' })]);
 

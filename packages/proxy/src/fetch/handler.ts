@@ -166,7 +166,7 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
     if (outgoing instanceof GatewayError) return toWebResponse(request.method, plan.refuse(outgoing));
     // fetch refuses a GET or HEAD with a body, even an empty one.
     const none = bodyless.has(plan.method) && (outgoing.kind === 'stream' || outgoing.bytes.byteLength === 0);
-    const body = none ? null : outgoing.kind === 'bytes' ? (outgoing.bytes as BodyInit) : request.body;
+    const body = none ? null : outgoing.kind === 'bytes' ? outgoing.bytes : request.body;
     return new Promise<Response>((respond) => {
       const failThrough = plan.intercepts ? (error: GatewayError) => toWebResponse(request.method, plan.render(error)) : fail;
       transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), env: context.platform?.env, fail: failThrough, respond }, plan);

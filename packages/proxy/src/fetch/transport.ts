@@ -10,8 +10,12 @@ export interface FetchExchange {
   readonly request: Request;
   /** The request headers as hooks left them; cleaned in place before sending. */
   readonly headers: Headers;
-  /** What to send as the body; null for none. */
-  readonly body: BodyInit | null;
+  /**
+   * What to send as the body: the client's stream, bytes the gateway holds, or null for none.
+   * Not DOM's `BodyInit`: these types are the fetch API's as Node's types have them too, so an app
+   * compiled without the DOM lib reads this declaration.
+   */
+  readonly body: ReadableStream<Uint8Array> | Uint8Array | null;
   readonly clientIp: string | undefined;
   readonly trusted: boolean;
   /** The platform's env (a Worker's bindings), where `binding://NAME` backends are looked up. */
@@ -252,7 +256,8 @@ export class FetchTransport implements Transport<FetchExchange> {
     let upstream: Response;
     for (;;) {
       try {
-        const init: RequestInit & { duplex?: 'half'; cf?: object } = { method: plan.method, headers, body: sent, redirect: 'manual', signal: controller.signal };
+        // The lib types take only ArrayBuffer-backed bytes; the gateway's never sit on a SharedArrayBuffer.
+        const init: RequestInit & { duplex?: 'half'; cf?: object } = { method: plan.method, headers, body: sent as RequestInit['body'], redirect: 'manual', signal: controller.signal };
         if (body !== null) init.duplex = 'half';
         // workerd reads `cf` (cache TTL, cache key, …) on its fetch; other runtimes ignore the field.
         if (plan.upstream?.cf !== undefined) init.cf = plan.upstream.cf;

@@ -25,8 +25,14 @@ describe('addressPrefix', () => {
     expect(addressPrefix('::ffff:c633:6407', 32, 56)).toBe('198.51.100.7');
   });
 
+  it('keys an IPv4 address written with leading zeros as the canonical one', () => {
+    expect(addressPrefix('198.051.100.007', 32, 56)).toBe('198.51.100.7');
+    expect(addressPrefix('0.0.0.0', 32, 56)).toBe('0.0.0.0');
+    expect(addressPrefix('00.0.0.0', 32, 56)).toBe('0.0.0.0');
+  });
+
   it('keeps what is not an address as it is', () => {
-    for (const value of ['unknown', '1.2.3', '256.1.1.1', '1::2::3', '2001:db8:0:0:0:0:0:0:1', 'g::1']) expect(addressPrefix(value, 32, 56)).toBe(value);
+    for (const value of ['unknown', '1.2.3', '256.1.1.1', '1.2.3.4.5', '1..2.3', '1.2.3.', '.1.2.3', '1.2.3.4 ', '1::2::3', '2001:db8:0:0:0:0:0:0:1', 'g::1']) expect(addressPrefix(value, 32, 56)).toBe(value);
   });
 });
 
