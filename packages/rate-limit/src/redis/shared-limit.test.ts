@@ -67,7 +67,9 @@ describe('three gateway processes sharing one Redis', () => {
   }, 300_000);
 
   it('share a concurrency limit, and the places of an instance that crashed free once their leases expire', async () => {
-    const env = { REDIS_PORT: String(redis.port), UPSTREAM: upstream.origin, LEASE_MS: '500' };
+    // Leases are renewed every third of their length: 10 s leaves a busy host's processes 6 s of
+    // slack before a held place could lapse (500 ms lapsed under load once, letting a request in).
+    const env = { REDIS_PORT: String(redis.port), UPSTREAM: upstream.origin, LEASE_MS: '10000' };
     const gateways: GatewayProcess[] = await Promise.all([0, 1, 2].map(() => startGatewayProcess(env)));
     const [crashing, other, third] = gateways as [GatewayProcess, GatewayProcess, GatewayProcess];
     try {
@@ -77,7 +79,8 @@ describe('three gateway processes sharing one Redis', () => {
       // SIGKILL: the instance gives nothing back; its leases run out and the places come back.
       await crashing.kill();
       await Promise.all(pending);
-      await eventually('the crashed instance’s places are free', async () => (await status(false, other.port, '/slots/fast')) === 200);
+      // Up to a minute of asking: the 10 s leases must run out first.
+      await eventually('the crashed instance’s places are free', async () => (await status(false, other.port, '/slots/fast')) === 200, 6_000);
       expect(await status(false, third.port, '/slots/fast')).toBe(200);
     } finally {
       for (const res of held.splice(0)) res.end();
