@@ -13,6 +13,7 @@ import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinni
 import { summarizeProfiles } from './profile.ts';
 import { cpuRatio, pairKey, ratio, render, sampleKey, type PairedBlock, type RateSample, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
+import { profileWorker } from './workerd-profile.ts';
 import { bundleName, bundleWorker, workerdBinary, workerdVersion, writeWorkerdConfig } from './workerd.ts';
 
 const args = process.argv.slice(2);
@@ -167,10 +168,10 @@ const startContestant = async (entry: string, env: NodeJS.ProcessEnv, nodeFlags:
  * Node contestant, serving one Worker bundled beforehand into the run's dir: the process measured
  * is the one that runs the Worker and its fetch.
  */
-const startWorkerd = async (worker: string, origin: string): Promise<Running> => {
+const startWorkerd = async (worker: string, origin: string, flags: readonly string[] = []): Promise<Running> => {
   const port = await freePort();
   const config = writeWorkerdConfig({ dir, id: worker, port, origin });
-  const child = startPinned(cores.contestant, workerdBinary, ['serve', config]);
+  const child = startPinned(cores.contestant, workerdBinary, ['serve', ...flags, config]);
   const url = `http://127.0.0.1:${port}`;
   // A minute, as a Node contestant gets: the probe goes through the Worker to the origin.
   await waitForHttp(`${url}/api/tiny`, `workerd (${worker})`, child, 60_000);
@@ -194,16 +195,32 @@ const requestOf = (c: Case): RequestSpec => {
 /** --profile: one case under load with `node --cpu-prof`; prints the top self-time functions. */
 const profile = async (caseId: string, cases: readonly Case[], env: NodeJS.ProcessEnv): Promise<void> => {
   const c = cases.find((candidate) => candidate.id === caseId);
-  const entry = contestants.find((candidate) => candidate.id === c?.contestant)?.entry;
-  if (c === undefined || entry === undefined) throw new Error(`--profile takes the id of a Node case: ${cases.filter((x) => x.contestant !== 'direct' && x.contestant !== 'nginx').map((x) => x.id).join(', ')}`);
+  const contestant = contestants.find((candidate) => candidate.id === c?.contestant);
+  if (c === undefined || (contestant?.entry === undefined && contestant?.worker === undefined)) throw new Error(`--profile takes the id of a Node or workerd case: ${cases.filter((x) => x.contestant !== 'direct' && x.contestant !== 'nginx').map((x) => x.id).join(', ')}`);
   const seconds = Number(optionValue('--seconds') ?? 10);
   // Outside the run's temp dir, so the .cpuprofile files survive for DevTools.
   const profileDir = mkdtempSync(join(tmpdir(), `apigate-profile-${caseId}-`));
-  const target = await startContestant(entry, env, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
-  const url = `${target.url}${c.path}`;
-  await load(url, requestOf(c), 2);
-  const result = await load(url, requestOf(c), seconds);
-  await stop(target.child, 15_000);
+  let result: LoadResult;
+  if (contestant.worker !== undefined) {
+    // workerd: V8's profiler through its inspector, on an unminified bundle.
+    const bundle = join(dir, bundleName(contestant.worker));
+    await bundleWorker(contestant.worker, bundle, { minify: false });
+    const inspector = await freePort();
+    const target = await startWorkerd(contestant.worker, env.ORIGIN!, [`--inspector-addr=127.0.0.1:${inspector}`]);
+    const url = `${target.url}${c.path}`;
+    await load(url, requestOf(c), 2);
+    let measured: LoadResult | undefined;
+    const profiled = await profileWorker({ inspector: `http://127.0.0.1:${inspector}`, bundle, load: async () => void (measured = await load(url, requestOf(c), seconds)) });
+    writeFileSync(join(profileDir, `${caseId}.cpuprofile`), JSON.stringify(profiled));
+    await stop(target.child);
+    result = measured!;
+  } else {
+    const target = await startContestant(contestant.entry!, env, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+    const url = `${target.url}${c.path}`;
+    await load(url, requestOf(c), 2);
+    result = await load(url, requestOf(c), seconds);
+    await stop(target.child, 15_000);
+  }
   process.stdout.write(
     `# CPU profile: ${c.label}, ${c.workload}, ${seconds} s of load (plus 2 s warm-up in the profile)\n\n${Math.round(result.rps)} req/s, p99 ${result.p99ms.toFixed(2)} ms, errors ${result.errors}, non-2xx ${result.non2xx}\n\n${summarizeProfiles(profileDir)}\n\nProfiles (open in Chrome DevTools): ${profileDir}\n`,
   );

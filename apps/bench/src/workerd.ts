@@ -14,14 +14,15 @@ export const compatibilityDate = '2025-09-01';
 /**
  * Bundles src/workers/<id>.ts into one ES module for workerd, as apps/conformance and
  * apps/examples/hono-worker do: a neutral platform (a Node built-in cannot slip in), the workspace
- * packages from their sources, Hono's worker/browser builds; minified, as `wrangler deploy` does.
+ * packages from their sources, Hono's worker/browser builds; minified, as `wrangler deploy` does,
+ * except for a profile (names, and esbuild's `// path` comment before each module).
  */
-export const bundleWorker = async (id: string, outfile: string): Promise<void> => {
+export const bundleWorker = async (id: string, outfile: string, { minify = true }: { minify?: boolean } = {}): Promise<void> => {
   await build({
     entryPoints: [join(srcDir, 'workers', `${id}.ts`)],
     outfile,
     bundle: true,
-    minify: true,
+    minify,
     format: 'esm',
     platform: 'neutral',
     target: 'es2022',
