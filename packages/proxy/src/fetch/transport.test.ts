@@ -380,7 +380,7 @@ describe('FetchTransport through fetchHandler', () => {
       expect(await response?.text()).toBe(body);
     });
 
-    it('answers the head, errors the body and settles upstream_timeout when the upstream goes silent mid-body, aborting the upstream', async () => {
+    it('answers the head and what came, errors the body and settles upstream_timeout when the upstream goes silent mid-body, aborting the upstream', async () => {
       let closed!: () => void;
       const upstreamClosed = new Promise<void>((resolve) => (closed = resolve));
       const { origin } = await startUpstream((req, res) => {
@@ -392,7 +392,9 @@ describe('FetchTransport through fetchHandler', () => {
       const outcomes: Outcome[] = [];
       const response = await fetchHandler(gatewayTo(origin, outcomes, { upstream: { requestTimeout: 1_000 } }))(new Request('http://gateway.test/up/stall'));
       expect(response?.status).toBe(200);
-      await expect(response?.text()).rejects.toMatchObject({ code: 'upstream_timeout' });
+      const reader = response!.body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe('x'.repeat(100));
+      await expect(reader.read()).rejects.toMatchObject({ code: 'upstream_timeout' });
       await upstreamClosed;
       expect(outcomes).toEqual([{ error: 'upstream_timeout' }]);
     });

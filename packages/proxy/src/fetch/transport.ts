@@ -302,25 +302,35 @@ export class FetchTransport implements Transport<FetchExchange> {
       // (a JS stream, then a FixedLengthStream to keep the length) took about a third of the CPU
       // time of a proxied tiny GET (docs/benchmarks.md, "In workerd"). Nothing waits on the client
       // meanwhile, and at most wholeBodyLimit bytes are held, as a buffering proxy would.
-      let bytes: ArrayBuffer;
+      // Read chunk by chunk, not with arrayBuffer(): workerd's arrayBuffer() of a body whose
+      // connection dies waits on, where a read fails at once; and the chunks that came go on.
+      const reader = upstream.body.getReader();
+      const chunks: Uint8Array[] = [];
       try {
-        bytes = await upstream.arrayBuffer();
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) chunks.push(chunk.value);
       } catch (error) {
         const reason = request.signal.aborted && controller.signal.reason !== timeoutReason ? clientReason : controller.signal.reason;
         finish();
         const decision = plan.failed({ error: attemptError(reason, error), stale: false, replayable: false, started: true });
         const failure = decision.next === 'end' ? decision.error : new GatewayError('internal');
-        // As when the relay meets it: the client gets the head, then its body fails with the
-        // GatewayError; never a second response.
-        const cut = new ReadableStream<Uint8Array>({
-          start(stream) {
-            stream.error(failure);
+        // As when the relay meets it: the client gets the head and what came, then its body fails
+        // with the GatewayError (through a FixedLengthStream on workerd, which would otherwise
+        // end the chunked body cleanly); never a second response.
+        // Pulled: an error() would drop what is still queued.
+        let next = 0;
+        const cut = new ReadableStream<Uint8Array>(
+          {
+            pull(stream) {
+              if (next < chunks.length) stream.enqueue(chunks[next++]!);
+              else stream.error(failure);
+            },
           },
-        });
-        return new Response(cut, { status, statusText: upstream.statusText, headers: responseHeaders });
+          { highWaterMark: 0 },
+        );
+        return new Response(withDeclaredLength(cut, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
       }
       done({ status });
-      return new Response(bytes, { status, statusText: upstream.statusText, headers: responseHeaders });
+      return new Response(joined(chunks) as BodyInit, { status, statusText: upstream.statusText, headers: responseHeaders });
     }
     const reader = upstream.body.getReader();
     let relay!: ReadableStreamDefaultController<Uint8Array>;
@@ -423,6 +433,18 @@ const clientSilence = 'the client was silent for longer than clientTimeout';
  * first flight carries, so that a client would rarely have seen its first bytes much sooner.
  */
 const wholeBodyLimit = 16 * 1024;
+
+/** The chunks of a body as one array (the one chunk itself, most of the time). */
+const joined = (chunks: readonly Uint8Array[]): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+};
 
 const ignore = (): void => undefined;
 
