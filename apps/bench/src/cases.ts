@@ -1,14 +1,21 @@
 import type { RequestSpec } from './load.ts';
 
-/** A process under test: the origin itself, a second nginx, or one Node entry in src/contestants/. */
+/**
+ * A process under test: the origin itself, a second nginx, one Node entry in src/contestants/, or
+ * a workerd process serving one Worker of src/workers/.
+ */
 export interface Contestant {
   id: string;
   label: string;
-  kind: 'origin' | 'nginx' | 'node';
+  kind: 'origin' | 'nginx' | 'node' | 'workerd';
   entry?: string;
+  /** For `workerd`: the Worker's module, src/workers/<worker>.ts. */
+  worker?: string;
 }
 
 const node = (id: string, label: string): Contestant => ({ id, label, kind: 'node', entry: `contestants/${id}.ts` });
+/** A Worker run by the workerd binary itself (see workerd.ts), serving what the Node contestant `worker` serves. */
+const workerd = (id: string, worker: string, label: string): Contestant => ({ id, label, kind: 'workerd', worker });
 
 export const contestants: readonly Contestant[] = [
   { id: 'direct', label: 'origin direct (nginx)', kind: 'origin' },
@@ -39,6 +46,8 @@ export const contestants: readonly Contestant[] = [
   node('apigate-fast-lane-routes', 'apigate express fast lane, working routes'),
   node('express-zod-hpm', 'express + zod + http-proxy-middleware'),
   node('apigate-express-jwt', 'apigate express, jwt() at gateway level (RS256, remote JWKS cached)'),
+  workerd('apigate-hono-fetch-workerd', 'apigate-hono-fetch', 'apigate hono (fetch transport), in workerd'),
+  workerd('hono-proxy-workerd', 'hono-proxy', 'hono + hono/proxy, in workerd'),
 ];
 
 export type WorkloadId = 'tiny' | 'json' | '64k' | 'post1m';
@@ -111,6 +120,11 @@ export interface Comparison {
   workload: WorkloadId;
   target?: number;
   note: string;
+  /**
+   * What the verdict is on: req/s (the default), or req per CPU-second of the contestant, for
+   * contestants whose CPU time per request is the figure (the workerd ones).
+   */
+  judge?: 'perCpu';
 }
 
 export const comparisons: readonly Comparison[] = [
@@ -169,6 +183,10 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-koa-undici', b: 'apigate-koa', workload: 'post1m', note: 'the undici transport vs NodeTransport (http-proxy-3), apigate koa, 1 MiB POST' },
   { a: 'apigate-hono-node-undici', b: 'apigate-hono-node', workload: 'post1m', note: 'the undici transport vs NodeTransport (http-proxy-3), apigate hono-node, 1 MiB POST' },
   { a: 'apigate-express-fast-lane-undici', b: 'apigate-express-fast-lane', workload: 'post1m', note: 'the undici transport vs NodeTransport (http-proxy-3), fast lane, 1 MiB POST' },
+  { a: 'apigate-hono-fetch-workerd', b: 'hono-proxy-workerd', workload: 'tiny', target: 1, judge: 'perCpu', note: 'apigate hono (fetch transport) ≥ 1.0 × hono/proxy, in workerd' },
+  { a: 'apigate-hono-fetch-workerd', b: 'hono-proxy-workerd', workload: '64k', note: 'apigate hono (fetch transport) vs hono/proxy, in workerd, 64 KiB' },
+  { a: 'apigate-hono-fetch-workerd', b: 'hono-proxy-workerd', workload: 'post1m', note: 'apigate hono (fetch transport) vs hono/proxy, in workerd, 1 MiB POST' },
+  { a: 'hono-proxy-workerd', b: 'hono-proxy', workload: 'tiny', note: 'hono/proxy in workerd vs the same app on @hono/node-server (what the runtime costs)' },
 ];
 
 /**

@@ -11,8 +11,10 @@ import { buildOpenLoop, runAutocannon, runOpenLoop, runWrk, type LoadResult, typ
 import { nginxBinary, nginxVersion, originAccepts, originConfig, proxyConfig } from './nginx.ts';
 import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, runQueueNs, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
-import { pairKey, ratio, render, sampleKey, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
+import { cpuRatio, pairKey, ratio, render, sampleKey, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
+import { profileWorker } from './workerd-profile.ts';
+import { bundleName, bundleWorker, workerdBinary, workerdVersion, writeWorkerdConfig } from './workerd.ts';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -137,8 +139,8 @@ interface Running {
   child: ChildProcess;
 }
 
-const waitForHttp = async (url: string, what: string, child: ChildProcess): Promise<void> => {
-  const deadline = Date.now() + 10_000;
+const waitForHttp = async (url: string, what: string, child: ChildProcess, timeoutMs = 10_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}): ${stderrOf(child)}`);
     try {
@@ -167,6 +169,21 @@ const startContestant = async (entry: string, env: NodeJS.ProcessEnv, nodeFlags:
   return { url: `http://127.0.0.1:${port}`, pids: [child.pid!], child };
 };
 
+/**
+ * The workerd binary itself (no Miniflare: no Node parent, no entry Worker in front), pinned like a
+ * Node contestant, serving one Worker bundled beforehand into the run's dir: the process measured
+ * is the one that runs the Worker and its fetch.
+ */
+const startWorkerd = async (worker: string, origin: string, flags: readonly string[] = []): Promise<Running> => {
+  const port = await freePort();
+  const config = writeWorkerdConfig({ dir, id: worker, port, origin });
+  const child = startPinned(cores.contestant, workerdBinary, ['serve', ...flags, config]);
+  const url = `http://127.0.0.1:${port}`;
+  // A minute, as a Node contestant gets: the probe goes through the Worker to the origin.
+  await waitForHttp(`${url}/api/tiny`, `workerd (${worker})`, child, 60_000);
+  return { url, pids: [child.pid!], child };
+};
+
 const fraction = (ticks: number, seconds: number): number => (ticks / clockTicks() / seconds) * 100;
 
 const load = (url: string, request: RequestSpec, seconds: number): Promise<LoadResult> => (useWrk ? runWrk(dir, url, request, seconds) : runAutocannon(url, request, seconds));
@@ -184,16 +201,32 @@ const requestOf = (c: Case): RequestSpec => {
 /** --profile: one case under load with `node --cpu-prof`; prints the top self-time functions. */
 const profile = async (caseId: string, cases: readonly Case[], env: NodeJS.ProcessEnv): Promise<void> => {
   const c = cases.find((candidate) => candidate.id === caseId);
-  const entry = contestants.find((candidate) => candidate.id === c?.contestant)?.entry;
-  if (c === undefined || entry === undefined) throw new Error(`--profile takes the id of a Node case: ${cases.filter((x) => x.contestant !== 'direct' && x.contestant !== 'nginx').map((x) => x.id).join(', ')}`);
+  const contestant = contestants.find((candidate) => candidate.id === c?.contestant);
+  if (c === undefined || (contestant?.entry === undefined && contestant?.worker === undefined)) throw new Error(`--profile takes the id of a Node or workerd case: ${cases.filter((x) => x.contestant !== 'direct' && x.contestant !== 'nginx').map((x) => x.id).join(', ')}`);
   const seconds = Number(optionValue('--seconds') ?? 10);
   // Outside the run's temp dir, so the .cpuprofile files survive for DevTools.
   const profileDir = mkdtempSync(join(tmpdir(), `apigate-profile-${caseId}-`));
-  const target = await startContestant(entry, env, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
-  const url = `${target.url}${c.path}`;
-  await load(url, requestOf(c), 2);
-  const result = await load(url, requestOf(c), seconds);
-  await stop(target.child, 15_000);
+  let result: LoadResult;
+  if (contestant.worker !== undefined) {
+    // workerd: V8's profiler through its inspector, on an unminified bundle.
+    const bundle = join(dir, bundleName(contestant.worker));
+    await bundleWorker(contestant.worker, bundle, { minify: false });
+    const inspector = await freePort();
+    const target = await startWorkerd(contestant.worker, env.ORIGIN!, [`--inspector-addr=127.0.0.1:${inspector}`]);
+    const url = `${target.url}${c.path}`;
+    await load(url, requestOf(c), 2);
+    let measured: LoadResult | undefined;
+    const profiled = await profileWorker({ inspector: `http://127.0.0.1:${inspector}`, bundle, load: async () => void (measured = await load(url, requestOf(c), seconds)) });
+    writeFileSync(join(profileDir, `${caseId}.cpuprofile`), JSON.stringify(profiled));
+    await stop(target.child);
+    result = measured!;
+  } else {
+    const target = await startContestant(contestant.entry!, env, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+    const url = `${target.url}${c.path}`;
+    await load(url, requestOf(c), 2);
+    result = await load(url, requestOf(c), seconds);
+    await stop(target.child, 15_000);
+  }
   process.stdout.write(
     `# CPU profile: ${c.label}, ${c.workload}, ${seconds} s of load (plus 2 s warm-up in the profile)\n\n${Math.round(result.rps)} req/s, p99 ${result.p99ms.toFixed(2)} ms, errors ${result.errors}, non-2xx ${result.non2xx}\n\n${summarizeProfiles(profileDir)}\n\nProfiles (open in Chrome DevTools): ${profileDir}\n`,
   );
@@ -225,13 +258,16 @@ const main = async (): Promise<void> => {
     const child = await startNginx('proxy', cores.contestant, proxyConfig(dir, port, originPorts[0]), `http://127.0.0.1:${port}/api/tiny`);
     running.set('nginx', { url: `http://127.0.0.1:${port}`, pids: childPids(child.pid!), child });
   }
-  const nodeContestants = contestants.filter((c) => c.kind === 'node' && needed.has(c.id));
+  const workerdContestants = contestants.filter((c) => c.kind === 'workerd' && needed.has(c.id));
+  for (const worker of new Set(workerdContestants.map((c) => c.worker!))) await bundleWorker(worker, join(dir, bundleName(worker)));
+  // The processes started afresh every round: the Node entries, and the workerd ones beside them.
+  const nodeContestants = contestants.filter((c) => (c.kind === 'node' || c.kind === 'workerd') && needed.has(c.id));
   const env = { ORIGIN: origin, ORIGIN_B: originB, BENCH_JWKS: JSON.stringify(benchJwt.jwks), NODE_ENV: 'production' };
   // A few at a time: thirty Node processes type-stripping the workspace at once on a busy 2-core
   // machine can take longer than a contestant is given to answer.
   const launch = async (): Promise<void> => {
     for (let i = 0; i < nodeContestants.length; i += 4) {
-      const launched = await Promise.all(nodeContestants.slice(i, i + 4).map(async (c) => [c.id, await startContestant(c.entry!, env)] as const));
+      const launched = await Promise.all(nodeContestants.slice(i, i + 4).map(async (c) => [c.id, c.kind === 'workerd' ? await startWorkerd(c.worker!, origin) : await startContestant(c.entry!, env)] as const));
       for (const [id, contestant] of launched) running.set(id, contestant);
     }
   };
@@ -454,7 +490,7 @@ const pairedRuns = async (cases: readonly Case[], running: ReadonlyMap<string, R
   if (settings.pairs === 0) return paired;
   for (const comparison of comparisons) {
     if (comparison.target === undefined) continue;
-    const rounds = ratio({ samples }, comparison.a, comparison.b, comparison.workload);
+    const rounds = (comparison.judge === 'perCpu' ? cpuRatio : ratio)({ samples }, comparison.a, comparison.b, comparison.workload);
     if (Number.isFinite(rounds) && Math.abs(rounds / comparison.target - 1) > pairedBand) continue;
     const a = cases.find((c) => c.id === comparison.a && c.workload === comparison.workload);
     const b = cases.find((c) => c.id === comparison.b && c.workload === comparison.workload);
@@ -489,7 +525,7 @@ const reportBase = (command: string, info: ReturnType<typeof machine>, loadAvera
   firstWarmSeconds,
   seconds: settings.seconds,
   machine: info,
-  versions: { node: process.version, nginx: nginxVersion(nginx!), 'load generator': loadTool, ...packageVersions() },
+  versions: { node: process.version, nginx: nginxVersion(nginx!), 'load generator': loadTool, workerd: workerdVersion, ...packageVersions() },
   loadTool: useWrk ? ('wrk' as const) : ('autocannon' as const),
   pinning,
   workloads: workloads as Workload[],

@@ -125,6 +125,31 @@ describe('bench report', () => {
     expect(row(section, 'origin direct (nginx)')?.slice(8, 13)).toEqual(['3', '–', '0', '0.1', '–']);
   });
 
+  it('reports CPU time per request of the workerd contestants and judges their target on req per CPU-s', () => {
+    const cases = [tiny('direct'), tiny('apigate-hono-fetch-workerd'), tiny('hono-proxy-workerd')];
+    // apigate serves more req/s (1.2×) but spends more CPU on each: 100 % of a core for 1 200 req/s
+    // is 833.3 µs per request, against 50 % for 1 000 req/s, 500 µs. Per CPU-second: 0.6 ×.
+    const report = render(
+      input(
+        {
+          direct: [sample(40_000), sample(40_000), sample(40_000)],
+          'apigate-hono-fetch-workerd': [sample(1200), sample(1200), sample(1200)],
+          'hono-proxy-workerd': [sample(1000, { cpuPct: 50 }), sample(1000, { cpuPct: 50 }), sample(1000, { cpuPct: 50 })],
+        },
+        { cases },
+      ),
+    );
+    const target = row(report, 'apigate hono (fetch transport) ≥ 1.0 × hono/proxy, in workerd');
+    expect(target?.[3]).toBe('1.20');
+    expect(target?.[4]).toBe('**FAIL** (< 1), on req per CPU-s');
+    expect(target?.[5]).toBe('0.60');
+    const section = report.slice(report.indexOf('## In workerd'));
+    expect(row(section, 'label of apigate-hono-fetch-workerd')?.slice(1, 6)).toEqual(['label of apigate-hono-fetch-workerd', 'GET tiny JSON', '1 200', '833.3', '1 200']);
+    expect(row(section, 'label of hono-proxy-workerd')?.slice(1, 6)).toEqual(['label of hono-proxy-workerd', 'GET tiny JSON', '1 000', '500.0', '2 000']);
+    // A run without workerd cases has no such section.
+    expect(render(input({ direct: [sample(1)], 'express-http-proxy-3': [sample(1)], 'apigate-express': [sample(1)] }))).not.toContain('## In workerd');
+  });
+
   it('fails a target under its threshold', () => {
     const report = render(
       input({

@@ -1,4 +1,4 @@
-import type { Case, Comparison, Workload } from './cases.ts';
+import { contestants, type Case, type Comparison, type Workload } from './cases.ts';
 import { tinyJson } from './nginx.ts';
 import { fixed, median, thousands } from './stats.ts';
 
@@ -118,15 +118,15 @@ export const ratio = (input: Pick<ReportInput, 'samples'>, a: string, b: string,
   return median(as.map((s, round) => (s.failure === undefined && bs[round]?.failure === undefined ? s.rps / bs[round]!.rps : Number.NaN)));
 };
 
-/** A markdown table; columns whose every cell is a number are right-aligned. */
 /** Per-round ratios of requests per CPU-second of the contestant: robust to other load on the machine. */
-const cpuRatio = (input: ReportInput, a: string, b: string, workload: string): number => {
+export const cpuRatio = (input: Pick<ReportInput, 'samples'>, a: string, b: string, workload: string): number => {
   const as = input.samples.get(key(a, workload));
   const bs = input.samples.get(key(b, workload));
   if (as === undefined || bs === undefined) return Number.NaN;
   return median(as.map((s, round) => (s.failure === undefined && bs[round]?.failure === undefined ? s.rps / s.cpuPct / (bs[round]!.rps / bs[round]!.cpuPct) : Number.NaN)));
 };
 
+/** A markdown table; columns whose every cell is a number are right-aligned. */
 const table = (header: readonly string[], rows: readonly (readonly string[])[]): string => {
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((row) => /^[\d\s.–-]+( MiB)?$/.test(row[i] ?? '')));
   return [`| ${header.join(' | ')} |`, `| ${numeric.map((n) => (n ? '---:' : '---')).join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
@@ -185,6 +185,43 @@ const verdict = (value: number, target: number | undefined, bad: boolean): strin
   return value >= target ? `**pass** (≥ ${target})` : `**FAIL** (< ${target})`;
 };
 
+/**
+ * The workerd contestants' cases: CPU time per request, the figure Workers users compare, beside
+ * req/s; undefined when none ran.
+ */
+const workerdSection = (input: ReportInput): string | undefined => {
+  const cases = input.cases.filter((c) => contestants.find((x) => x.id === c.contestant)?.kind === 'workerd');
+  if (cases.length === 0) return undefined;
+  const rows = cases.map((c) => {
+    const samples = input.samples.get(key(c.id, c.workload)) ?? [];
+    const ok = samples.filter((s) => s.failure === undefined);
+    const bad = flagged(samples);
+    const failure = samples.find((s) => s.failure !== undefined)?.failure;
+    const rps = median(ok.map((s) => s.rps));
+    const perCpu = median(ok.map((s) => s.rps / (s.cpuPct / 100)));
+    return [
+      bad ? `⚠ ${c.label}${failure === undefined ? '' : ` (${failure})`}` : c.label,
+      input.workloads.find((w) => w.id === c.workload)?.title ?? c.workload,
+      thousands(rps),
+      fixed(median(ok.map((s) => (s.cpuPct / 100 / s.rps) * 1e6)), 1),
+      thousands(perCpu),
+      fixed(median(ok.map((s) => s.cpuPct)), 0),
+      fixed(median(ok.map((s) => s.rssMiB)), 0),
+      String(samples.reduce((sum, s) => sum + s.errors, 0)),
+      String(samples.reduce((sum, s) => sum + s.non2xx, 0)),
+    ];
+  });
+  return [
+    '## In workerd',
+    '',
+    "The same two Hono apps as `apigate hono (fetch transport)` and `hono-node + hono/proxy`, as Workers (apps/bench/src/workers/, bundled with esbuild for a neutral platform, minified, as for a deploy), each run by the `workerd` package's binary itself — `workerd serve` with a generated config: one Worker on a loopback socket, its `ORIGIN` binding the origin nginx, outbound fetch allowed to private addresses (workerd's default network reaches only public ones). No Miniflare: its Node parent and its entry Worker in front would be work of their own in the figures. The workerd process is pinned to core 0 like a Node contestant, started afresh every round, and loaded by the same generator on the same paths (`/api/*`, `/api` stripped). Outbound fetch from the Worker goes straight to 127.0.0.1 over workerd's own HTTP client.",
+    '',
+    '`CPU µs per request` is the workerd process’s utime+stime over the measured run (from `/proc/<pid>/stat`, all its threads) divided by the requests it served in that run, median over rounds; `req per CPU-s` is its inverse. It is the figure to compare: Workers bill and limit CPU time per request, and the wall-clock req/s of a 2-core loopback bench depends on what else ran. The kernel’s softirq time for the loopback traffic is not in it (see the tables above). Its target is judged on the req per CPU-s ratio.',
+    '',
+    table(['contestant', 'workload', 'req/s', 'CPU µs per request', 'req per CPU-s', 'CPU %', 'RSS MiB', 'errors', 'non-2xx'], rows),
+  ].join('\n');
+};
+
 export const render = (input: ReportInput): string => {
   const out: string[] = [];
   const labelOf = (id: string): string => input.cases.find((c) => c.id === id)?.label ?? id;
@@ -231,12 +268,14 @@ export const render = (input: ReportInput): string => {
     .map((c) => {
       const bad = flagged(input.samples.get(key(c.a, c.workload)) ?? []) || flagged(input.samples.get(key(c.b, c.workload)) ?? []);
       const value = ratio(input, c.a, c.b, c.workload);
+      const perCpu = cpuRatio(input, c.a, c.b, c.workload);
       const blocks = input.paired?.get(pairKey(c)) ?? [];
       const pairedRps = median(blocks.map((b) => b.rps));
       const pairedCpu = median(blocks.map((b) => b.perCpu));
       // The paired runs, when there are any, are the measurement made for the target.
-      const judged = Number.isFinite(pairedRps) ? pairedRps : value;
-      return [c.note, `${labelOf(c.a)} / ${labelOf(c.b)}`, fixed(value, 2), verdict(judged, c.target, bad), fixed(cpuRatio(input, c.a, c.b, c.workload), 2), blocks.length === 0 ? '' : `${fixed(pairedRps, 2)} (${blocks.map((b) => fixed(b.rps, 2)).join(', ')})`, fixed(pairedCpu, 2)];
+      const judged = c.judge === 'perCpu' ? (Number.isFinite(pairedCpu) ? pairedCpu : perCpu) : Number.isFinite(pairedRps) ? pairedRps : value;
+      const judgedVerdict = verdict(judged, c.target, bad);
+      return [c.note, `${labelOf(c.a)} / ${labelOf(c.b)}`, fixed(value, 2), c.judge === 'perCpu' && judgedVerdict.startsWith('**') ? `${judgedVerdict}, on req per CPU-s` : judgedVerdict, fixed(perCpu, 2), blocks.length === 0 ? '' : `${fixed(pairedRps, 2)} (${blocks.map((b) => fixed(b.rps, 2)).join(', ')})`, fixed(pairedCpu, 2)];
     });
   const upload = input.uploads[0];
   if (upload !== undefined) {
@@ -268,13 +307,16 @@ export const render = (input: ReportInput): string => {
   out.push(table(['target', 'ratio of', 'req/s ratio (median of rounds)', 'verdict', 'req per CPU-s ratio (median of rounds)', 'paired req/s ratio (median of ABBA blocks)', 'paired req per CPU-s ratio'], targetRows));
   out.push(
     '',
-    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (the JSON one for validation), ratios taken within each round. The verdict is on req/s: on the paired runs when they were made, else on the rounds. Paired runs are made for the targets the rounds leave undecided (a ratio within 20 % of the threshold); they measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
+    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (the JSON one for validation), ratios taken within each round. The verdict is on req/s (on req per CPU-s where it says so: the workerd targets, see “In workerd” below): on the paired runs when they were made, else on the rounds. Paired runs are made for the targets the rounds leave undecided (a ratio within 20 % of the threshold); they measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
   );
 
   for (const workload of input.workloads) {
     if (!input.cases.some((c) => c.workload === workload.id)) continue;
     out.push('', `## ${workload.title}`, '', workloadTable(input, workload));
   }
+
+  const edge = workerdSection(input);
+  if (edge !== undefined) out.push('', edge);
 
   out.push('', '## Other ratios', '');
   out.push(

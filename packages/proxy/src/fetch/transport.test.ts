@@ -47,6 +47,9 @@ const gatewayTo = (origin: string, outcomes: Outcome[], options: GatewayOptions<
     .mount(service({ name: 'up', prefix: '/up' }, [get('/{path}'), post('/{path}')]), [origin])
     .build();
 
+/** A Content-Length past what the fetch transport reads whole (16 KiB): the body is relayed. */
+const largerThanWhole = 64 * 1024;
+
 /** The error a real fetch to `url` fails with. */
 const fetchFailure = async (url: string): Promise<unknown> => {
   try {
@@ -164,8 +167,9 @@ describe('FetchTransport through fetchHandler', () => {
     const { origin } = await startUpstream((req, res) => {
       req.resume();
       // The head and a first part at once, then silence until the gateway gives up: the only wait
-      // that must fit in requestTimeout is the head's, and the timeout is generous for that.
-      res.writeHead(200, { 'content-length': 1000 });
+      // that must fit in requestTimeout is the head's, and the timeout is generous for that. The
+      // declared length is past what the transport reads whole, so the body is relayed.
+      res.writeHead(200, { 'content-length': largerThanWhole });
       res.write('x'.repeat(100));
       res.on('close', closed);
     });
@@ -345,7 +349,7 @@ describe('FetchTransport through fetchHandler', () => {
   it('errors the response body, and settles upstream_reset, when the upstream dies mid-body', async () => {
     const { origin } = await startUpstream((req, res) => {
       req.resume();
-      res.writeHead(200, { 'content-length': 1000 });
+      res.writeHead(200, { 'content-length': largerThanWhole });
       res.write('x'.repeat(100), () => setImmediate(() => req.socket.destroy()));
     });
     const outcomes: Outcome[] = [];
@@ -355,5 +359,57 @@ describe('FetchTransport through fetchHandler', () => {
     // The relay settles in its pipe's rejection handler, which may run just after the reader's.
     while (outcomes.length === 0) await sleep(5);
     expect(outcomes).toEqual([{ error: 'upstream_reset' }]);
+  });
+
+  describe('a small body of a declared length (read whole before answering)', () => {
+    it('answers it as bytes with its Content-Length, and settles it ok', async () => {
+      const body = 'w'.repeat(16 * 1024);
+      const { origin } = await startUpstream((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+        // In two writes: the transport reads until the end, not one chunk.
+        res.write(body.slice(0, 100));
+        setImmediate(() => res.end(body.slice(100)));
+      });
+      const outcomes: Outcome[] = [];
+      const response = await fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/small'));
+      expect(response?.status).toBe(200);
+      expect(response?.headers.get('content-length')).toBe(String(body.length));
+      // Settled before the client read a byte: the body was in hand.
+      expect(outcomes).toEqual([{ status: 200 }]);
+      expect(await response?.text()).toBe(body);
+    });
+
+    it('answers the head and what came, errors the body and settles upstream_timeout when the upstream goes silent mid-body, aborting the upstream', async () => {
+      let closed!: () => void;
+      const upstreamClosed = new Promise<void>((resolve) => (closed = resolve));
+      const { origin } = await startUpstream((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-length': 1000 });
+        res.write('x'.repeat(100));
+        res.on('close', closed);
+      });
+      const outcomes: Outcome[] = [];
+      const response = await fetchHandler(gatewayTo(origin, outcomes, { upstream: { requestTimeout: 1_000 } }))(new Request('http://gateway.test/up/stall'));
+      expect(response?.status).toBe(200);
+      const reader = response!.body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe('x'.repeat(100));
+      await expect(reader.read()).rejects.toMatchObject({ code: 'upstream_timeout' });
+      await upstreamClosed;
+      expect(outcomes).toEqual([{ error: 'upstream_timeout' }]);
+    });
+
+    it('answers the head, errors the body and settles upstream_reset when the upstream dies mid-body', async () => {
+      const { origin } = await startUpstream((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-length': 1000 });
+        res.write('x'.repeat(100), () => setImmediate(() => req.socket.destroy()));
+      });
+      const outcomes: Outcome[] = [];
+      const response = await fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/cut'));
+      expect(response?.status).toBe(200);
+      await expect(response?.text()).rejects.toMatchObject({ code: 'upstream_reset' });
+      expect(outcomes).toEqual([{ error: 'upstream_reset' }]);
+    });
   });
 });
