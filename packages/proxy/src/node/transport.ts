@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import type { Backend, ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
-import { clientTimeoutCode, noBindingCode, TransportError, upstreamTimeoutCode, type AttemptFailure } from '@apigate/core/exchange';
+import { clientTimeoutCode, noBindingCode, TransportError, upstreamTimeoutCode, type AttemptDecision, type AttemptFailure } from '@apigate/core/exchange';
 import { GatewayError } from '@apigate/errors';
 import { ProxyServer } from 'http-proxy-3';
 import { cleanResponseHeaders } from './hygiene.ts';
@@ -178,6 +178,24 @@ const staleCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
  */
 const metStaleConnection = (flight: Flight, error: NodeJS.ErrnoException): boolean =>
   flight.proxyReq?.reusedSocket === true && staleCodes.has(error.code ?? '') && flight.socket !== undefined && flight.socket.bytesRead === flight.readBefore;
+
+/**
+ * Ends a request whose last attempt failed, as both Node transports do: the failure rendered for a
+ * client still waiting on a response, else an abort.
+ */
+export const endFailed = (exchange: NodeExchange, decision: Extract<AttemptDecision, { next: 'end' }>): void => {
+  const { req, res } = exchange;
+  // The client already has the whole response (an upstream that answered before reading the
+  // upload, then dropped it): nothing to abort.
+  if (res.writableFinished) return;
+  if (decision.answer === undefined || res.headersSent || res.destroyed || req.socket.destroyed) {
+    // The response started (or the client left): there is no second response, only an abort.
+    res.destroy();
+    return;
+  }
+  if (decision.close) res.shouldKeepAlive = false;
+  exchange.fail(req, res, decision.answer);
+};
 
 /** The outcome of a request whose client closed the connection first (never rendered). */
 export const clientClosed = (): GatewayError => new GatewayError('client_closed');
@@ -483,15 +501,6 @@ export class NodeTransport implements Transport<NodeExchange> {
       this.#send(exchange, flight, { ...options, target: this.#target(backend.origin), agent: this.agentFor(backend) });
       return;
     }
-    // The client already has the whole response (an upstream that answered before reading the
-    // upload, then dropped it): nothing to abort.
-    if (res.writableFinished) return;
-    if (decision.answer === undefined || res.headersSent || res.destroyed || req.socket.destroyed) {
-      // The response started (or the client left): there is no second response, only an abort.
-      res.destroy();
-      return;
-    }
-    if (decision.close) res.shouldKeepAlive = false;
-    exchange.fail(req, res, decision.answer);
+    endFailed(exchange, decision);
   }
 }

@@ -7,7 +7,7 @@ import { clientGoneCode, clientTimeoutCode, noBindingCode, TransportError, upstr
 import { buildConnector, Client, Pool, type Dispatcher } from 'undici';
 import { cleanResponseHeaders } from './hygiene.ts';
 import { NodeResponseHeaders } from './response-headers.ts';
-import { clientClosed, type NodeExchange } from './transport.ts';
+import { clientClosed, endFailed, type NodeExchange } from './transport.ts';
 
 /**
  * Request headers undici refuses (it frames the request itself). The bridge's hygiene has dropped
@@ -426,16 +426,7 @@ class Flight implements Dispatcher.DispatchHandler {
       this.#send(this.#transport.poolFor(this.#plan.backend));
       return;
     }
-    // The client already has the whole response (an upstream that answered before reading the
-    // upload, then dropped it): nothing to abort.
-    if (res.writableFinished) return;
-    if (decision.answer === undefined || res.headersSent || res.destroyed || req.socket.destroyed) {
-      // The response started (or the client left): there is no second response, only an abort.
-      res.destroy();
-      return;
-    }
-    if (decision.close) res.shouldKeepAlive = false;
-    this.#exchange.fail(req, res, decision.answer);
+    endFailed(this.#exchange, decision);
   }
 
   /** A replay or retry, whose failure to be created is the attempt's failure. */
