@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createGateway, post, service, type Gateway, type RouteInput } from '@apigate/core';
+import { createGateway, post, service, type RouteInput } from '@apigate/core';
 import { busySockets, closeServer, eventually, listen, send } from '@apigate/test-utils/http';
-import { nodeHandler, type NodeHandler } from './bridge.ts';
+import { serveGateway, type Served } from './test-utils/serve.ts';
 
 /** What the upstream received of one request: its raw body bytes and framing headers. */
 interface Received {
@@ -24,10 +24,7 @@ const mixed = Buffer.concat([Buffer.from(Array.from({ length: 512 }, (_, i) => i
 describe('Node transport: a body the gateway read goes upstream byte for byte', () => {
   const received: Received[] = [];
   let upstream: Server;
-  let gateway: Gateway;
-  let handler: NodeHandler;
-  let front: Server;
-  let port: number;
+  let served: Served;
 
   beforeAll(async () => {
     upstream = createServer((req: IncomingMessage, res) => {
@@ -40,22 +37,14 @@ describe('Node transport: a body the gateway read goes upstream byte for byte', 
       });
     });
     const upstreamPort = await listen(upstream);
-    gateway = createGateway()
+    const gateway = createGateway()
       .mount(service({ name: 'api', prefix: '/api' }, [{ ...post('/read'), input: readWhole }]), [`http://127.0.0.1:${upstreamPort}`])
       .build();
-    handler = nodeHandler(gateway);
-    front = createServer((req, res) =>
-      handler(req, res, () => {
-        res.writeHead(404);
-        res.end();
-      }),
-    );
-    port = await listen(front);
+    served = await serveGateway(gateway);
   });
 
   afterAll(async () => {
-    await closeServer(front);
-    await gateway.close();
+    await served.close();
     await closeServer(upstream);
   });
 
@@ -65,7 +54,7 @@ describe('Node transport: a body the gateway read goes upstream byte for byte', 
     ['a one-byte body', Buffer.from([0x80])],
   ])('forwards %s unchanged, with its Content-Length', async (_name, body) => {
     const before = received.length;
-    const reply = await send(port, '/api/read', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': body.byteLength }, body });
+    const reply = await send(served.port, '/api/read', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': body.byteLength }, body });
     expect(reply.status).toBe(200);
     const seen = received[before]!;
     expect(seen.contentLength).toBe(String(body.byteLength));
@@ -75,7 +64,7 @@ describe('Node transport: a body the gateway read goes upstream byte for byte', 
 
   it('forwards a chunked body it read with its length, byte for byte', async () => {
     const before = received.length;
-    const reply = await send(port, '/api/read', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' }, body: mixed });
+    const reply = await send(served.port, '/api/read', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' }, body: mixed });
     expect(reply.status).toBe(200);
     const seen = received[before]!;
     expect(seen.contentLength).toBe(String(mixed.byteLength));
@@ -84,6 +73,6 @@ describe('Node transport: a body the gateway read goes upstream byte for byte', 
   });
 
   it('leaves no upstream request busy once the answers are in', async () => {
-    await eventually('the pooled upstream sockets are idle', () => busySockets(handler.transport.httpAgent) === 0);
+    await eventually('the pooled upstream sockets are idle', () => busySockets(served.handler.transport.httpAgent) === 0);
   });
 });

@@ -1,9 +1,9 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createGateway, post, service, type Gateway } from '@apigate/core';
+import { createGateway, post, service } from '@apigate/core';
 import { busySockets, closeServer, eventually, listen } from '@apigate/test-utils/http';
-import { nodeHandler, type NodeHandler } from './bridge.ts';
+import { serveGateway, type Served } from './test-utils/serve.ts';
 
 const MiB = 1024 * 1024;
 const chunk = Buffer.alloc(64 * 1024, 'upload/');
@@ -52,10 +52,7 @@ const upload = (port: number, path: string) => {
 
 describe('Node transport: a streamed upload to an upstream that stops reading', () => {
   let upstream: Server;
-  let gateway: Gateway;
-  let handler: NodeHandler;
-  let front: Server;
-  let port: number;
+  let served: Served;
   /** The upstream's request, paused: it takes no bytes until the test resumes it. */
   let held: IncomingMessage | undefined;
   let received = 0;
@@ -73,27 +70,19 @@ describe('Node transport: a streamed upload to an upstream that stops reading', 
     const upstreamPort = await listen(upstream);
     // The upstream's silence is what the gateway waits on here: long limits, so that only the
     // test decides when the upload goes on, however busy the machine.
-    gateway = createGateway({ upstream: { requestTimeout: 600_000, clientTimeout: 600_000 } })
+    const gateway = createGateway({ upstream: { requestTimeout: 600_000, clientTimeout: 600_000 } })
       .mount(service({ name: 'api', prefix: '/api' }, [post('/upload')]), [`http://127.0.0.1:${upstreamPort}`])
       .build();
-    handler = nodeHandler(gateway);
-    front = createServer((req, res) =>
-      handler(req, res, () => {
-        res.writeHead(404);
-        res.end();
-      }),
-    );
-    port = await listen(front);
+    served = await serveGateway(gateway);
   });
 
   afterAll(async () => {
-    await closeServer(front);
-    await gateway.close();
+    await served.close();
     await closeServer(upstream);
   });
 
   it('lets no more than the buffers between them in flight, then delivers the whole upload once it reads again', async () => {
-    const client = upload(port, '/api/upload');
+    const client = upload(served.port, '/api/upload');
     await eventually('the upstream has the request', () => held !== undefined);
     // Stuck: the client waits for a 'drain' that does not come over a quiet spell, every buffer
     // on the way being full. A bounded wait for a state, not a measurement of time.
@@ -115,6 +104,6 @@ describe('Node transport: a streamed upload to an upstream that stops reading', 
     const reply = await client.reply;
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ bytes: total });
-    await eventually('the pooled upstream socket is idle', () => busySockets(handler.transport.httpAgent) === 0);
+    await eventually('the pooled upstream socket is idle', () => busySockets(served.handler.transport.httpAgent) === 0);
   }, 120_000);
 });
