@@ -17,4 +17,8 @@ export default {
   },
   testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
   testTimeout: 60_000,
+  // Once every test has run (and its own checks that it left nothing open have passed), jest
+  // exits even if a process or socket a suite started is still alive: a teardown that could not
+  // finish fails the test that owned it; it must not hold the run open until CI's limit.
+  forceExit: true,
 };

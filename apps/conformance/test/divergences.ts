@@ -123,12 +123,6 @@ export const divergences: readonly Divergence[] = [
     why: 'The WHATWG URL parser resolves `/files/a/%2e%2e/b` to `/files/b` before the worker runs, so the gateway sees no `..` and forwards the tail `b`: the upstream gets `/store/b`, inside the route\'s upstream path. The `..` never reaches the gateway, let alone an upstream.',
   },
   {
-    case: 'aborts the client when the upstream dies mid-body',
-    adapter: 'hono-workerd',
-    observed: { settled: ['upstream_timeout'] },
-    why: "The fetch transport reads a response body of a declared length up to 16 KiB whole before it answers (in workerd relaying it through JS streams cost about a third of a proxied request's CPU time; docs/proxy.md). This upstream sends its first part and dies only once the client holds it, which the client never does before the whole body came: the upstream's silence runs out requestTimeout, and the client gets the head and the part that came, then the aborted connection, as on Node; the settle says upstream_timeout instead of upstream_reset.",
-  },
-  {
     case: 'absolute-form target',
     adapter: 'hono-workerd',
     observed: { status: 500, name: undefined, url: undefined },

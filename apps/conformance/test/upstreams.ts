@@ -159,6 +159,9 @@ const readBody = async (req: IncomingMessage): Promise<string> => {
   return Buffer.concat(chunks).toString('utf8');
 };
 
+/** Longer than any exchange a case holds open on purpose (`/hold` beats for 20 s). */
+const exchangeBound = 30_000;
+
 /** An echo upstream named `name`: answers JSON describing the request, with a few special paths. */
 const startEcho = async (name: string): Promise<EchoUpstream> => {
   const streams: Signal[] = [];
@@ -176,8 +179,16 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
     inFlight++;
-    res.once('close', () => inFlight--);
     const path = (req.url ?? '/').split('?')[0];
+    // A liveness bound, not a measurement: an exchange the gateway failed to close is ended here,
+    // so that the case that leaked it fails alone (its leftOver check gives up first), instead of
+    // every later case and the suite's teardown waiting on it. `/generate` (the memory test's
+    // 100 MiB) ends by itself, however long a busy host takes.
+    const bound = path === '/generate' ? undefined : setTimeout(() => res.socket?.destroy(), exchangeBound).unref();
+    res.once('close', () => {
+      inFlight--;
+      clearTimeout(bound);
+    });
     if (path === '/big') {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bigBody.byteLength, 'x-upstream': name });
       res.end(bigBody);
@@ -294,7 +305,9 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
       return;
     }
     if (path === '/cut' || path === '/stall') {
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+      // `?bytes=n` declares n bytes (1000 when absent), of which only the first part comes.
+      const declared = Number(new URL(req.url ?? '/', 'http://upstream').searchParams.get('bytes') ?? 1000);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': declared });
       res.write('partial\n');
       // `/stall` goes silent until the gateway's requestTimeout. `/cut` dies mid-body: when the
       // test says so (once its client holds the first part), else right away.
@@ -428,7 +441,11 @@ export const startUpstreams = async (): Promise<Upstreams> => {
     slowCount++;
     slowInFlight++;
     req.resume();
-    res.once('close', () => slowInFlight--);
+    const bound = setTimeout(() => res.socket?.destroy(), exchangeBound).unref();
+    res.once('close', () => {
+      slowInFlight--;
+      clearTimeout(bound);
+    });
   });
   const slowOpen = countOpen(slow);
   const slowOrigin = await listen(slow);
