@@ -7,7 +7,15 @@ import type { Context, MiddlewareHandler } from 'hono';
 export type ClientIpOf = (c: Context) => string | undefined;
 
 const onWorkerd = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
-const defaultClientIp: ClientIpOf = (c) => (onWorkerd ? c.req.header('cf-connecting-ip') : undefined);
+/**
+ * Cloudflare's CF-Connecting-IP on workerd; on @hono/node-server the peer of the Node request's
+ * socket (`c.env.incoming`, as Hono's getConnInfo for that server reads it); none elsewhere.
+ */
+const defaultClientIp: ClientIpOf = (c) => {
+  if (onWorkerd) return c.req.header('cf-connecting-ip');
+  const address = (c.env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined)?.incoming?.socket?.remoteAddress;
+  return typeof address === 'string' ? address : undefined;
+};
 
 /** The request target as the client sent it, where the runtime keeps it; undefined where it does not. */
 export type TargetOf = (c: Context) => string | undefined;

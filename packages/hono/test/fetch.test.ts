@@ -189,6 +189,28 @@ describe('honoGateway (fetch) on @hono/node-server', () => {
     await expectNothingLeaked(app, upstream);
   });
 
+  it("takes the client's address from the Node socket by default, as getConnInfo does", async () => {
+    const upstream = await upstreamWith((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(req.headers));
+    });
+    const seenByHook: (string | undefined)[] = [];
+    const gateway = createGateway({})
+      .mount(service({ name: 'sales', prefix: '/sales' }, [get('/ping', { before: (ctx) => void seenByHook.push(ctx.clientIp) })]), [upstream.origin])
+      .build();
+    const app = new Hono();
+    app.use(honoGateway(gateway));
+    app.get('/own', (c) => c.text('own route'));
+    const server = await serveHono(app.fetch as never);
+    opened.push(server);
+    const seen = (await send(server.port, '/sales/ping', { headers: { 'x-forwarded-for': '6.6.6.6' } })).json<Record<string, string>>();
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen.forwarded).toBe(`for=127.0.0.1;proto=http;host="127.0.0.1:${server.port}"`);
+    expect(seenByHook).toEqual(['127.0.0.1']);
+    await expectNothingLeaked(server, upstream);
+  });
+
   it('streams the response: the client gets the first chunk while the upstream still waits', async () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
