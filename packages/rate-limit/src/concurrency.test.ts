@@ -7,6 +7,7 @@ import { closeServer, eventually, freePort, listen, send, startUpstream, type Up
 import express from 'express';
 import { concurrencyLimit } from './concurrency.ts';
 import { byHeader } from './keys.ts';
+import { call } from './test-utils/standalone.ts';
 
 /** Upstream: `/hold` waits until the test releases it, `/fast` answers at once. */
 let upstream: Upstream;
@@ -158,6 +159,31 @@ describe('concurrencyLimit', () => {
       for (const res of waiting.splice(0)) res.end();
       await closeServer(server);
     }
+  });
+
+  it('renders its refusal as the quota-exceeded problem type with the problem+json renderer', async () => {
+    const limiter = concurrencyLimit({ max: 1, name: 'slots' });
+    // Standalone, as expressMiddleware runs it: the first request keeps its place (no settle runs).
+    expect(await call(limiter, {}, 'problem')).toEqual({ next: true });
+    const result = await call(limiter, {}, 'problem');
+    if (result.next) throw new Error('the request was let through');
+    const { body, headers, status } = result.response;
+    expect({ status, type: headers['content-type'], retryAfter: headers['retry-after'], body: JSON.parse(String(body)) }).toEqual({
+      status: 429,
+      type: 'application/problem+json; charset=utf-8',
+      retryAfter: '1',
+      body: {
+        type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+        title: 'Quota Exceeded',
+        status: 429,
+        detail: expect.any(String),
+        instance: '/x',
+        code: 'rate_limited',
+        retryAfter: 1,
+        violatedPolicies: ['slots'],
+        'violated-policies': ['slots'],
+      },
+    });
   });
 
   it('refuses a max that is not a positive whole number', () => {

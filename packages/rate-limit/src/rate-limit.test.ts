@@ -1,31 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { runHook, type Hook, type Middleware, type RequestHeaders, type StandaloneResult } from '@apigate/core';
+import type { Middleware, StandaloneResult } from '@apigate/core';
 import type { GatewayResponse } from '@apigate/errors';
 import { byHeader, byIp, byRoute, byScope, joinKeys } from './keys.ts';
 import { fixedWindow, slidingWindow, tokenBucket } from './limits.ts';
 import { memoryStore } from './memory-store.ts';
 import { rateLimit, type StoreFailure } from './rate-limit.ts';
 import type { RateLimitStore } from './store.ts';
-
-const headersOf = (init: Record<string, string>): RequestHeaders => {
-  const map = new Map(Object.entries(init).map(([k, v]) => [k.toLowerCase(), v]));
-  return { get: (n) => map.get(n.toLowerCase()), has: (n) => map.has(n.toLowerCase()), set: (n, v) => void map.set(n.toLowerCase(), v), delete: (n) => void map.delete(n.toLowerCase()) };
-};
-
-interface Call {
-  headers?: Record<string, string>;
-  clientIp?: string | undefined;
-  scope?: Record<PropertyKey, unknown>;
-  url?: string;
-}
-
-/** Runs a limiter's request phase as the adapters do outside a gateway (JSON renderer). */
-const call = (limiter: Middleware, request: Call = {}, renderer: 'json' | 'problem' = 'json'): Promise<StandaloneResult> => {
-  const { headers = {}, scope = {}, url = '/x' } = request;
-  const clientIp = 'clientIp' in request ? request.clientIp : '203.0.113.7';
-  const values = new Map<PropertyKey, unknown>(Object.entries(scope));
-  return runHook(limiter.request as Hook, { method: 'GET', url, headers: headersOf(headers), clientIp, scope: { get: (k) => values.get(k), set: (k, v) => void values.set(k, v) } }, renderer);
-};
+import { call, type Call } from './test-utils/standalone.ts';
 
 const refusal = (result: StandaloneResult): { status: number; code: string | undefined; headers: GatewayResponse['headers'] } => {
   if (result.next) throw new Error('the request was let through');
