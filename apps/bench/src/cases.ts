@@ -43,6 +43,7 @@ export const contestants: readonly Contestant[] = [
   node('apigate-express-rate-limit', 'apigate express, rate limit at gateway level (memory store)'),
   node('apigate-express-rate-limit-redis', 'apigate express, rate limit at gateway level (Redis store, local redis-server)'),
   node('apigate-express-routes', 'apigate express, working routes'),
+  node('apigate-express-routes-undici', 'apigate express, working routes, undici transport'),
   node('apigate-fast-lane-routes', 'apigate express fast lane, working routes'),
   node('express-zod-hpm', 'express + zod + http-proxy-middleware'),
   node('apigate-express-jwt', 'apigate express, jwt() at gateway level (RS256, remote JWKS cached)'),
@@ -80,7 +81,7 @@ export interface Case {
 }
 
 /** The passthrough contestants: one process each, the same three origin paths under /api. */
-export const passthrough = contestants.filter((c) => !['apigate-express-middleware', 'apigate-express-rate-limit', 'apigate-express-rate-limit-redis', 'apigate-express-routes', 'apigate-fast-lane-routes', 'express-zod-hpm', 'apigate-express-jwt'].includes(c.id)).map((c) => c.id);
+export const passthrough = contestants.filter((c) => !['apigate-express-middleware', 'apigate-express-rate-limit', 'apigate-express-rate-limit-redis', 'apigate-express-routes', 'apigate-express-routes-undici', 'apigate-fast-lane-routes', 'express-zod-hpm', 'apigate-express-jwt'].includes(c.id)).map((c) => c.id);
 
 /** In --quick, the 64 KiB and 1 MiB workloads run only these. */
 const quickBodies = ['direct', 'http-proxy-3', 'http-proxy-3-tuned', 'apigate-express', 'apigate-express-fast-lane'];
@@ -104,6 +105,7 @@ export const casesFor = (quick: boolean): Case[] => {
   plain('json', 'apigate-express', '/api/orders');
   cases.push({ id: 'apigate-routes-passthrough', label: 'apigate express, passthrough route (in the working-routes process)', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders-raw' });
   cases.push({ id: 'apigate-express-json', label: 'apigate express, JSON-validated route (zod)', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders' });
+  cases.push({ id: 'apigate-express-json-undici', label: 'apigate express, JSON-validated route (zod), undici transport', contestant: 'apigate-express-routes-undici', workload: 'json', path: '/api/orders' });
   cases.push({ id: 'apigate-express-map', label: 'apigate express, JSON-validated route with a map', contestant: 'apigate-express-routes', workload: 'json', path: '/api/orders-mapped' });
   cases.push({ id: 'apigate-fast-lane-json', label: 'apigate express fast lane, JSON-validated route (zod)', contestant: 'apigate-fast-lane-routes', workload: 'json', path: '/api/orders' });
   plain('json', 'express-zod-hpm', '/api/orders');
@@ -125,22 +127,45 @@ export interface Comparison {
    * contestants whose CPU time per request is the figure (the workerd ones).
    */
   judge?: 'perCpu';
+  /**
+   * For the targets measured on both of apigate's Node transports: which one side `a` runs on. Its
+   * note names it (transportNames), so that a reader of the targets table sees which row is which.
+   */
+  transport?: NodeTransportId;
 }
+
+export type NodeTransportId = 'node' | 'undici';
+
+/** How the report names apigate's two Node transports in a target's row. */
+export const transportNames: Record<NodeTransportId, string> = {
+  node: 'NodeTransport (http-proxy-3, the default)',
+  undici: 'UndiciTransport (undici, opt-in)',
+};
+const onNode = `on ${transportNames.node}`;
+const onUndici = `on ${transportNames.undici}`;
 
 export const comparisons: readonly Comparison[] = [
   { a: 'apigate-express', b: 'express-http-proxy-3', workload: 'tiny', target: 0.9, note: 'apigate passthrough on express ≥ 0.9 × express + bare http-proxy-3' },
   { a: 'apigate-koa', b: 'koa-http-proxy-3', workload: 'tiny', target: 0.9, note: 'apigate passthrough on koa ≥ 0.9 × koa + bare http-proxy-3' },
   { a: 'apigate-hono-node', b: 'hono-http-proxy-3', workload: 'tiny', target: 0.9, note: 'apigate passthrough on hono-node ≥ 0.9 × hono-node + bare http-proxy-3' },
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3', workload: 'tiny', target: 0.9, note: 'fast lane ≥ 0.9 × bare http-proxy-3' },
-  { a: 'apigate-koa', b: 'fast-gateway', workload: 'tiny', target: 1.1, note: 'apigate koa ≥ 1.1 × fast-gateway' },
-  { a: 'apigate-hono-node', b: 'fast-gateway', workload: 'tiny', target: 1.1, note: 'apigate hono-node ≥ 1.1 × fast-gateway' },
-  { a: 'apigate-express-fast-lane', b: 'fast-gateway', workload: 'tiny', target: 1.2, note: 'fast lane ≥ 1.2 × fast-gateway' },
-  { a: 'apigate-koa', b: 'fast-gateway', workload: '64k', target: 1.1, note: 'apigate koa ≥ 1.1 × fast-gateway, 64 KiB' },
-  { a: 'apigate-hono-node', b: 'fast-gateway', workload: '64k', target: 1.1, note: 'apigate hono-node ≥ 1.1 × fast-gateway, 64 KiB' },
-  { a: 'apigate-express-fast-lane', b: 'fast-gateway', workload: '64k', target: 1.2, note: 'fast lane ≥ 1.2 × fast-gateway, 64 KiB' },
+  // Issue 15's fast-gateway targets on each Node transport, the default's row first, the opt-in's beneath it.
+  { a: 'apigate-koa', b: 'fast-gateway', workload: 'tiny', target: 1.1, transport: 'node', note: `apigate koa ${onNode} ≥ 1.1 × fast-gateway` },
+  { a: 'apigate-koa-undici', b: 'fast-gateway', workload: 'tiny', target: 1.1, transport: 'undici', note: `apigate koa ${onUndici} ≥ 1.1 × fast-gateway` },
+  { a: 'apigate-hono-node', b: 'fast-gateway', workload: 'tiny', target: 1.1, transport: 'node', note: `apigate hono-node ${onNode} ≥ 1.1 × fast-gateway` },
+  { a: 'apigate-hono-node-undici', b: 'fast-gateway', workload: 'tiny', target: 1.1, transport: 'undici', note: `apigate hono-node ${onUndici} ≥ 1.1 × fast-gateway` },
+  { a: 'apigate-express-fast-lane', b: 'fast-gateway', workload: 'tiny', target: 1.2, transport: 'node', note: `fast lane ${onNode} ≥ 1.2 × fast-gateway` },
+  { a: 'apigate-express-fast-lane-undici', b: 'fast-gateway', workload: 'tiny', target: 1.2, transport: 'undici', note: `fast lane ${onUndici} ≥ 1.2 × fast-gateway` },
+  { a: 'apigate-koa', b: 'fast-gateway', workload: '64k', target: 1.1, transport: 'node', note: `apigate koa ${onNode} ≥ 1.1 × fast-gateway, 64 KiB` },
+  { a: 'apigate-koa-undici', b: 'fast-gateway', workload: '64k', target: 1.1, transport: 'undici', note: `apigate koa ${onUndici} ≥ 1.1 × fast-gateway, 64 KiB` },
+  { a: 'apigate-hono-node', b: 'fast-gateway', workload: '64k', target: 1.1, transport: 'node', note: `apigate hono-node ${onNode} ≥ 1.1 × fast-gateway, 64 KiB` },
+  { a: 'apigate-hono-node-undici', b: 'fast-gateway', workload: '64k', target: 1.1, transport: 'undici', note: `apigate hono-node ${onUndici} ≥ 1.1 × fast-gateway, 64 KiB` },
+  { a: 'apigate-express-fast-lane', b: 'fast-gateway', workload: '64k', target: 1.2, transport: 'node', note: `fast lane ${onNode} ≥ 1.2 × fast-gateway, 64 KiB` },
+  { a: 'apigate-express-fast-lane-undici', b: 'fast-gateway', workload: '64k', target: 1.2, transport: 'undici', note: `fast lane ${onUndici} ≥ 1.2 × fast-gateway, 64 KiB` },
   { a: 'apigate-hono-node', b: 'hono-proxy', workload: 'tiny', target: 3, note: 'apigate hono-node ≥ 3 × hono/proxy' },
   { a: 'apigate-hono-fetch', b: 'hono-proxy', workload: 'tiny', target: 1, note: 'apigate hono (fetch transport) ≥ 1.0 × hono/proxy, on Node' },
-  { a: 'apigate-express-json', b: 'express-zod-hpm', workload: 'json', target: 1.5, note: 'JSON-validated route ≥ 1.5 × express + zod + http-proxy-middleware' },
+  { a: 'apigate-express-json', b: 'express-zod-hpm', workload: 'json', target: 1.5, transport: 'node', note: `JSON-validated route ${onNode} ≥ 1.5 × express + zod + http-proxy-middleware` },
+  { a: 'apigate-express-json-undici', b: 'express-zod-hpm', workload: 'json', target: 1.5, transport: 'undici', note: `JSON-validated route ${onUndici} ≥ 1.5 × express + zod + http-proxy-middleware` },
   { a: 'apigate-express-middleware', b: 'apigate-express', workload: 'tiny', target: 0.95, note: 'a route with one no-op middleware at gateway level ≥ 0.95 × passthrough (apigate express)' },
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3-tuned', workload: 'tiny', note: 'fast lane vs http-proxy-3 configured well through its public API (the reference beside bare http-proxy-3)' },
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3-tuned', workload: '64k', note: 'fast lane vs http-proxy-3 configured well, 64 KiB' },
@@ -168,12 +193,6 @@ export const comparisons: readonly Comparison[] = [
   { a: 'undici-dispatch', b: 'node-http', workload: 'post1m', note: "spike: undici's Pool.dispatch() vs node:http's client, 1 MiB POST" },
   { a: 'undici-dispatch', b: 'fast-gateway', workload: 'tiny', note: "spike: undici's Pool.dispatch() vs fast-gateway" },
   { a: 'apigate-hono-node', b: 'node-http', workload: 'tiny', note: 'apigate hono-node vs plain node:http proxy' },
-  { a: 'apigate-koa-undici', b: 'fast-gateway', workload: 'tiny', note: 'apigate koa, undici transport vs fast-gateway' },
-  { a: 'apigate-hono-node-undici', b: 'fast-gateway', workload: 'tiny', note: 'apigate hono-node, undici transport vs fast-gateway' },
-  { a: 'apigate-express-fast-lane-undici', b: 'fast-gateway', workload: 'tiny', note: 'fast lane, undici transport vs fast-gateway' },
-  { a: 'apigate-koa-undici', b: 'fast-gateway', workload: '64k', note: 'apigate koa, undici transport vs fast-gateway, 64 KiB' },
-  { a: 'apigate-hono-node-undici', b: 'fast-gateway', workload: '64k', note: 'apigate hono-node, undici transport vs fast-gateway, 64 KiB' },
-  { a: 'apigate-express-fast-lane-undici', b: 'fast-gateway', workload: '64k', note: 'fast lane, undici transport vs fast-gateway, 64 KiB' },
   { a: 'apigate-koa-undici', b: 'apigate-koa', workload: 'tiny', note: 'the undici transport vs NodeTransport (http-proxy-3), apigate koa' },
   { a: 'apigate-hono-node-undici', b: 'apigate-hono-node', workload: 'tiny', note: 'the undici transport vs NodeTransport (http-proxy-3), apigate hono-node' },
   { a: 'apigate-express-fast-lane-undici', b: 'apigate-express-fast-lane', workload: 'tiny', note: 'the undici transport vs NodeTransport (http-proxy-3), fast lane' },
@@ -183,6 +202,7 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-koa-undici', b: 'apigate-koa', workload: 'post1m', note: 'the undici transport vs NodeTransport (http-proxy-3), apigate koa, 1 MiB POST' },
   { a: 'apigate-hono-node-undici', b: 'apigate-hono-node', workload: 'post1m', note: 'the undici transport vs NodeTransport (http-proxy-3), apigate hono-node, 1 MiB POST' },
   { a: 'apigate-express-fast-lane-undici', b: 'apigate-express-fast-lane', workload: 'post1m', note: 'the undici transport vs NodeTransport (http-proxy-3), fast lane, 1 MiB POST' },
+  { a: 'apigate-express-json-undici', b: 'apigate-express-json', workload: 'json', note: 'the undici transport vs NodeTransport (http-proxy-3), JSON-validated route (apigate express)' },
   { a: 'apigate-hono-fetch-workerd', b: 'hono-proxy-workerd', workload: 'tiny', target: 1, judge: 'perCpu', note: 'apigate hono (fetch transport) ≥ 1.0 × hono/proxy, in workerd' },
   { a: 'apigate-hono-fetch-workerd', b: 'hono-proxy-workerd', workload: '64k', note: 'apigate hono (fetch transport) vs hono/proxy, in workerd, 64 KiB' },
   { a: 'apigate-hono-fetch-workerd', b: 'hono-proxy-workerd', workload: 'post1m', note: 'apigate hono (fetch transport) vs hono/proxy, in workerd, 1 MiB POST' },
@@ -191,9 +211,20 @@ export const comparisons: readonly Comparison[] = [
 
 /**
  * Contestants measured at a steady moderate rate: direct, nginx, the peers and apigate side by side,
- * with each apigate adapter's framework + bare http-proxy-3 (what the framework and Node give the tail).
+ * with each apigate adapter's framework + bare http-proxy-3 (what the framework and Node give the tail),
+ * and apigate hono-node on the undici transport beside it on NodeTransport.
  */
 export const rateContestants = (quick: boolean): string[] =>
   quick
     ? ['direct', 'nginx', 'fast-gateway', 'apigate-express']
-    : ['direct', 'nginx', 'http-proxy-3', 'express-http-proxy-3', 'hono-http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node'];
+    : ['direct', 'nginx', 'http-proxy-3', 'express-http-proxy-3', 'hono-http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node', 'apigate-hono-node-undici'];
+
+/**
+ * The steady-rate contestants with a target (p99 within 1 ms of direct): apigate on the default
+ * transport, and one adapter on the opt-in one, the same adapter as the last default row.
+ */
+export const rateTargets: readonly { id: string; subject: string; transport: NodeTransportId }[] = [
+  { id: 'apigate-express', subject: 'apigate express', transport: 'node' },
+  { id: 'apigate-hono-node', subject: 'apigate hono-node', transport: 'node' },
+  { id: 'apigate-hono-node-undici', subject: 'apigate hono-node', transport: 'undici' },
+];

@@ -11,7 +11,7 @@ import { buildOpenLoop, runAutocannon, runOpenLoop, runWrk, type LoadResult, typ
 import { nginxBinary, nginxVersion, originAccepts, originConfig, proxyConfig } from './nginx.ts';
 import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, runQueueNs, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
-import { cpuRatio, pairKey, ratio, render, sampleKey, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
+import { pairKey, render, sampleKey, undecided, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
 import { profileWorker } from './workerd-profile.ts';
 import { bundleName, bundleWorker, workerdBinary, workerdVersion, writeWorkerdConfig } from './workerd.ts';
@@ -489,9 +489,7 @@ const pairedRuns = async (cases: readonly Case[], running: ReadonlyMap<string, R
   const paired = new Map<string, PairedBlock[]>();
   if (settings.pairs === 0) return paired;
   for (const comparison of comparisons) {
-    if (comparison.target === undefined) continue;
-    const rounds = (comparison.judge === 'perCpu' ? cpuRatio : ratio)({ samples }, comparison.a, comparison.b, comparison.workload);
-    if (Number.isFinite(rounds) && Math.abs(rounds / comparison.target - 1) > pairedBand) continue;
+    if (!undecided({ samples }, comparison, pairedBand)) continue;
     const a = cases.find((c) => c.id === comparison.a && c.workload === comparison.workload);
     const b = cases.find((c) => c.id === comparison.b && c.workload === comparison.workload);
     const targetA = a && running.get(a.contestant);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { casesFor, comparisons, passthrough, workloads, type Case } from './cases.ts';
-import { pairKey, render, sampleKey, type RateGenerator, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
+import { casesFor, comparisons, contestants, passthrough, rateContestants, rateTargets, transportNames, workloads, type Case, type Comparison } from './cases.ts';
+import { pairKey, render, sampleKey, undecided, type RateGenerator, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { median } from './stats.ts';
 
 const sample = (rps: number, extra: Partial<Sample> = {}): Sample => ({ rps, p50ms: 1, p99ms: 2, cpuPct: 100, noisePct: 0, rssMiB: 100, errors: 0, non2xx: 0, ...extra });
@@ -118,11 +118,87 @@ describe('bench report', () => {
     const report = render(input({ direct: [sample(100_000)] }, { rate: { rps: 1000, seconds: 5, warmSeconds: 1, connections: 20, generator: { kind: 'open-loop' }, busyPct: 10, samples: [direct, steady] } }));
     expect(report).toContain('An open-loop generator');
     expect(report).toContain('1 000 requests a second due at even intervals');
-    expect(row(report, 'p99 at the steady rate within 1 ms of direct (apigate express)')?.[2]).toBe('p99 0.900 ms − direct 0.200 ms (other load in the kept run: 1 % of core 0, 4 % of the load core)');
+    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate express on NodeTransport (http-proxy-3, the default)')?.[2]).toBe('p99 0.900 ms − direct 0.200 ms (other load in the kept run: 1 % of core 0, 4 % of the load core)');
     const section = report.slice(report.indexOf('## Latency at a steady moderate rate'));
     expect(row(section, 'apigate express')?.slice(1, 16)).toEqual(['apigate express', '1 000', '0.250', '0.400', '0.900', '3.250', '7.500', '14', '1', '4', '2.3', '0', '2', '0', '0']);
     // Direct has no upstream of its own and its core is the load core: dashes, not zeros.
     expect(row(section, 'origin direct (nginx)')?.slice(8, 13)).toEqual(['3', '–', '0', '0.1', '–']);
+  });
+
+  it('judges the undici transport\'s fast-gateway target in its own row beside the NodeTransport one, and says which transport is opt-in', () => {
+    const cases = [tiny('direct'), tiny('fast-gateway'), tiny('apigate-koa'), tiny('apigate-koa-undici')];
+    const samples = {
+      direct: [sample(100_000), sample(100_000), sample(100_000)],
+      'fast-gateway': [sample(1000), sample(1000), sample(1000)],
+      'apigate-koa': [sample(700), sample(650), sample(600, { cpuPct: 50 })],
+      'apigate-koa-undici': [sample(1050), sample(1300), sample(1000)],
+    };
+    const undiciTarget = comparisons.find((c) => c.a === 'apigate-koa-undici' && c.b === 'fast-gateway' && c.workload === 'tiny')!;
+    const paired = new Map([[pairKey(undiciTarget), [{ rps: 1.12, perCpu: 1.1 }, { rps: 1.2, perCpu: 1.15 }, { rps: 1.08, perCpu: 1.05 }]]]);
+    const report = render(input(samples, { cases, paired }));
+    // The rounds say 1.05 for undici (a miss); its paired blocks, 1.12, decide. NodeTransport has no blocks: its rounds decide.
+    expect(row(report, 'apigate koa on UndiciTransport (undici, opt-in) ≥ 1.1 × fast-gateway')?.slice(2, 8)).toEqual(['label of apigate-koa-undici / label of fast-gateway', '1.05', '**pass** (≥ 1.1)', '1.05', '1.12 (1.12, 1.20, 1.08)', '1.10']);
+    expect(row(report, 'apigate koa on NodeTransport (http-proxy-3, the default) ≥ 1.1 × fast-gateway')?.slice(2, 8)).toEqual(['label of apigate-koa / label of fast-gateway', '0.65', '**FAIL** (< 1.1)', '0.70', '', '–']);
+    expect(report).toContain('Rows that say “on UndiciTransport (undici, opt-in)” are about the opt-in transport');
+    // Without an undici row there is nothing to explain.
+    const nodeOnly = render(input({ direct: samples.direct, 'fast-gateway': samples['fast-gateway'], 'apigate-koa': samples['apigate-koa'] }, { cases: cases.slice(0, 3) }));
+    expect(row(nodeOnly, 'apigate koa on NodeTransport')?.[4]).toBe('**FAIL** (< 1.1)');
+    expect(nodeOnly).not.toContain('UndiciTransport');
+  });
+
+  it('judges the JSON-validated route on the undici transport against express + zod + http-proxy-middleware', () => {
+    const json = (id: string, contestant = id): Case => ({ id, label: `label of ${id}`, contestant, workload: 'json', path: '/api/orders' });
+    const cases = [json('direct'), json('express-zod-hpm'), json('apigate-express-json', 'apigate-express-routes'), json('apigate-express-json-undici', 'apigate-express-routes-undici')];
+    const samples = new Map([
+      [sampleKey('direct', 'json'), [sample(50_000)]],
+      [sampleKey('express-zod-hpm', 'json'), [sample(1000)]],
+      [sampleKey('apigate-express-json', 'json'), [sample(900)]],
+      [sampleKey('apigate-express-json-undici', 'json'), [sample(1600)]],
+    ]);
+    const report = render({ ...input({}), cases, samples });
+    expect(row(report, 'JSON-validated route on UndiciTransport (undici, opt-in) ≥ 1.5 × express + zod + http-proxy-middleware')?.slice(3, 5)).toEqual(['1.60', '**pass** (≥ 1.5)']);
+    expect(row(report, 'JSON-validated route on NodeTransport (http-proxy-3, the default) ≥ 1.5 × express + zod + http-proxy-middleware')?.slice(3, 5)).toEqual(['0.90', '**FAIL** (< 1.5)']);
+    // Beside the targets, what the transport alone changes on that route.
+    expect(row(report, 'the undici transport vs NodeTransport (http-proxy-3), JSON-validated route')?.slice(2, 4)).toEqual(['json', '1.78']);
+  });
+
+  it('judges the steady-rate p99 of apigate on the undici transport in a row of its own', () => {
+    const steady = (id: string, label: string, p99ms: number): RateSample => ({ id, label, rps: 1000, p50ms: 0.3, p99ms, errors: 0, non2xx: 0, noisePct: 0, loadNoisePct: 0 });
+    const rate: ReportInput['rate'] = {
+      rps: 1000,
+      seconds: 5,
+      warmSeconds: 1,
+      connections: 20,
+      generator: { kind: 'open-loop' },
+      busyPct: 10,
+      samples: [steady('direct', 'origin direct (nginx)', 0.5), steady('apigate-hono-node', 'apigate hono-node', 2), steady('apigate-hono-node-undici', 'apigate hono-node, undici transport', 1.3)],
+    };
+    const report = render(input({ direct: [sample(100_000)] }, { rate }));
+    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate hono-node on UndiciTransport (undici, opt-in)')?.slice(3, 5)).toEqual(['0.800 ms', '**pass** (≤ 1 ms)']);
+    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate hono-node on NodeTransport (http-proxy-3, the default)')?.slice(3, 5)).toEqual(['1.500 ms', '**FAIL** (> 1 ms)']);
+    // The steady-rate row alone is an undici row too: the report says what the transport is.
+    expect(report).toContain('are about the opt-in transport');
+    const section = report.slice(report.indexOf('## Latency at a steady moderate rate'));
+    expect(row(section, 'apigate hono-node, undici transport')?.[5]).toBe('1.300');
+  });
+
+  it('gives paired runs to the targets the rounds leave undecided, the undici ones among them', () => {
+    const target = (a: string, workload: Comparison['workload'] = 'tiny'): Comparison => comparisons.find((c) => c.a === a && c.b === 'fast-gateway' && c.workload === workload && c.target !== undefined)!;
+    const samples = new Map([
+      [sampleKey('fast-gateway', 'tiny'), [sample(1000), sample(1000)]],
+      [sampleKey('apigate-koa-undici', 'tiny'), [sample(1270), sample(1270)]],
+      [sampleKey('apigate-hono-node-undici', 'tiny'), [sample(1400), sample(1400)]],
+      [sampleKey('apigate-express-fast-lane-undici', 'tiny'), [sample(1400, { cpuPct: 200 }), sample(1400, { cpuPct: 200 })]],
+    ]);
+    // 1.27 is within 20 % of 1.1; 1.40 is 27 % above it, decided.
+    expect(undecided({ samples }, target('apigate-koa-undici'), 0.2)).toBe(true);
+    expect(undecided({ samples }, target('apigate-hono-node-undici'), 0.2)).toBe(false);
+    // The fast lane's 1.40 is within 20 % of 1.2 (its req per CPU-s, 0.70, does not count: it is judged on req/s).
+    expect(undecided({ samples }, target('apigate-express-fast-lane-undici'), 0.2)).toBe(true);
+    // A target whose sides did not both run has no ratio: undecided.
+    expect(undecided({ samples }, target('apigate-koa-undici', '64k'), 0.2)).toBe(true);
+    // A comparison without a threshold never gets paired runs.
+    expect(undecided({ samples }, comparisons.find((c) => c.target === undefined)!, 0.2)).toBe(false);
   });
 
   it('reports CPU time per request of the workerd contestants and judges their target on req per CPU-s', () => {
@@ -190,7 +266,8 @@ describe('bench report', () => {
     expect(partial).not.toContain('## Memory');
     expect(partial).not.toContain('## Latency at a fixed');
     // Only targets whose both sides ran.
-    expect(partial).not.toContain('apigate koa ≥ 1.1 × fast-gateway');
+    expect(partial).not.toContain('apigate koa on NodeTransport');
+    expect(partial).not.toContain('UndiciTransport');
   });
 });
 
@@ -211,6 +288,42 @@ describe('bench cases', () => {
     for (const comparison of comparisons) {
       for (const id of [comparison.a, comparison.b]) expect(cases.some((c) => c.id === id && c.workload === comparison.workload)).toBe(true);
     }
+  });
+
+  it('sets the fast-gateway and JSON-validated targets on both Node transports, each row naming its transport', () => {
+    const undiciTargets = comparisons.filter((c) => c.target !== undefined && c.transport === 'undici');
+    expect(undiciTargets.map((c) => `${c.workload} ${c.a} ≥ ${c.target} × ${c.b}`).sort()).toEqual(
+      [
+        'tiny apigate-koa-undici ≥ 1.1 × fast-gateway',
+        'tiny apigate-hono-node-undici ≥ 1.1 × fast-gateway',
+        'tiny apigate-express-fast-lane-undici ≥ 1.2 × fast-gateway',
+        '64k apigate-koa-undici ≥ 1.1 × fast-gateway',
+        '64k apigate-hono-node-undici ≥ 1.1 × fast-gateway',
+        '64k apigate-express-fast-lane-undici ≥ 1.2 × fast-gateway',
+        'json apigate-express-json-undici ≥ 1.5 × express-zod-hpm',
+      ].sort(),
+    );
+    const cases = casesFor(false);
+    const contestantOf = (id: string, workload: string): string => cases.find((c) => c.id === id && c.workload === workload)!.contestant;
+    for (const u of undiciTargets) {
+      expect(u.note).toContain(`on ${transportNames.undici}`);
+      // Its twin: the same row on NodeTransport, the same threshold against the same reference.
+      const twin = comparisons.filter((c) => c.transport === 'node' && c.note === u.note.replace(transportNames.undici, transportNames.node));
+      expect(twin).toHaveLength(1);
+      expect([twin[0]!.b, twin[0]!.workload, twin[0]!.target]).toEqual([u.b, u.workload, u.target]);
+      // The undici side runs in a process of its own, made with UndiciTransport.
+      expect(contestantOf(u.a, u.workload)).toBe(`${contestantOf(twin[0]!.a, twin[0]!.workload)}-undici`);
+    }
+    // Every target that names a transport is one of these pairs: no row says NodeTransport without an undici twin.
+    expect(comparisons.filter((c) => c.transport === 'node')).toHaveLength(undiciTargets.length);
+  });
+
+  it('measures every steady-rate target contestant at the steady rate, one of them on the undici transport', () => {
+    for (const t of rateTargets) {
+      expect(rateContestants(false)).toContain(t.id);
+      expect(contestants.find((c) => c.id === t.id)?.entry).toBeDefined();
+    }
+    expect(rateTargets.filter((t) => t.transport === 'undici').map((t) => t.id)).toEqual(['apigate-hono-node-undici']);
   });
 
   it('runs every passthrough contestant on the tiny workload', () => {

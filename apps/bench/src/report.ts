@@ -1,4 +1,4 @@
-import { contestants, type Case, type Comparison, type Workload } from './cases.ts';
+import { contestants, rateTargets, transportNames, type Case, type Comparison, type NodeTransportId, type Workload } from './cases.ts';
 import { tinyJson } from './nginx.ts';
 import { fixed, median, thousands } from './stats.ts';
 
@@ -124,6 +124,16 @@ export const cpuRatio = (input: Pick<ReportInput, 'samples'>, a: string, b: stri
   const bs = input.samples.get(key(b, workload));
   if (as === undefined || bs === undefined) return Number.NaN;
   return median(as.map((s, round) => (s.failure === undefined && bs[round]?.failure === undefined ? s.rps / s.cpuPct / (bs[round]!.rps / bs[round]!.cpuPct) : Number.NaN)));
+};
+
+/**
+ * Whether the rounds leave a target undecided, so that it gets paired runs: its ratio (on what it
+ * is judged on) within `band` of the threshold, or no ratio at all.
+ */
+export const undecided = (input: Pick<ReportInput, 'samples'>, c: Comparison, band: number): boolean => {
+  if (c.target === undefined) return false;
+  const rounds = (c.judge === 'perCpu' ? cpuRatio : ratio)(input, c.a, c.b, c.workload);
+  return !Number.isFinite(rounds) || Math.abs(rounds / c.target - 1) <= band;
 };
 
 /** A markdown table; columns whose every cell is a number are right-aligned. */
@@ -263,8 +273,10 @@ export const render = (input: ReportInput): string => {
 
   out.push('', '## Targets', '');
   const measured = (c: Comparison): boolean => input.samples.has(key(c.a, c.workload)) && input.samples.has(key(c.b, c.workload));
-  const targetRows = input.comparisons
-    .filter((c) => c.target !== undefined && measured(c))
+  const targets = input.comparisons.filter((c) => c.target !== undefined && measured(c));
+  // Which of apigate's Node transports the rows shown are about: the prose under the table says what they are.
+  const transports = new Set<NodeTransportId>(targets.flatMap((c) => (c.transport === undefined ? [] : [c.transport])));
+  const targetRows = targets
     .map((c) => {
       const bad = flagged(input.samples.get(key(c.a, c.workload)) ?? []) || flagged(input.samples.get(key(c.b, c.workload)) ?? []);
       const value = ratio(input, c.a, c.b, c.workload);
@@ -293,22 +305,29 @@ export const render = (input: ReportInput): string => {
   const direct = steady('direct');
   // autocannon's bursts are no steady rate: no verdict on them.
   if (input.rate.generator.kind !== 'autocannon' && direct !== undefined) {
-    for (const id of ['apigate-express', 'apigate-hono-node']) {
+    for (const { id, subject, transport } of rateTargets) {
       const sample = steady(id);
       if (sample === undefined) continue;
+      transports.add(transport);
       const added = sample.p99ms - direct.p99ms;
       const bad = sample.errors > 0 || sample.non2xx > 0;
       // Other work on a shared core can only add latency: a pass stands, a miss in a busy run is no verdict.
       const busiest = Math.max(...[sample.noisePct, sample.loadNoisePct, direct.loadNoisePct].map((pct) => (pct !== undefined && Number.isFinite(pct) ? pct : 0)));
       const verdict = bad ? 'n/a (errors)' : added <= 1 ? '**pass** (≤ 1 ms)' : busiest > input.rate.busyPct ? `n/a (> 1 ms, but the machine was busy: ${fixed(busiest, 0)} % other load on a core)` : '**FAIL** (> 1 ms)';
-      targetRows.push([`p99 at the steady rate within 1 ms of direct (${sample.label})`, `p99 ${fixed(sample.p99ms, 3)} ms − direct ${fixed(direct.p99ms, 3)} ms${sample.noisePct === undefined ? '' : ` (other load in the kept run: ${fixed(sample.noisePct, 0)} % of core 0, ${fixed(sample.loadNoisePct ?? Number.NaN, 0)} % of the load core)`}`, `${fixed(added, 3)} ms`, verdict, '', '', '']);
+      targetRows.push([`p99 at the steady rate within 1 ms of direct: ${subject} on ${transportNames[transport]}`, `p99 ${fixed(sample.p99ms, 3)} ms − direct ${fixed(direct.p99ms, 3)} ms${sample.noisePct === undefined ? '' : ` (other load in the kept run: ${fixed(sample.noisePct, 0)} % of core 0, ${fixed(sample.loadNoisePct ?? Number.NaN, 0)} % of the load core)`}`, `${fixed(added, 3)} ms`, verdict, '', '', '']);
     }
   }
   out.push(table(['target', 'ratio of', 'req/s ratio (median of rounds)', 'verdict', 'req per CPU-s ratio (median of rounds)', 'paired req/s ratio (median of ABBA blocks)', 'paired req per CPU-s ratio'], targetRows));
   out.push(
     '',
-    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (the JSON one for validation), ratios taken within each round. The verdict is on req/s (on req per CPU-s where it says so: the workerd targets, see “In workerd” below): on the paired runs when they were made, else on the rounds. Paired runs are made for the targets the rounds leave undecided (a ratio within 20 % of the threshold); they measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
+    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (64 KiB where the row says so, the JSON one for validation), ratios taken within each round. The verdict is on req/s (on req per CPU-s where it says so: the workerd targets, see “In workerd” below): on the paired runs when they were made, else on the rounds. Paired runs are made for the targets the rounds leave undecided (a ratio within 20 % of the threshold); they measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
   );
+  if (transports.has('undici')) {
+    out.push(
+      '',
+      `Rows that say “on ${transportNames.undici}” are about the opt-in transport on undici's dispatcher (\`new UndiciTransport(gateway.upstream)\` from \`@apigate/proxy/node\`, passed as the adapter's \`transport\` option; docs/proxy.md, “Choosing the Node transport”), each measured by a contestant of its own; rows that say “on ${transportNames.node}”, and the other apigate rows on Node that name no transport, are about the transport an adapter makes when given none, on http-proxy-3, which stays the reference.`,
+    );
+  }
 
   for (const workload of input.workloads) {
     if (!input.cases.some((c) => c.workload === workload.id)) continue;
