@@ -906,8 +906,6 @@ describeAdapters(adapterNames, (f, adapter) => {
     });
   });
 
-  // Before the client aborts: on workerd the mid-upload abort leaves an upstream request open
-  // for good (a listed divergence), which the fault cases here would read as their own leak.
   describe('what http-proxy-middleware users reach for', () => {
     /** A GET read to its end; a connection closed before any response head is status 0. */
     const ended = (path: string): Promise<{ status: number; end: string }> =>
@@ -1061,6 +1059,19 @@ describeAdapters(adapterNames, (f, adapter) => {
         return { closedEarly: await within(hold.closed, 10_000, 'still open') };
       });
       conform('client abort', adapter, observed, { closedEarly: true, ...cleanly(['client_closed']) });
+    });
+
+    it('closes the upstream request when the client leaves mid-response of a declared length', async () => {
+      const hold = f.upstreams.echo[0]!.nextHold();
+      // Past the fetch transport's whole-body read: relayed, through a FixedLengthStream on workerd.
+      const observed = await fault('/echo/hold', async () => {
+        const { res, abort } = await open(f.target.base, '/echo/hold?length=1048576');
+        await hold.started;
+        await nextChunk(res);
+        abort();
+        return { length: res.headers['content-length'], closedEarly: await within(hold.closed, 10_000, 'still open') };
+      });
+      conform('client abort mid-response of a declared length', adapter, observed, { length: '1048576', closedEarly: true, ...cleanly(['client_closed']) });
     });
 
     it('closes the upstream request when the client leaves mid-upload, before any response', async () => {

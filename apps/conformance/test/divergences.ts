@@ -156,19 +156,7 @@ export const divergences: readonly Divergence[] = [
     case: 'client abort before the response',
     adapter: 'hono-workerd',
     observed: { settled: ['upstream_timeout'] },
-    why: "workerd does not tell the worker that its client left before the response: the gateway's fetch to the upstream goes on until requestTimeout ends it, and the request settles as upstream_timeout instead of client_closed. The upstream request is closed early all the same, and nothing is left open.",
-  },
-  {
-    case: 'client abort',
-    adapter: 'hono-workerd',
-    observed: { settled: [] },
-    why: "When the client leaves mid-response, workerd cancels the worker's response stream and closes the upstream request, but the gateway is never told: its observer hears no settle for the request (none within the case's 10 s bound). Nothing is left open.",
-  },
-  {
-    case: 'client abort mid-transform',
-    adapter: 'hono-workerd',
-    observed: { settled: [] },
-    why: "As for `client abort` without a transform: when the client leaves mid-response, workerd cancels the worker's response stream (the transform's output) and closes the upstream request, but runs none of the request's code again, so the gateway never hears of it and settles nothing. Nothing is left open.",
+    why: "workerd does not tell the worker that its client left before the response: nothing is written to the client yet, so it does not notice, and neither `ctx.waitUntil` nor `request.signal` (with the `enable_request_signal` compatibility flag) hears of it (tried in Miniflare). The gateway's fetch to the upstream goes on until requestTimeout ends it, and the request settles as upstream_timeout instead of client_closed. The upstream request is closed early all the same, and nothing is left open. Once the response has started, a client that leaves is heard (see docs/hono.md).",
   },
   {
     case: 'transform fails mid-body',
@@ -195,12 +183,6 @@ export const divergences: readonly Divergence[] = [
     why: 'workerd hands the worker a Request whose URL went through the WHATWG URL parser, which percent-encodes `"`, `<`, `>` and `\'` in the query of an http(s) URL. The bytes the client sent are gone before the gateway runs; the decoded query is the same.',
   },
   {
-    case: 'client abort mid-upload',
-    adapter: 'hono-workerd',
-    observed: { closedEarly: false, settled: [], leftOver: ['1 upstream request(s) still open'] },
-    why: 'In the worker, request.body errors ("Network connection lost.") when the client leaves mid-upload, but workerd ends the errored upload stream it was sending upstream with a clean chunked terminator, so the upstream reads a complete (truncated) body. Then nothing more happens: the gateway hears no settle, and the upstream request stays open past the case\'s 10 s bound (the `/drip` upstream never answers, and requestTimeout does not end it). The Node adapters abort the upstream request, and the upstream sees an incomplete body.',
-  },
-  {
     case: 'transfer coding other than chunked',
     adapter: 'hono-workerd',
     observed: { status: 500, gateway: false, code: undefined, contentType: undefined, bodyStatus: undefined },
@@ -211,38 +193,6 @@ export const divergences: readonly Divergence[] = [
     adapter: 'hono-workerd',
     observed: { connection: undefined },
     why: "workerd owns the client connection: it drops a Worker's `Connection` response header, so the 408 the gateway answers to a stalled upload does not say `Connection: close` there. The status, code and the aborted upstream request are the same.",
-  },
-  {
-    case: 'concurrency refusal and a client that left',
-    adapter: 'hono-workerd',
-    observed: { freed: 429 },
-    why: "The concurrency limiter frees a place in the settle phase, and on workerd a request whose client left mid-response never settles (see \"middleware settle once per ending\"): its place stays taken (none freed within the case's 10 s bound). Every other ending frees its place, as on Node (\"concurrency freed on every ending\"). On Workers, bound concurrency where the client cannot leave early, or not at all.",
-  },
-  {
-    case: 'middleware settle once per ending',
-    adapter: 'hono-workerd',
-    observed: {
-      count: 7,
-      entries: [
-        '/mw/cut upstream_reset',
-        '/mw/echo 200',
-        '/mw/echo 401 unauthorized',
-        '/mw/echo 405 method_not_allowed',
-        '/mw/hook 202',
-        '/mw/refused/any 502 upstream_unreachable',
-        '/mw/slow/wait 504 upstream_timeout',
-      ],
-      observed: [
-        '/mw/cut upstream_reset proxied',
-        '/mw/echo 200 proxied',
-        '/mw/echo 401 unauthorized made',
-        '/mw/echo 405 method_not_allowed made',
-        '/mw/hook 202 made',
-        '/mw/refused/any 502 upstream_unreachable made',
-        '/mw/slow/wait 504 upstream_timeout made',
-      ],
-    },
-    why: "When a client leaves mid-response, workerd cancels the request's I/O (the upstream request is closed) and runs none of its code again, so the settle phase of that request never runs (nor the observer's requestEnd); every other ending settles once, as on Node. Handing the exchange's end to `ctx.waitUntil` was tried: workerd then keeps the request alive but no longer tells it that the client left, so the upstream request stays open, which is worse; the gateway does not do it.",
   },
 ];
 

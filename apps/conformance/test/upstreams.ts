@@ -328,7 +328,9 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
     }
     if (path === '/hold') {
       const hold = holds.shift() ?? { started: new Signal(), closed: new Signal<boolean>() };
-      res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
+      // `?length=N` declares a length the beats never reach: a relayed body of a known length.
+      const length = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('length');
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name, ...(length === null ? {} : { 'content-length': length }) });
       res.write('beat\n');
       hold.started.fire();
       // Heartbeats keep the gateway's inactivity timeout from firing: only the client leaving

@@ -1,5 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
+import { setImmediate as turn } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { createGateway, get, service } from '@apigate/core';
+import { startUpstream, type Upstream } from '@apigate/test-utils/http';
 import { fetchHandler } from './handler.ts';
 
 /**
@@ -51,5 +53,95 @@ describe('fetchHandler matches the raw request target', () => {
     }
     // What is not a gateway path is still left to the app.
     expect(await outcome('GET', 'http://gw.test/own', '/mounted/x/../own')).toBe('not a gateway path');
+  });
+});
+
+describe("fetchHandler keeps a streamed exchange in the platform's waitUntil until it settles", () => {
+  const upstreams: Upstream[] = [];
+  afterEach(async () => {
+    for (const upstream of upstreams.splice(0)) await upstream.close();
+  });
+
+  /** An upstream whose `/stream` sends a first part, then ends only when `go()` is called; `/small` answers 2 bytes of a declared length. */
+  const held = async () => {
+    let go!: () => void;
+    const released = new Promise<void>((resolve) => (go = resolve));
+    let closed!: (finished: boolean) => void;
+    const upstreamClosed = new Promise<boolean>((resolve) => (closed = resolve));
+    const upstream = await startUpstream((req, res) => {
+      req.resume();
+      if (req.url === '/small') {
+        res.writeHead(200, { 'content-length': '2' });
+        res.end('ok');
+        return;
+      }
+      res.on('close', () => closed(res.writableFinished));
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first\n');
+      void released.then(() => res.end('last\n'));
+    });
+    upstreams.push(upstream);
+    const outcomes: string[] = [];
+    const gateway = createGateway({
+      observer: { upstreamSucceeded: (event) => outcomes.push(String(event.status)), upstreamFailed: (event) => outcomes.push(event.error.code) },
+    })
+      .mount(service({ name: 'up', prefix: '/up' }, [get('/{path}')]), [upstream.origin])
+      .build();
+    const kept: Promise<unknown>[] = [];
+    const handle = fetchHandler(gateway);
+    const keep = (promise: Promise<unknown>): void => void kept.push(promise);
+    const serve = (path: string, waitUntil = keep) => handle(new Request(`http://gateway.test/up/${path}`), { platform: { waitUntil } });
+    return { go, upstreamClosed, outcomes, kept, serve };
+  };
+
+  /** Whether `promise` has resolved once the queued callbacks and I/O have run. */
+  const isDone = async (promise: Promise<unknown>): Promise<boolean> => {
+    let done = false;
+    void promise.then(() => (done = true));
+    await turn();
+    return done;
+  };
+
+  it('resolves the promise when the body has ended, not before', async () => {
+    const { go, outcomes, kept, serve } = await held();
+    const response = (await serve('stream'))!;
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('first\n');
+    // The gateway's first-request promise (its middleware inits), then the exchange's.
+    expect(kept).toHaveLength(2);
+    expect([await isDone(kept[1]!), outcomes]).toEqual([false, []]);
+    go();
+    while (!(await reader.read()).done);
+    await kept[1];
+    expect(outcomes).toEqual(['200']);
+  });
+
+  it('resolves it when the client leaves mid-body, settled client_closed, the upstream request aborted', async () => {
+    const { upstreamClosed, outcomes, kept, serve } = await held();
+    const response = (await serve('stream'))!;
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel(new Error('the client left'));
+    await kept[1];
+    expect(outcomes).toEqual(['client_closed']);
+    expect(await upstreamClosed).toBe(false);
+  });
+
+  it('hands it nothing for an exchange that settled before its response went out', async () => {
+    const { kept, outcomes, serve } = await held();
+    const response = (await serve('small'))!;
+    expect(await response.text()).toBe('ok');
+    expect([kept.length, outcomes]).toEqual([1, ['200']]);
+  });
+
+  it('serves the response, and settles it, when the runtime refuses the waitUntil', async () => {
+    const { go, outcomes, serve } = await held();
+    const refuse = (): void => {
+      throw new Error('waitUntil() called after the response');
+    };
+    const response = (await serve('stream', refuse))!;
+    go();
+    expect(await response.text()).toBe('first\nlast\n');
+    expect(outcomes).toEqual(['200']);
   });
 });

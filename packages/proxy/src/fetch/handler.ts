@@ -1,4 +1,4 @@
-import type { Gateway, Plan, RequestHeaders, RequestIO, RuntimePlatform } from '@apigate/core';
+import type { ForwardPlan, Gateway, Plan, RequestHeaders, RequestIO, RuntimePlatform } from '@apigate/core';
 import { GatewayError, toGatewayError } from '@apigate/errors';
 import { connectionDropped, hopByHopButFraming, outgoingBody, transferCodingRefusal, trustMatcher, type BodyState } from '@apigate/core/exchange';
 import { WebBodySource } from './body.ts';
@@ -124,6 +124,83 @@ const matchedTarget = (url: string, raw: string | undefined): Matched => {
   return { target: parsed, refuse: movable.test(q === -1 ? raw : raw.slice(0, q)) };
 };
 
+type IdentityTransformStreamClass = new () => TransformStream<Uint8Array, Uint8Array>;
+const IdentityTransformStream = (globalThis as { IdentityTransformStream?: IdentityTransformStreamClass }).IdentityTransformStream;
+
+const ignore = (): void => undefined;
+
+/** The plan as the transport sees it, telling `settled` once the exchange has settled. */
+const watched = (plan: ForwardPlan, settled: () => void): ForwardPlan => ({
+  kind: 'forward',
+  route: plan.route,
+  method: plan.method,
+  // Per attempt: a retry may go to another backend.
+  get backend() {
+    return plan.backend;
+  },
+  get uri() {
+    return plan.uri;
+  },
+  body: plan.body,
+  contentType: plan.contentType,
+  upstream: plan.upstream,
+  intercepts: plan.intercepts,
+  settle(result) {
+    plan.settle(result);
+    settled();
+  },
+  failed(failure) {
+    const decision = plan.failed(failure);
+    if (decision.next === 'end') settled();
+    return decision;
+  },
+  respond: (status, headers) => plan.respond(status, headers),
+  render: (error) => plan.render(error),
+  refuse(error) {
+    const response = plan.refuse(error);
+    settled();
+    return response;
+  },
+});
+
+/**
+ * Keeps the request alive until its exchange settles, where the runtime offers a waitUntil: on
+ * Workers the response goes on streaming after the worker's fetch returned, and workerd ends the
+ * request's context, and runs none of its code again, once the client has gone, unless work was
+ * handed to waitUntil. Then the relay hears that the client left, settles `client_closed` and
+ * aborts the upstream request, as on Node. workerd cancels a body only through a stream of its
+ * own, though: a JS stream it sends from is dropped, never cancelled, so a body that is not in a
+ * FixedLengthStream already (the transport puts one with a declared length there) is piped
+ * through an IdentityTransformStream, whose failed write cancels the relay. The promise resolves
+ * when the exchange settles, which the transport's own clocks bound (requestTimeout while it
+ * waits on the upstream, clientTimeout on a client that stopped reading).
+ */
+const untilSettled = (plan: ForwardPlan, waitUntil: (promise: Promise<unknown>) => void): { plan: ForwardPlan; respond: (response: Response) => Response } => {
+  let settled = false;
+  let resolve: (() => void) | undefined;
+  const watching = watched(plan, () => {
+    settled = true;
+    resolve?.();
+  });
+  const respond = (response: Response): Response => {
+    // A body in memory, an error, or a response without a body: nothing goes on after it.
+    if (settled) return response;
+    try {
+      waitUntil(new Promise<void>((done) => (resolve = done)));
+    } catch {
+      // The runtime refused: the response goes on without it, as it would without a waitUntil.
+      return response;
+    }
+    const body = response.body;
+    if (IdentityTransformStream === undefined || body === null || /^\d+$/.test(response.headers.get('content-length') ?? '')) return response;
+    const through = new IdentityTransformStream();
+    // An upstream failure or a client that left ends the pipe: the relay has settled then.
+    body.pipeTo(through.writable).catch(ignore);
+    return new Response(through.readable, response);
+  };
+  return { plan: watching, respond };
+};
+
 /**
  * Serves a gateway from Web `Request`s (edge runtimes, Hono, Deno, Bun): the fetch counterpart of
  * the Node bridge, with the same pipeline, hygiene and error mapping.
@@ -167,9 +244,16 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
     // fetch refuses a GET or HEAD with a body, even an empty one.
     const none = bodyless.has(plan.method) && (outgoing.kind === 'stream' || outgoing.bytes.byteLength === 0);
     const body = none ? null : outgoing.kind === 'bytes' ? outgoing.bytes : request.body;
+    const waitUntil = context.platform?.waitUntil;
     return new Promise<Response>((respond) => {
       const failThrough = plan.intercepts ? (error: GatewayError) => toWebResponse(request.method, plan.render(error)) : fail;
-      transport.forward({ request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), env: context.platform?.env, fail: failThrough, respond }, plan);
+      const exchange = { request, headers, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), env: context.platform?.env, fail: failThrough, respond };
+      if (waitUntil === undefined) {
+        transport.forward(exchange, plan);
+        return;
+      }
+      const kept = untilSettled(plan, waitUntil);
+      transport.forward({ ...exchange, respond: (response) => respond(kept.respond(response)) }, kept.plan);
     });
   };
 };

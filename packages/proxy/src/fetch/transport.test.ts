@@ -258,6 +258,38 @@ describe('FetchTransport through fetchHandler', () => {
     expect(outcomes).toEqual([{ error: 'client_closed' }]);
   });
 
+  it("aborts the upstream request and settles client_closed when the client's upload fails mid-body", async () => {
+    let received = 0;
+    let got!: () => void;
+    const firstPart = new Promise<void>((resolve) => (got = resolve));
+    let closed!: (complete: boolean) => void;
+    const upstreamClosed = new Promise<boolean>((resolve) => (closed = resolve));
+    const { origin } = await startUpstream((req) => {
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.byteLength;
+        got();
+      });
+      req.on('close', () => closed(req.complete));
+    });
+    const outcomes: Outcome[] = [];
+    let client!: ReadableStreamDefaultController<Uint8Array>;
+    const upload = new ReadableStream<Uint8Array>({
+      start(controller) {
+        client = controller;
+        controller.enqueue(new Uint8Array(1024));
+      },
+    });
+    const pending = fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/upload', { method: 'POST', body: upload, duplex: 'half' } as RequestInit));
+    await firstPart;
+    // What a runtime's request body does when its client's connection dies mid-upload.
+    client.error(new Error('Network connection lost.'));
+    const response = await pending;
+    expect(response?.status).toBe(499);
+    expect(received).toBe(1024);
+    expect(await upstreamClosed).toBe(false);
+    expect(outcomes).toEqual([{ error: 'client_closed' }]);
+  });
+
   it('errors the body of a client that stops reading for good at clientTimeout, settles client_closed and aborts the upstream', async () => {
     let closed!: () => void;
     const upstreamClosed = new Promise<void>((resolve) => (closed = resolve));

@@ -97,15 +97,25 @@ class Clock {
   };
 }
 
-/** The client's upload, relayed so that the clock knows when the exchange waits on the client. */
-const relayUpload = (body: ReadableStream<Uint8Array>, clock: Clock): ReadableStream<Uint8Array> => {
+/**
+ * The client's upload, relayed so that the clock knows when the exchange waits on the client.
+ * `broken` hears a failed read (the client left mid-upload): workerd would end the upload it sends
+ * with a clean terminator and wait on for the upstream's answer, so the attempt is aborted instead.
+ */
+const relayUpload = (body: ReadableStream<Uint8Array>, clock: Clock, broken: () => void): ReadableStream<Uint8Array> => {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         clock.uploadOnClient = true;
         clock.tick();
-        const chunk = await reader.read();
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          broken();
+          throw error;
+        }
         clock.uploadOnClient = false;
         clock.tick();
         if (chunk.done) controller.close();
@@ -245,7 +255,7 @@ export class FetchTransport implements Transport<FetchExchange> {
     };
     let sent = body;
     if (body instanceof ReadableStream) {
-      sent = relayUpload(body as ReadableStream<Uint8Array>, clock);
+      sent = relayUpload(body as ReadableStream<Uint8Array>, clock, onClientAbort);
       // workerd sends a stream chunked whatever Content-Length says, unless it flows through a
       // FixedLengthStream; Node's fetch honours the header as it is.
       const declared = headers.get('content-length');
