@@ -97,9 +97,50 @@ class Clock {
   };
 }
 
+/** A reader of a body's chunks, as a default reader has them or as chunkReader gathers them. */
+interface ChunkReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** The most a relayed chunk gathers, and the most a small chunk's copy may be (chunkReader). */
+const relayChunk = 64 * 1024;
+const smallChunk = relayChunk / 4;
+
+/**
+ * Reads a body in chunks of what has arrived, up to relayChunk bytes. workerd hands a fetch body
+ * (an upstream's response, a client's upload) to a default reader in 4 KiB pieces, and relaying a
+ * piece costs about as much CPU as relaying 64 KiB (in docs/benchmarks.md's workerd cases a 1 MiB
+ * upload came in some 260 pieces): a BYOB read into a 64 KiB buffer takes what is there in one
+ * go, and, as any read, returns as soon as there is something, so a trickling body (events) flows
+ * as before. A small chunk is copied out and its buffer read into again, so that a trickle holds
+ * no 64 KiB buffer per chunk. A stream that is not a byte stream is read as it comes.
+ */
+const chunkReader = (body: ReadableStream<Uint8Array>): ChunkReader => {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    return body.getReader();
+  }
+  let spare: Uint8Array<ArrayBuffer> | undefined;
+  return {
+    async read() {
+      const buffer = spare ?? new Uint8Array(relayChunk);
+      spare = undefined;
+      const { done, value } = await byob.read(buffer);
+      if (done || value === undefined) return { done: true, value: undefined };
+      if (value.byteLength > smallChunk) return { done: false, value };
+      spare = new Uint8Array(value.buffer);
+      return { done: false, value: value.slice() };
+    },
+    cancel: (reason) => byob.cancel(reason),
+  };
+};
+
 /** The client's upload, relayed so that the clock knows when the exchange waits on the client. */
 const relayUpload = (body: ReadableStream<Uint8Array>, clock: Clock): ReadableStream<Uint8Array> => {
-  const reader = body.getReader();
+  const reader = chunkReader(body);
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -337,7 +378,7 @@ export class FetchTransport implements Transport<FetchExchange> {
       done({ status });
       return new Response(joined(chunks) as BodyInit, { status, statusText: upstream.statusText, headers: responseHeaders });
     }
-    const reader = upstream.body.getReader();
+    const reader = chunkReader(upstream.body);
     let relay!: ReadableStreamDefaultController<Uint8Array>;
     // With transforms, the exchange ends when their output does, not when the upstream's body does.
     let ended = false;
