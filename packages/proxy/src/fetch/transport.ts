@@ -379,7 +379,6 @@ export class FetchTransport implements Transport<FetchExchange> {
       return new Response(joined(chunks) as BodyInit, { status, statusText: upstream.statusText, headers: responseHeaders });
     }
     const reader = chunkReader(upstream.body);
-    let relay!: ReadableStreamDefaultController<Uint8Array>;
     // With transforms, the exchange ends when their output does, not when the upstream's body does.
     let ended = false;
     const end = (result: Parameters<ForwardPlan['settle']>[0]): void => {
@@ -387,6 +386,17 @@ export class FetchTransport implements Transport<FetchExchange> {
       done(result);
     };
     let cut: ((failure: GatewayError) => void) | undefined;
+    // Without transforms the relayed body is the client's, so it keeps the length the response
+    // phase left (withDeclaredLength's); the transformed output gets it below instead.
+    const relay = bodySink(transforms === undefined ? declaredLength(responseHeaders) : undefined, (reason) => {
+      // The client went away mid-body, or (with transforms) a transform failed or the client left:
+      // the transformed body has settled the exchange then.
+      if (streaming === undefined) return;
+      streaming = undefined;
+      if (transforms === undefined) end({ error: new GatewayError('client_closed', { cause: reason }) });
+      controller.abort(clientReason);
+      reader.cancel(reason).catch(() => undefined);
+    });
     const abort = (failure: GatewayError): void => {
       controller.abort(clientReason);
       reader.cancel(failure).catch(() => undefined);
@@ -401,12 +411,9 @@ export class FetchTransport implements Transport<FetchExchange> {
       abort(failure);
     };
     streaming = fail;
-    const relayed = new ReadableStream<Uint8Array>({
-      start(stream) {
-        relay = stream;
-      },
-      async pull(stream) {
-        // The client asked for more: the wait is the upstream's.
+    const pump = async (): Promise<void> => {
+      for (;;) {
+        // The client has taken what came (or has room for it): the wait is the upstream's.
         clock.downloadOnClient = false;
         clock.tick();
         let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -423,36 +430,32 @@ export class FetchTransport implements Transport<FetchExchange> {
           abort(decision.next === 'end' ? decision.error : new GatewayError('internal'));
           return;
         }
+        // The exchange ended elsewhere (the client left) while the read was pending.
+        if (streaming === undefined) return;
         if (chunk.done) {
           streaming = undefined;
           if (transforms === undefined) end({ status });
           else clock.stop();
-          stream.close();
+          relay.close();
           return;
         }
-        // Until the client pulls again, the wait is the client's.
+        // Until the client takes it, the wait is the client's.
         clock.downloadOnClient = true;
         clock.tick();
-        stream.enqueue(chunk.value);
-      },
-      cancel(reason) {
-        // The client went away mid-body, or (with transforms) a transform failed or the client left:
-        // the transformed body has settled the exchange then.
+        // Settles once the client took the chunk, or the exchange ended (bodySink's `gone` has run).
+        await relay.write(chunk.value);
         if (streaming === undefined) return;
-        streaming = undefined;
-        if (transforms === undefined) end({ error: new GatewayError('client_closed', { cause: reason }) });
-        controller.abort(clientReason);
-        reader.cancel(reason).catch(() => undefined);
-      },
-    });
-    let sending = relayed;
+      }
+    };
+    void pump();
+    let sending = relay.readable;
     if (transforms !== undefined) {
       const stop = (): void => {
         streaming = undefined;
         controller.abort(clientReason);
         reader.cancel().catch(() => undefined);
       };
-      const transformed = transformBody(relayed, transforms, {
+      const transformed = transformBody(relay.readable, transforms, {
         ended: () => ended,
         complete: () => end({ status }),
         failed: (failure) => {
@@ -464,12 +467,99 @@ export class FetchTransport implements Transport<FetchExchange> {
           stop();
         },
       });
-      sending = transformed.body;
+      sending = withDeclaredLength(transformed.body, responseHeaders);
       cut = transformed.cut;
     }
-    return new Response(withDeclaredLength(sending, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
+    return new Response(sending, { status, statusText: upstream.statusText, headers: responseHeaders });
   }
 }
+
+/**
+ * Where the relay writes a body for the client to read: the writable side of one of the runtime's
+ * own streams where it has them (workerd's FixedLengthStream, which keeps a declared length, or
+ * IdentityTransformStream), handing the client the runtime's readable, so that a chunk costs one
+ * read and one write in JS; in workerd a JS ReadableStream piped through a FixedLengthStream took
+ * twice that (docs/benchmarks.md, "In workerd"). Elsewhere a pulled JS stream, as before.
+ *
+ * `write` settles once the client has taken the chunk or has room for it, or once the body ended
+ * (closed, errored, or the client went away); it never rejects. `gone` runs once if the client
+ * cancels the body, never after `close` or `error`.
+ */
+interface BodySink {
+  readonly readable: ReadableStream<Uint8Array>;
+  write(chunk: Uint8Array): Promise<void>;
+  close(): void;
+  error(failure: unknown): void;
+}
+
+const bodySink = (length: number | undefined, gone: (reason: unknown) => void): BodySink => {
+  let open = true;
+  const leave = (reason: unknown): void => {
+    if (!open) return;
+    open = false;
+    gone(reason);
+  };
+  const native = length !== undefined && FixedLengthStream !== undefined ? new FixedLengthStream(length) : IdentityTransformStream !== undefined ? new IdentityTransformStream() : undefined;
+  if (native !== undefined) {
+    const writer = native.writable.getWriter();
+    // The client's cancel errors the writable: a pending write and `closed` reject with it.
+    writer.closed.catch(leave);
+    return {
+      readable: native.readable,
+      write: (chunk) => writer.write(chunk).catch(leave),
+      close: () => {
+        open = false;
+        writer.close().catch(ignore);
+      },
+      error: (failure) => {
+        open = false;
+        writer.abort(failure).catch(ignore);
+      },
+    };
+  }
+  let stream!: ReadableStreamDefaultController<Uint8Array>;
+  let wake: (() => void) | undefined;
+  const release = (): void => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      stream = controller;
+    },
+    // The client read what was queued: the pending write may go on.
+    pull: release,
+    cancel(reason) {
+      leave(reason);
+      release();
+    },
+  });
+  return {
+    readable,
+    write(chunk) {
+      stream.enqueue(chunk);
+      // Taken by a pending read, or queued within the high-water mark: no wait.
+      if (stream.desiredSize! > 0) return Promise.resolve();
+      return new Promise<void>((resolve) => (wake = resolve));
+    },
+    close() {
+      open = false;
+      stream.close();
+    },
+    error(failure) {
+      open = false;
+      stream.error(failure);
+      release();
+    },
+  };
+};
+
+/** A Content-Length header's value as a number, when it is one. */
+const declaredLength = (headers: Headers): number | undefined => {
+  const declared = headers.get('content-length');
+  return declared !== null && /^\d+$/.test(declared) ? Number(declared) : undefined;
+};
 
 const clientSilence = 'the client was silent for longer than clientTimeout';
 
@@ -591,6 +681,8 @@ const transformBody = (
 
 type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
 const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStreamClass }).FixedLengthStream;
+/** workerd's byte stream whose writable feeds its readable natively (FixedLengthStream without a length). */
+const IdentityTransformStream = (globalThis as { IdentityTransformStream?: new () => TransformStream<Uint8Array, Uint8Array> }).IdentityTransformStream;
 
 /**
  * Workers send a streamed body chunked whatever Content-Length says, unless it flows through their
