@@ -434,13 +434,15 @@ describe('FetchTransport through fetchHandler', () => {
 
   describe('a small body of a declared length (read whole before answering)', () => {
     it('answers it as bytes with its Content-Length, and settles it ok', async () => {
-      const body = 'w'.repeat(16 * 1024);
+      // Patterned, so that pieces joined out of place would show.
+      const body = Array.from({ length: 16 * 1024 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join('');
       const { origin } = await startUpstream((req, res) => {
         req.resume();
         res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-        // In two writes: the transport reads until the end, not one chunk.
+        // In two writes, the second a while later, so that the gateway has read the first by then
+        // (most of the time): the transport reads the whole length, not one chunk, in order.
         res.write(body.slice(0, 100));
-        setImmediate(() => res.end(body.slice(100)));
+        setTimeout(() => res.end(body.slice(100)), 100);
       });
       const outcomes: Outcome[] = [];
       const response = await fetchHandler(gatewayTo(origin, outcomes))(new Request('http://gateway.test/up/small'));
