@@ -410,6 +410,9 @@ export class FetchTransport implements Transport<FetchExchange> {
       abort(failure);
     };
     streaming = fail;
+    // The upstream's own framing: once that many bytes came, the body is whole, and no further
+    // read (a resumption of JS in workerd) waits for its end.
+    let due = declared !== null && /^\d+$/.test(declared) ? Number(declared) : undefined;
     const pump = async (): Promise<void> => {
       for (;;) {
         // The client has taken what came (or has room for it): the wait is the upstream's.
@@ -431,10 +434,13 @@ export class FetchTransport implements Transport<FetchExchange> {
         }
         // The exchange ended elsewhere (the client left) while the read was pending.
         if (streaming === undefined) return;
-        if (chunk.done) {
+        if (due !== undefined && !chunk.done) due -= chunk.value.byteLength;
+        if (chunk.done || due === 0) {
           streaming = undefined;
           if (transforms === undefined) end({ status });
           else clock.stop();
+          // Queued before the end, as a chunk the client has not taken yet always was.
+          if (!chunk.done) void relay.write(chunk.value);
           relay.close();
           return;
         }
