@@ -361,7 +361,8 @@ describe('FetchTransport through fetchHandler', () => {
     expect(outcomes).toEqual([{ error: 'upstream_reset' }]);
   });
 
-  // Pieces around the sizes the relay gathers (BYOB reads of up to 64 KiB) and copies (up to 16 KiB).
+  // Pieces around the sizes workerd's relay gathers (BYOB reads of up to 64 KiB) and copies (up to 16 KiB);
+  // on Node the relay reads them as they come, and the hono-workerd conformance cases cover the BYOB reads.
   const pieceSizes = [1, 100, 16 * 1024, 16 * 1024 + 1, 5, 64 * 1024, 64 * 1024 + 7, 3];
   const patterned = (length: number, seed: number): Uint8Array => Uint8Array.from({ length }, (_, i) => (i * 31 + seed * 7) % 251);
 
@@ -413,7 +414,7 @@ describe('FetchTransport through fetchHandler', () => {
     });
     const outcomes: Outcome[] = [];
     let index = 0;
-    // A byte stream, as a Worker's request body is: the relay reads it with BYOB reads.
+    // A byte stream, as a Worker's request body is (workerd's relay reads it with BYOB reads; on Node it is read as it comes).
     const upload = new ReadableStream({
       type: 'bytes',
       pull(controller) {

@@ -114,11 +114,13 @@ const smallChunk = relayChunk / 4;
  * upload came in some 260 pieces): a BYOB read into a 64 KiB buffer takes what is there in one
  * go, and, as any read, returns as soon as there is something, so a trickling body (events) flows
  * as before. A small chunk is copied out and its buffer read into again, so that a trickle holds
- * no 64 KiB buffer per chunk. A stream that is not a byte stream is read as it comes.
+ * no 64 KiB buffer per chunk. A stream that is not a byte stream, or a body outside workerd
+ * (gatherReads), is read as it comes.
  */
 const chunkReader = (body: ReadableStream<Uint8Array>): ChunkReader => {
   let byob: ReadableStreamBYOBReader;
   try {
+    if (!gatherReads) return body.getReader();
     byob = body.getReader({ mode: 'byob' });
   } catch {
     return body.getReader();
@@ -580,13 +582,13 @@ const wholeBodyLimit = 16 * 1024;
  * stops once the length is in: workerd resumes JS for every read, so a small body is one read
  * instead of that and another for its end (about a tenth of a proxied tiny GET's CPU time). A byte
  * stream is read with BYOB reads into buffers of what is still due, which also gathers workerd's 4
- * KiB pieces; another stream is read as it comes, to its end.
+ * KiB pieces; another stream, or a body outside workerd (gatherReads), is read as it comes, to its end.
  */
 const readWhole = async (body: ReadableStream<Uint8Array>, length: number, chunks: Uint8Array[]): Promise<void> => {
   let byob: ReadableStreamBYOBReader | undefined;
   try {
     // A BYOB read takes no empty buffer.
-    if (length > 0) byob = body.getReader({ mode: 'byob' });
+    if (gatherReads && length > 0) byob = body.getReader({ mode: 'byob' });
   } catch {
     // Not a byte stream.
   }
@@ -717,6 +719,14 @@ type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array
 const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStreamClass }).FixedLengthStream;
 /** workerd's byte stream whose writable feeds its readable natively (FixedLengthStream without a length). */
 const IdentityTransformStream = (globalThis as { IdentityTransformStream?: new () => TransformStream<Uint8Array, Uint8Array> }).IdentityTransformStream;
+
+/**
+ * Whether bodies are read with BYOB reads (chunkReader, readWhole): in workerd, which hands a
+ * default reader 4 KiB pieces and resumes JS for every read. Node's fetch hands out what each
+ * socket read got, and there the BYOB reads' copies made a relayed 64 KiB GET about a third
+ * slower (apps/bench, apigate-hono-fetch, req per CPU-s).
+ */
+const gatherReads = FixedLengthStream !== undefined;
 
 /**
  * Workers send a streamed body chunked whatever Content-Length says, unless it flows through their
