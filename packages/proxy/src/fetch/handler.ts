@@ -3,6 +3,7 @@ import { GatewayError, toGatewayError } from '@apigate/errors';
 import { connectionDropped, hopByHopButFraming, outgoingBody, transferCodingRefusal, trustMatcher, type BodyState } from '@apigate/core/exchange';
 import { WebBodySource } from './body.ts';
 import { toWebResponse } from './response.ts';
+import { hasRuntimeBody, IdentityTransformStream } from './runtime-streams.ts';
 import { FetchTransport } from './transport.ts';
 
 /** What the host knows of a request besides the Request itself. */
@@ -124,9 +125,6 @@ const matchedTarget = (url: string, raw: string | undefined): Matched => {
   return { target: parsed, refuse: movable.test(q === -1 ? raw : raw.slice(0, q)) };
 };
 
-type IdentityTransformStreamClass = new () => TransformStream<Uint8Array, Uint8Array>;
-const IdentityTransformStream = (globalThis as { IdentityTransformStream?: IdentityTransformStreamClass }).IdentityTransformStream;
-
 const ignore = (): void => undefined;
 
 /** The plan as the transport sees it, telling `settled` once the exchange has settled. */
@@ -169,9 +167,10 @@ const watched = (plan: ForwardPlan, settled: () => void): ForwardPlan => ({
  * request's context, and runs none of its code again, once the client has gone, unless work was
  * handed to waitUntil. Then the relay hears that the client left, settles `client_closed` and
  * aborts the upstream request, as on Node. workerd cancels a body only through a stream of its
- * own, though: a JS stream it sends from is dropped, never cancelled, so a body that is not in a
- * FixedLengthStream already (the transport puts one with a declared length there) is piped
- * through an IdentityTransformStream, whose failed write cancels the relay. The promise resolves
+ * own, though: a JS stream it sends from is dropped, never cancelled, so a body that is not one
+ * of its streams already (the fetch transport relays into one; a transform's output without a
+ * length is a JS stream) is piped through an IdentityTransformStream, whose failed write cancels
+ * the relay. The promise resolves
  * when the exchange settles, which the transport's own clocks bound (requestTimeout while it
  * waits on the upstream, clientTimeout on a client that stopped reading).
  */
@@ -192,7 +191,7 @@ const untilSettled = (plan: ForwardPlan, waitUntil: (promise: Promise<unknown>) 
       return response;
     }
     const body = response.body;
-    if (IdentityTransformStream === undefined || body === null || /^\d+$/.test(response.headers.get('content-length') ?? '')) return response;
+    if (IdentityTransformStream === undefined || body === null || hasRuntimeBody(response)) return response;
     const through = new IdentityTransformStream();
     // An upstream failure or a client that left ends the pipe: the relay has settled then.
     body.pipeTo(through.writable).catch(ignore);

@@ -4,6 +4,7 @@ import { clientGoneCode, clientTimeoutCode, connectionListed, forwardingHeaders,
 import { GatewayError } from '@apigate/errors';
 import { WebResponseHeaders } from './response-headers.ts';
 import { toWebResponse } from './response.ts';
+import { bodyResponse, FixedLengthStream, IdentityTransformStream, runtimeReadable } from './runtime-streams.ts';
 
 /** One request for the fetch transport: the client's request, the headers and body to send. */
 export interface FetchExchange {
@@ -97,13 +98,56 @@ class Clock {
   };
 }
 
+/** A reader of a body's chunks, as a default reader has them or as chunkReader gathers them. */
+interface ChunkReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** The most a relayed chunk gathers, and the most a small chunk's copy may be (chunkReader). */
+const relayChunk = 64 * 1024;
+const smallChunk = relayChunk / 4;
+
+/**
+ * Reads a body in chunks of what has arrived, up to relayChunk bytes. workerd hands a fetch body
+ * (an upstream's response, a client's upload) to a default reader in 4 KiB pieces, and relaying a
+ * piece costs about as much CPU as relaying 64 KiB (in docs/benchmarks.md's workerd cases a 1 MiB
+ * upload came in some 260 pieces): a BYOB read into a 64 KiB buffer takes what is there in one
+ * go, and, as any read, returns as soon as there is something, so a trickling body (events) flows
+ * as before. A small chunk is copied out and its buffer read into again, so that a trickle holds
+ * no 64 KiB buffer per chunk. A stream that is not a byte stream, or a body outside workerd
+ * (gatherReads), is read as it comes.
+ */
+const chunkReader = (body: ReadableStream<Uint8Array>): ChunkReader => {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    if (!gatherReads) return body.getReader();
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    return body.getReader();
+  }
+  let spare: Uint8Array<ArrayBuffer> | undefined;
+  return {
+    async read() {
+      const buffer = spare ?? new Uint8Array(relayChunk);
+      spare = undefined;
+      const { done, value } = await byob.read(buffer);
+      if (done || value === undefined) return { done: true, value: undefined };
+      if (value.byteLength > smallChunk) return { done: false, value };
+      spare = new Uint8Array(value.buffer);
+      return { done: false, value: value.slice() };
+    },
+    cancel: (reason) => byob.cancel(reason),
+  };
+};
+
 /**
  * The client's upload, relayed so that the clock knows when the exchange waits on the client.
  * `broken` hears a failed read (the client left mid-upload): workerd would end the upload it sends
  * with a clean terminator and wait on for the upstream's answer, so the attempt is aborted instead.
  */
 const relayUpload = (body: ReadableStream<Uint8Array>, clock: Clock, broken: () => void): ReadableStream<Uint8Array> => {
-  const reader = body.getReader();
+  const reader = chunkReader(body);
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -319,10 +363,9 @@ export class FetchTransport implements Transport<FetchExchange> {
       // meanwhile, and at most wholeBodyLimit bytes are held, as a buffering proxy would.
       // Read chunk by chunk, not with arrayBuffer(): workerd's arrayBuffer() of a body whose
       // connection dies waits on, where a read fails at once; and the chunks that came go on.
-      const reader = upstream.body.getReader();
       const chunks: Uint8Array[] = [];
       try {
-        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) chunks.push(chunk.value);
+        await readWhole(upstream.body, Number(declared), chunks);
       } catch (error) {
         const reason = request.signal.aborted && controller.signal.reason !== timeoutReason ? clientReason : controller.signal.reason;
         finish();
@@ -342,13 +385,12 @@ export class FetchTransport implements Transport<FetchExchange> {
           },
           { highWaterMark: 0 },
         );
-        return new Response(withDeclaredLength(cut, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
+        return bodyResponse(withDeclaredLength(cut, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
       }
       done({ status });
       return new Response(joined(chunks) as BodyInit, { status, statusText: upstream.statusText, headers: responseHeaders });
     }
-    const reader = upstream.body.getReader();
-    let relay!: ReadableStreamDefaultController<Uint8Array>;
+    const reader = chunkReader(upstream.body);
     // With transforms, the exchange ends when their output does, not when the upstream's body does.
     let ended = false;
     const end = (result: Parameters<ForwardPlan['settle']>[0]): void => {
@@ -356,6 +398,17 @@ export class FetchTransport implements Transport<FetchExchange> {
       done(result);
     };
     let cut: ((failure: GatewayError) => void) | undefined;
+    // Without transforms the relayed body is the client's, so it keeps the length the response
+    // phase left (withDeclaredLength's); the transformed output gets it below instead.
+    const relay = bodySink(transforms === undefined ? declaredLength(responseHeaders) : undefined, (reason) => {
+      // The client went away mid-body, or (with transforms) a transform failed or the client left:
+      // the transformed body has settled the exchange then.
+      if (streaming === undefined) return;
+      streaming = undefined;
+      if (transforms === undefined) end({ error: new GatewayError('client_closed', { cause: reason }) });
+      controller.abort(clientReason);
+      reader.cancel(reason).catch(() => undefined);
+    });
     const abort = (failure: GatewayError): void => {
       controller.abort(clientReason);
       reader.cancel(failure).catch(() => undefined);
@@ -370,12 +423,12 @@ export class FetchTransport implements Transport<FetchExchange> {
       abort(failure);
     };
     streaming = fail;
-    const relayed = new ReadableStream<Uint8Array>({
-      start(stream) {
-        relay = stream;
-      },
-      async pull(stream) {
-        // The client asked for more: the wait is the upstream's.
+    // The upstream's own framing: once that many bytes came, the body is whole, and no further
+    // read (a resumption of JS in workerd) waits for its end.
+    let due = declared !== null && /^\d+$/.test(declared) ? Number(declared) : undefined;
+    const pump = async (): Promise<void> => {
+      for (;;) {
+        // The client has taken what came (or has room for it): the wait is the upstream's.
         clock.downloadOnClient = false;
         clock.tick();
         let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -392,36 +445,35 @@ export class FetchTransport implements Transport<FetchExchange> {
           abort(decision.next === 'end' ? decision.error : new GatewayError('internal'));
           return;
         }
-        if (chunk.done) {
+        // The exchange ended elsewhere (the client left) while the read was pending.
+        if (streaming === undefined) return;
+        if (due !== undefined && !chunk.done) due -= chunk.value.byteLength;
+        if (chunk.done || due === 0) {
           streaming = undefined;
           if (transforms === undefined) end({ status });
           else clock.stop();
-          stream.close();
+          // Queued before the end, as a chunk the client has not taken yet always was.
+          if (!chunk.done) void relay.write(chunk.value);
+          relay.close();
           return;
         }
-        // Until the client pulls again, the wait is the client's.
+        // Until the client takes it, the wait is the client's.
         clock.downloadOnClient = true;
         clock.tick();
-        stream.enqueue(chunk.value);
-      },
-      cancel(reason) {
-        // The client went away mid-body, or (with transforms) a transform failed or the client left:
-        // the transformed body has settled the exchange then.
+        // Settles once the client took the chunk, or the exchange ended (bodySink's `gone` has run).
+        await relay.write(chunk.value);
         if (streaming === undefined) return;
-        streaming = undefined;
-        if (transforms === undefined) end({ error: new GatewayError('client_closed', { cause: reason }) });
-        controller.abort(clientReason);
-        reader.cancel(reason).catch(() => undefined);
-      },
-    });
-    let sending = relayed;
+      }
+    };
+    void pump();
+    let sending = relay.readable;
     if (transforms !== undefined) {
       const stop = (): void => {
         streaming = undefined;
         controller.abort(clientReason);
         reader.cancel().catch(() => undefined);
       };
-      const transformed = transformBody(relayed, transforms, {
+      const transformed = transformBody(relay.readable, transforms, {
         ended: () => ended,
         complete: () => end({ status }),
         failed: (failure) => {
@@ -433,12 +485,99 @@ export class FetchTransport implements Transport<FetchExchange> {
           stop();
         },
       });
-      sending = transformed.body;
+      sending = withDeclaredLength(transformed.body, responseHeaders);
       cut = transformed.cut;
     }
-    return new Response(withDeclaredLength(sending, responseHeaders), { status, statusText: upstream.statusText, headers: responseHeaders });
+    return bodyResponse(sending, { status, statusText: upstream.statusText, headers: responseHeaders });
   }
 }
+
+/**
+ * Where the relay writes a body for the client to read: the writable side of one of the runtime's
+ * own streams where it has them (workerd's FixedLengthStream, which keeps a declared length, or
+ * IdentityTransformStream), handing the client the runtime's readable, so that a chunk costs one
+ * read and one write in JS; in workerd a JS ReadableStream piped through a FixedLengthStream took
+ * twice that (docs/benchmarks.md, "In workerd"). Elsewhere a pulled JS stream, as before.
+ *
+ * `write` settles once the client has taken the chunk or has room for it, or once the body ended
+ * (closed, errored, or the client went away); it never rejects. `gone` runs once if the client
+ * cancels the body, never after `close` or `error`.
+ */
+interface BodySink {
+  readonly readable: ReadableStream<Uint8Array>;
+  write(chunk: Uint8Array): Promise<void>;
+  close(): void;
+  error(failure: unknown): void;
+}
+
+const bodySink = (length: number | undefined, gone: (reason: unknown) => void): BodySink => {
+  let open = true;
+  const leave = (reason: unknown): void => {
+    if (!open) return;
+    open = false;
+    gone(reason);
+  };
+  const native = length !== undefined && FixedLengthStream !== undefined ? new FixedLengthStream(length) : IdentityTransformStream !== undefined ? new IdentityTransformStream() : undefined;
+  if (native !== undefined) {
+    const writer = native.writable.getWriter();
+    // The client's cancel errors the writable: a pending write and `closed` reject with it.
+    writer.closed.catch(leave);
+    return {
+      readable: runtimeReadable(native),
+      write: (chunk) => writer.write(chunk).catch(leave),
+      close: () => {
+        open = false;
+        writer.close().catch(ignore);
+      },
+      error: (failure) => {
+        open = false;
+        writer.abort(failure).catch(ignore);
+      },
+    };
+  }
+  let stream!: ReadableStreamDefaultController<Uint8Array>;
+  let wake: (() => void) | undefined;
+  const release = (): void => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      stream = controller;
+    },
+    // The client read what was queued: the pending write may go on.
+    pull: release,
+    cancel(reason) {
+      leave(reason);
+      release();
+    },
+  });
+  return {
+    readable,
+    write(chunk) {
+      stream.enqueue(chunk);
+      // Taken by a pending read, or queued within the high-water mark: no wait.
+      if (stream.desiredSize! > 0) return Promise.resolve();
+      return new Promise<void>((resolve) => (wake = resolve));
+    },
+    close() {
+      open = false;
+      stream.close();
+    },
+    error(failure) {
+      open = false;
+      stream.error(failure);
+      release();
+    },
+  };
+};
+
+/** A Content-Length header's value as a number, when it is one. */
+const declaredLength = (headers: Headers): number | undefined => {
+  const declared = headers.get('content-length');
+  return declared !== null && /^\d+$/.test(declared) ? Number(declared) : undefined;
+};
 
 const clientSilence = 'the client was silent for longer than clientTimeout';
 
@@ -448,6 +587,35 @@ const clientSilence = 'the client was silent for longer than clientTimeout';
  * first flight carries, so that a client would rarely have seen its first bytes much sooner.
  */
 const wholeBodyLimit = 16 * 1024;
+
+/**
+ * Reads a body of a declared length into `chunks`, where what came stays when a read fails, and
+ * stops once the length is in: workerd resumes JS for every read, so a small body is one read
+ * instead of that and another for its end (about a tenth of a proxied tiny GET's CPU time). A byte
+ * stream is read with BYOB reads into buffers of what is still due, which also gathers workerd's 4
+ * KiB pieces; another stream, or a body outside workerd (gatherReads), is read as it comes, to its end.
+ */
+const readWhole = async (body: ReadableStream<Uint8Array>, length: number, chunks: Uint8Array[]): Promise<void> => {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    // A BYOB read takes no empty buffer.
+    if (gatherReads && length > 0) byob = body.getReader({ mode: 'byob' });
+  } catch {
+    // Not a byte stream.
+  }
+  if (byob === undefined) {
+    const reader = body.getReader();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) chunks.push(chunk.value);
+    return;
+  }
+  // Each read into a buffer of its own: a read transfers the buffer it is given, which would empty a chunk kept from it.
+  for (let filled = 0; filled < length; ) {
+    const { done, value } = await byob.read(new Uint8Array(length - filled));
+    if (done) return;
+    chunks.push(value);
+    filled += value.byteLength;
+  }
+};
 
 /** The chunks of a body as one array (the one chunk itself, most of the time). */
 const joined = (chunks: readonly Uint8Array[]): Uint8Array => {
@@ -558,8 +726,13 @@ const transformBody = (
   return { body, cut: (failure) => out.error(failure) };
 };
 
-type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
-const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStreamClass }).FixedLengthStream;
+/**
+ * Whether bodies are read with BYOB reads (chunkReader, readWhole): in workerd, which hands a
+ * default reader 4 KiB pieces and resumes JS for every read. Node's fetch hands out what each
+ * socket read got, and there the BYOB reads' copies made a relayed 64 KiB GET about a third
+ * slower (apps/bench, apigate-hono-fetch, req per CPU-s).
+ */
+const gatherReads = FixedLengthStream !== undefined;
 
 /**
  * Workers send a streamed body chunked whatever Content-Length says, unless it flows through their
@@ -569,5 +742,7 @@ const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStream
 const withDeclaredLength = (body: ReadableStream<Uint8Array>, headers: Headers): ReadableStream<Uint8Array> => {
   const declared = headers.get('content-length');
   if (FixedLengthStream === undefined || declared === null || !/^\d+$/.test(declared)) return body;
-  return body.pipeThrough(new FixedLengthStream(Number(declared)));
+  const fixed = new FixedLengthStream(Number(declared));
+  body.pipeThrough(fixed);
+  return runtimeReadable(fixed);
 };
