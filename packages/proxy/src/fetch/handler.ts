@@ -170,9 +170,9 @@ const watched = (plan: ForwardPlan, settled: () => void): ForwardPlan => ({
  * own, though: a JS stream it sends from is dropped, never cancelled, so a body that is not one
  * of its streams already (the fetch transport relays into one; a transform's output without a
  * length is a JS stream) is piped through an IdentityTransformStream, whose failed write cancels
- * the relay. The promise resolves
- * when the exchange settles, which the transport's own clocks bound (requestTimeout while it
- * waits on the upstream, clientTimeout on a client that stopped reading).
+ * the relay. The promise resolves when the exchange settles, which the transport's own clocks
+ * bound (requestTimeout while it waits on the upstream, clientTimeout on a client that stopped
+ * reading).
  */
 const untilSettled = (plan: ForwardPlan, waitUntil: (promise: Promise<unknown>) => void): { plan: ForwardPlan; respond: (response: Response) => Response } => {
   let settled = false;
