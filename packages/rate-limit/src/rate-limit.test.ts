@@ -6,7 +6,7 @@ import { fixedWindow, slidingWindow, tokenBucket } from './limits.ts';
 import { memoryStore } from './memory-store.ts';
 import { rateLimit, type StoreFailure } from './rate-limit.ts';
 import type { RateLimitStore } from './store.ts';
-import { call, type Call } from './test-utils/standalone.ts';
+import { call, problemOf, type Call } from './test-utils/standalone.ts';
 
 const refusal = (result: StandaloneResult): { status: number; code: string | undefined; headers: GatewayResponse['headers'] } => {
   if (result.next) throw new Error('the request was let through');
@@ -45,9 +45,7 @@ describe('rateLimit', () => {
     const limiter = rateLimit({ limits: [tokenBucket({ rate: 1, per: '1m', burst: 1, name: 'burst' }), fixedWindow({ limit: 5, window: '1m', name: 'minute' })], store });
     expect(await statuses(limiter, 1)).toEqual(['next']);
     const result = await call(limiter, {}, 'problem');
-    if (result.next) throw new Error('the request was let through');
-    const { body, headers, status } = result.response;
-    expect({ status, type: headers['content-type'], retryAfter: headers['retry-after'], body: JSON.parse(String(body)) }).toEqual({
+    expect(problemOf(result)).toEqual({
       status: 429,
       type: 'application/problem+json; charset=utf-8',
       retryAfter: '60',

@@ -20,3 +20,10 @@ export const call = (limiter: Middleware, request: Call = {}, renderer: 'json' |
   const values = new Map<PropertyKey, unknown>(Object.entries(scope));
   return runHook(limiter.request as Hook, { method: 'GET', url, headers: headersOf(headers), clientIp, scope: { get: (k) => values.get(k), set: (k, v) => void values.set(k, v) } }, renderer);
 };
+
+/** A refusal as a problem+json client sees it: status, media type, Retry-After and the parsed body. */
+export const problemOf = (result: StandaloneResult): { status: number; type: unknown; retryAfter: unknown; body: unknown } => {
+  if (result.next) throw new Error('the request was let through');
+  const { body, headers, status } = result.response;
+  return { status, type: headers['content-type'], retryAfter: headers['retry-after'], body: JSON.parse(String(body)) };
+};
