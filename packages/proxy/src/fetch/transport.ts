@@ -465,7 +465,11 @@ export class FetchTransport implements Transport<FetchExchange> {
         if (streaming === undefined) return;
       }
     };
-    void pump();
+    // Run from promise callbacks, not a stream's pull: a throw here would be an unhandled rejection
+    // (on Node, the process's end) rather than an errored body, so it ends the exchange instead.
+    pump().catch((error: unknown) => {
+      if (streaming !== undefined) fail(new GatewayError('internal', { cause: error }));
+    });
     let sending = relay.readable;
     if (transforms !== undefined) {
       const stop = (): void => {
