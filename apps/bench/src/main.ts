@@ -11,7 +11,7 @@ import { buildOpenLoop, runAutocannon, runOpenLoop, runWrk, type LoadResult, typ
 import { nginxBinary, nginxVersion, originAccepts, originConfig, proxyConfig } from './nginx.ts';
 import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, runQueueNs, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
-import { pairKey, render, sampleKey, undecided, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
+import { pairKey, render, sampleKey, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
 import { profileWorker } from './workerd-profile.ts';
 import { bundleName, bundleWorker, workerdBinary, workerdVersion, writeWorkerdConfig } from './workerd.ts';
@@ -64,8 +64,6 @@ const firstWarmSeconds = 3;
  * compiler, wrk with a random per-connection delay of mean `delayMs` (a paced closed loop); without
  * wrk, autocannon's overallRate, which fires each second's quota in a burst.
  */
-/** Targets whose rounds' ratio is within this fraction of the threshold get paired runs. */
-const pairedBand = 0.2;
 const rate = { rps: 1000, connections: 20, delayMs: 20, warmSeconds: 1, attempts: 3, calmPct: 5, busyPct: 10 };
 const uploadLimitMiB = 64;
 
@@ -327,7 +325,7 @@ const main = async (): Promise<void> => {
     }
   }
 
-  const paired = await pairedRuns(cases, running, samples);
+  const paired = await pairedRuns(cases, running);
 
   if (only !== undefined || onlyWorkloads !== undefined) {
     // A partial run: the report of these cases only, printed, never written over docs/benchmarks.md.
@@ -482,14 +480,14 @@ const measureRun = async (target: Running, c: Case, warmSeconds: number): Promis
 /**
  * The targets' pairs measured back to back in ABBA blocks (a, b, b, a), `settings.pairs` blocks per
  * pair: a drift of the machine's speed over a block (other tenants of the host, a frequency change)
- * cancels in the block's ratio, where the rounds' ratios compare runs minutes apart. Only for the
- * targets the rounds leave undecided: a ratio within `pairedBand` of the threshold.
+ * cancels in the block's ratio, where the rounds' ratios compare runs minutes apart. Every target
+ * gets them: on this kind of host a round ratio can be off by half, on either side of a threshold.
  */
-const pairedRuns = async (cases: readonly Case[], running: ReadonlyMap<string, Running>, samples: ReadonlyMap<string, Sample[]>): Promise<Map<string, PairedBlock[]>> => {
+const pairedRuns = async (cases: readonly Case[], running: ReadonlyMap<string, Running>): Promise<Map<string, PairedBlock[]>> => {
   const paired = new Map<string, PairedBlock[]>();
   if (settings.pairs === 0) return paired;
   for (const comparison of comparisons) {
-    if (!undecided({ samples }, comparison, pairedBand)) continue;
+    if (comparison.target === undefined) continue;
     const a = cases.find((c) => c.id === comparison.a && c.workload === comparison.workload);
     const b = cases.find((c) => c.id === comparison.b && c.workload === comparison.workload);
     const targetA = a && running.get(a.contestant);

@@ -126,16 +126,6 @@ export const cpuRatio = (input: Pick<ReportInput, 'samples'>, a: string, b: stri
   return median(as.map((s, round) => (s.failure === undefined && bs[round]?.failure === undefined ? s.rps / s.cpuPct / (bs[round]!.rps / bs[round]!.cpuPct) : Number.NaN)));
 };
 
-/**
- * Whether the rounds leave a target undecided, so that it gets paired runs: its ratio (on what it
- * is judged on) within `band` of the threshold, or no ratio at all.
- */
-export const undecided = (input: Pick<ReportInput, 'samples'>, c: Comparison, band: number): boolean => {
-  if (c.target === undefined) return false;
-  const rounds = (c.judge === 'perCpu' ? cpuRatio : ratio)(input, c.a, c.b, c.workload);
-  return !Number.isFinite(rounds) || Math.abs(rounds / c.target - 1) <= band;
-};
-
 /** A markdown table; columns whose every cell is a number are right-aligned. */
 const table = (header: readonly string[], rows: readonly (readonly string[])[]): string => {
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((row) => /^[\d\s.–-]+( MiB)?$/.test(row[i] ?? '')));
@@ -320,7 +310,7 @@ export const render = (input: ReportInput): string => {
   out.push(table(['target', 'ratio of', 'req/s ratio (median of rounds)', 'verdict', 'req per CPU-s ratio (median of rounds)', 'paired req/s ratio (median of ABBA blocks)', 'paired req per CPU-s ratio'], targetRows));
   out.push(
     '',
-    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (64 KiB where the row says so, the JSON one for validation), ratios taken within each round. The verdict is on req/s (on req per CPU-s where it says so: the workerd targets, see “In workerd” below): on the paired runs when they were made, else on the rounds. Paired runs are made for the targets the rounds leave undecided (a ratio within 20 % of the threshold); they measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
+    `Throughput targets use the ${input.workloads.find((w) => w.id === 'tiny')!.title} workload (64 KiB where the row says so, the JSON one for validation), ratios taken within each round. The verdict is on req/s (on req per CPU-s where it says so: the workerd targets, see “In workerd” below): on the paired runs when they were made, else on the rounds. Every target gets paired runs, which measure the two sides of each target back to back in ABBA blocks (a, b, b, a; each run after 1 s of warm-up) and take (a₁ + a₂) / (b₁ + b₂) per block, so that a drift of the host's speed during a block cancels; the rounds compare runs minutes apart, which on a shared host can differ by more than the effect measured. The per CPU-second columns divide each side by its own CPU time (requests per CPU-second of the contestant), which other load on the machine disturbs much less: where the two disagree, the machine was busy.`,
   );
   if (transports.has('undici')) {
     out.push(
