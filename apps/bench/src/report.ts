@@ -379,7 +379,7 @@ export const render = (input: ReportInput): string => {
   if (upload !== undefined) {
     out.push('', `## Memory during a ${upload.mebibytes} MiB streamed upload`, '');
     out.push(
-      `A fresh contestant process (core 0) forwards one chunked ${upload.mebibytes} MiB POST (64 KiB writes with backpressure) to a Node origin that counts the bytes. Growth is the peak VmHWM during the upload minus VmRSS before it${upload.peakReset ? ' (the peak was reset through /proc/<pid>/clear_refs first)' : ' (VmHWM could not be reset, so the peak includes start-up)'}. express 5 + bare http-proxy-3 is measured the same way as a reference for what Node's own streaming costs.`,
+      `A fresh contestant process (core 0) forwards one chunked ${upload.mebibytes} MiB POST (64 KiB writes with backpressure) to a Node origin that counts the bytes. Growth is the peak VmHWM during the upload minus VmRSS before it${upload.peakReset ? ' (the peak was reset through /proc/<pid>/clear_refs first)' : ' (VmHWM could not be reset, so the peak includes start-up)'}. express 5 + bare http-proxy-3 is measured the same way as a reference for what Node's own streaming costs. Each body chunk reaches JavaScript as a Buffer of its own, whose memory is freed only when V8 next collects its young generation (the new space), and V8 lets the new space grow to a size it sets from the heap limit before it collects: most of the growth is that, not data the proxy holds. The rows with a \`node --max-semi-space-size\` flag are the same runs with a small new space, to show it (collections are then more frequent; the target is judged on Node's defaults).`,
       '',
     );
     out.push(
