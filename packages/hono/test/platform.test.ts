@@ -75,6 +75,21 @@ describe('the platform on @hono/node-server', () => {
     }
   });
 
+  it('keeps waitUntil work where Hono has no execution context to give (app.request()), and leaves Error.stackTraceLimit as it was', async () => {
+    const ran: string[] = [];
+    const gateway = gatewayWith(ran);
+    const app = new Hono();
+    app.use(fetchGateway(gateway));
+    // Reading waitUntil lowers Error.stackTraceLimit around Hono's getter, which throws here: never for longer.
+    const stackTraceLimit = Error.stackTraceLimit;
+    const response = await app.request('/sales/ping');
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as Seen).headers['x-env-keys']).toBe('none');
+    expect(Error.stackTraceLimit).toBe(stackTraceLimit);
+    await gateway.close();
+    expect([ran, failures]).toEqual([['/sales/ping'], []]);
+  });
+
   it('shows honoMiddleware an empty env on Node, and the env option when given', async () => {
     const seen: string[] = [];
     const probe: Middleware = { name: 'probe', request: (ctx) => void seen.push(Object.keys(ctx.platform.env).join(',') || 'none') };
