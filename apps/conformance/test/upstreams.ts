@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { flood, type Flood } from '@apigate/test-utils/http';
+import { flood, refusedOrigin, type Flood } from '@apigate/test-utils/http';
 import { idleKeepAlive, type Origins } from '../src/gateway.ts';
 import { startIntrospectionUpstream, startJwksUpstream, type IntrospectionUpstream, type JwksUpstream } from './auth-upstreams.ts';
 
@@ -507,9 +507,6 @@ export const startUpstreams = async (): Promise<Upstreams> => {
   stale.on('connection', () => staleCounts.connections++);
   const staleOrigin = await listen(stale);
 
-  const closed = createServer();
-  const refusedOrigin = await listen(closed);
-  await closeHttp(closed);
 
   const jwks = await startJwksUpstream();
   const introspection = await startIntrospectionUpstream();

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { eventually, freePort } from '@apigate/test-utils/http';
+import { eventually, refusedOrigin } from '@apigate/test-utils/http';
 import { introspection, requireScopes, type IntrospectionOptions } from '../src/index.ts';
 import { buildProblems, introspectionClient, refusal, startGateway, startIntrospection, upstreamSaw, type IntrospectionServer, type TestGateway } from './helpers.ts';
 
@@ -224,7 +224,7 @@ describe('introspection() (RFC 7662)', () => {
     });
 
     it('the endpoint refuses connections', async () => {
-      const g = await startGateway([introspection({ endpoint: `http://127.0.0.1:${await freePort()}/introspect`, ...client })]);
+      const g = await startGateway([introspection({ endpoint: `${refusedOrigin}/introspect`, ...client })]);
       try {
         expect(await refused(g, bearer('good-token'))).toEqual({ ...unavailable, calls: 0 });
       } finally {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { eventually, freePort } from '@apigate/test-utils/http';
+import { eventually, refusedOrigin } from '@apigate/test-utils/http';
 import { jwt, type CachedJwks, type JwksCacheStore, type JwtOptions } from '../src/index.ts';
 import { b64, makeKey, refusal, sign, startGateway, startJwks, upstreamSaw, type JwksServer, type TestGateway, type TestKey } from './helpers.ts';
 
@@ -146,7 +146,7 @@ describe('jwt() with a remote JWKS', () => {
     });
 
     it('the endpoint refuses connections', async () => {
-      await withGateway({ jwksCache: { prefetch: false } }, async (g) => expect(await refused(g, await sign({ sub: 'a' }, first))).toEqual(unavailable), `http://127.0.0.1:${await freePort()}/jwks.json`);
+      await withGateway({ jwksCache: { prefetch: false } }, async (g) => expect(await refused(g, await sign({ sub: 'a' }, first))).toEqual(unavailable), `${refusedOrigin}/jwks.json`);
     });
 
     it('the endpoint is slower than the fetch timeout: the fetch is aborted, the request answered', async () => {

@@ -16,7 +16,7 @@ import {
   echo,
   eventually,
   flood,
-  freePort,
+  refusedOrigin,
   pausedDownload,
   pausedUpload,
   salesGateway,
@@ -140,7 +140,7 @@ describe.each(transportNames)('express adapter on the %s transport: upstream fau
 
   it('answers 502 upstream_unreachable when the upstream refuses the connection', async () => {
     const outcomes: Outcome[] = [];
-    const gateway = await gatewayTo(`http://127.0.0.1:${await freePort()}`, { observer: recording(outcomes) });
+    const gateway = await gatewayTo(refusedOrigin, { observer: recording(outcomes) });
     const reply = await send(gateway.port, '/sales/ping');
     expect(reply.status).toBe(502);
     expect(reply.text).toMatch(/^upstream_unreachable: /);
@@ -377,7 +377,7 @@ describe('express adapter: errors through the json and problem renderers', () =>
   });
 
   const refusedGateway = async (renderer: 'json' | 'problem'): Promise<GatewayApp> => {
-    const gateway = await startGateway(salesGateway(`http://127.0.0.1:${await freePort()}`, { renderer }));
+    const gateway = await startGateway(salesGateway(refusedOrigin, { renderer }));
     closers.push(gateway.close);
     return gateway;
   };

@@ -8,7 +8,7 @@ import {
   checkedJson,
   connectionsOf,
   eventually,
-  freePort,
+  refusedOrigin,
   parseHead,
   rawRequest,
   send,
@@ -290,7 +290,7 @@ describe('honoGateway (fetch) on @hono/node-server', () => {
   });
 
   it('answers 502 upstream_unreachable when the upstream refuses the connection', async () => {
-    const app = await gatewayTo(`http://127.0.0.1:${await freePort()}`);
+    const app = await gatewayTo(refusedOrigin);
     const reply = await send(app.port, '/sales/ping');
     expect(reply.status).toBe(502);
     expect(reply.text).toBe('upstream_unreachable: The upstream could not be reached.\n');

@@ -13,7 +13,7 @@ import {
   checkedJson,
   connectionsOf,
   eventually,
-  freePort,
+  refusedOrigin,
   parseHead,
   rawRequest,
   send,
@@ -286,7 +286,7 @@ describe.each(['node', 'undici'] as const)('honoGateway (node) on the %s transpo
   };
 
   it('answers HEAD with 502 when the upstream refuses the connection', async () => {
-    const app = await gatewayTo(`http://127.0.0.1:${await freePort()}`);
+    const app = await gatewayTo(refusedOrigin);
     const reply = await send(app.port, '/sales/ping', { method: 'HEAD' });
     expect(reply.status).toBe(502);
     expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createGateway, get, service, type Middleware } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { expressGateway, expressMiddleware } from '@apigate/express';
-import { closeServer, eventually, freePort, listen, send, startUpstream, type Upstream } from '@apigate/test-utils/http';
+import { closeServer, eventually, listen, refusedOrigin, send, startUpstream, type Upstream } from '@apigate/test-utils/http';
 import express from 'express';
 import { concurrencyLimit } from './concurrency.ts';
 import { byHeader } from './keys.ts';
@@ -12,7 +12,6 @@ import { call, problemOf } from './test-utils/standalone.ts';
 /** Upstream: `/hold` waits until the test releases it, `/fast` answers at once. */
 let upstream: Upstream;
 const held: ServerResponse[] = [];
-let refusedOrigin: string;
 
 const release = (): void => {
   const res = held.shift();
@@ -47,7 +46,6 @@ beforeAll(async () => {
     if (req.url === '/hold') held.push(res);
     else res.writeHead(200, { 'content-type': 'text/plain' }).end('fast');
   });
-  refusedOrigin = `http://127.0.0.1:${await freePort()}`;
   const limit = concurrencyLimit({ max: 2, headers: { allowed: true } });
   const gateway = createGateway({ use: [{ name: 'outer', request: (ctx) => (ctx.headers.has('x-outer-deny') ? unauthorized() : undefined) }] })
     .mount(service({ name: 'api', prefix: '/api', use: [limit] }, [get('/hold', { use: [denyInside] }), get('/fast', { use: [denyInside] })]), [upstream.origin])

@@ -85,13 +85,24 @@ export const startUpstream = async (handler: UpstreamHandler = echo): Promise<Up
   return upstream;
 };
 
-/** A port nothing listens on (bound once, then released). */
+/**
+ * A port free a moment ago (bound once, then released), for a server to listen on. Not for an
+ * upstream that refuses connections: another test's server may be given it meanwhile; use
+ * `refusedOrigin` for that.
+ */
 export const freePort = async (): Promise<number> => {
   const server = createServer();
   const port = await listen(server);
   await closeServer(server);
   return port;
 };
+
+/**
+ * An origin that refuses connections: port 2 on loopback lies below the range the OS hands out for
+ * port 0, so no test's server is ever given it, and fetch() does not refuse to reach it (port 1 is
+ * one of its "bad ports").
+ */
+export const refusedOrigin = 'http://127.0.0.1:2';
 
 export interface Reply {
   readonly status: number;

@@ -27,11 +27,9 @@ export const startEcho = async (): Promise<{ server: Server; url: string }> => {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 };
 
-/** An origin where nothing listens: a port that was free a moment ago, to show a 502. */
-export const closedOrigin = async (): Promise<string> => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-};
+/**
+ * An origin where nothing listens, to show a 502: port 2 on loopback. A port that was free a moment
+ * ago could be handed to another server meanwhile; port 2 is below the range the OS hands out for
+ * port 0, and not one of the ports fetch() refuses to reach.
+ */
+export const closedOrigin = (): string => 'http://127.0.0.1:2';

@@ -31,7 +31,7 @@ const legacy = service({ name: 'legacy', prefix: '/legacy' }, [get('/report')]);
 
 const gateway = createGateway({ renderer: 'json' })
   .mount(api, [echo.url])
-  .mount(legacy, [await closedOrigin()])
+  .mount(legacy, [closedOrigin()])
   .build();
 
 // HttpBindings: @hono/node-server passes the raw request and response as c.env.incoming/outgoing.

@@ -84,7 +84,7 @@ describe('the bundled worker in workerd', () => {
   });
 
   it('answers 502 upstream_unreachable when nothing listens at UPSTREAM', async () => {
-    const url = await runWorker(await closedOrigin());
+    const url = await runWorker(closedOrigin());
     const response = await fetch(new URL('/api/hello', url));
     expect(response.status).toBe(502);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('upstream_unreachable');

@@ -29,7 +29,7 @@ const legacy = service({ name: 'legacy', prefix: '/legacy' }, [get('/report')]);
 
 const gateway = createGateway({ renderer: 'json' })
   .mount(api, [echo.url])
-  .mount(legacy, [await closedOrigin()])
+  .mount(legacy, [closedOrigin()])
   .build();
 
 const router = new Router();

@@ -7,6 +7,7 @@ import { createGateway, get, post, service, type Gateway, type GatewayOptions } 
 import { fetchHandler } from './handler.ts';
 import { upstreamFailure } from '@apigate/core/exchange';
 import { FetchTransport } from './transport.ts';
+import { refusedOrigin } from '@apigate/test-utils/http';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type Outcome = { status: number } | { error: string };
@@ -20,14 +21,6 @@ const startUpstream = async (handler: Handler): Promise<{ origin: string; server
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 };
 
-/** A port nothing listens on. */
-const freePort = async (): Promise<number> => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-};
 
 afterEach(async () => {
   for (const server of servers.splice(0)) {
@@ -62,7 +55,7 @@ const fetchFailure = async (url: string): Promise<unknown> => {
 
 describe('upstreamFailure over real fetch failures', () => {
   it('maps a refused connection (Node fetch: cause ECONNREFUSED) to upstream_unreachable', async () => {
-    const error = upstreamFailure(await fetchFailure(`http://127.0.0.1:${await freePort()}/`));
+    const error = upstreamFailure(await fetchFailure(`${refusedOrigin}/`));
     expect(error.code).toBe('upstream_unreachable');
     expect(error.status).toBe(502);
     expect(error.details).toMatchObject({ upstreamCode: 'ECONNREFUSED' });

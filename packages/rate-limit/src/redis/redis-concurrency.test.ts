@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { createGateway, get, service, type Middleware } from '@apigate/core';
 import { unauthorized } from '@apigate/errors';
 import { expressGateway } from '@apigate/express';
-import { closeServer, eventually, freePort, listen, send, startUpstream, type Upstream } from '@apigate/test-utils/http';
+import { closeServer, eventually, listen, refusedOrigin, send, startUpstream, type Upstream } from '@apigate/test-utils/http';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { concurrencyLimit, type ConcurrencyLimitOptions } from '../concurrency.ts';
@@ -16,7 +16,6 @@ const setKey = 'apigate:rl:{slots:*}:concurrency';
 
 let redis: RedisServer;
 let upstream: Upstream;
-let refusedOrigin: string;
 const held: ServerResponse[] = [];
 const open: { close(): Promise<void> }[] = [];
 
@@ -28,7 +27,6 @@ beforeAll(async () => {
     if (req.url === '/hold') held.push(res);
     else res.writeHead(200, { 'content-type': 'text/plain' }).end('fast');
   });
-  refusedOrigin = `http://127.0.0.1:${await freePort()}`;
 });
 
 afterEach(async () => {
