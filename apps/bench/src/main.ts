@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeBenchJwt } from './bench-jwt.ts';
-import { casesFor, comparisons, contestants, rateContestants, workloads, type Case, type Workload } from './cases.ts';
+import { casesFor, comparisons, contestants, rateContestants, workloads, type Case, type Contestant, type Workload } from './cases.ts';
 import { buildOpenLoop, runAutocannon, runOpenLoop, runWrk, type LoadResult, type OpenLoopResult, type RequestSpec } from './load.ts';
 import { nginxBinary, nginxVersion, originAccepts, originConfig, proxyConfig } from './nginx.ts';
 import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, killAllNow, pinning, resetPeak, run, runQueueNs, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
 import { pairKey, render, sampleKey, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
+import { callgrindArgs, countInstructions, renderInstructions, type CountedCase } from './instructions.ts';
 import { profileWorker } from './workerd-profile.ts';
 import { bundleName, bundleWorker, workerdBinary, workerdVersion, writeWorkerdConfig } from './workerd.ts';
 
@@ -26,6 +27,9 @@ if (args.includes('--help') || args.includes('-h')) {
       '                                                 steady-rate latency of those of them measured there (cases.ts rateContestants); prints the report, writes nothing',
       '       pnpm bench --profile <case> [--seconds N]  CPU-profile one case under load (e.g. apigate-express, apigate-express-json) and print its top self-time functions',
       '       pnpm bench --upload                        only the memory test of a 512 MiB streamed upload; prints its rows, writes nothing',
+      '       pnpm bench --instructions <case,...|targets> [--workloads …] [--requests N] [--warm N]',
+      '                                                 instructions per request under valgrind (callgrind): repeatable on a busy host; `targets` counts both',
+      '                                                 sides of every throughput target and writes docs/instructions.md, case ids print only',
     ].join('\n'),
   );
   process.exit(0);
@@ -37,6 +41,7 @@ const optionValue = (name: string): string | undefined => {
 };
 const profileCase = optionValue('--profile');
 const uploadOnly = args.includes('--upload');
+const instructionsArg = optionValue('--instructions');
 const only = optionValue('--only')?.split(',').filter((id) => id !== '');
 const onlyWorkloads = optionValue('--workloads')?.split(',').filter((id) => id !== '');
 const numberOption = (name: string): number | undefined => {
@@ -74,6 +79,7 @@ const uploadSemiSpaceMiB = 2;
 const benchDir = resolve(srcDir, '..');
 const repoDir = resolve(benchDir, '../..');
 const docsFile = join(repoDir, 'docs/benchmarks.md');
+const instructionsFile = join(repoDir, 'docs/instructions.md');
 const log = (message: string): void => {
   process.stderr.write(`bench: ${message}\n`);
 };
@@ -234,6 +240,63 @@ const profile = async (caseId: string, cases: readonly Case[], env: NodeJS.Proce
   );
 };
 
+/**
+ * --instructions: each case's contestant alone under callgrind (instructions.ts), one at a time;
+ * `targets` counts both sides of every throughput target (cases.ts) and writes docs/instructions.md.
+ */
+const instructions = async (arg: string, cases: readonly Case[], env: NodeJS.ProcessEnv): Promise<void> => {
+  if (!hasCommand('valgrind') && !installTools(['valgrind'])) throw new Error('--instructions needs valgrind (Debian: apt-get install -y valgrind)');
+  const targets = comparisons.filter((t) => t.target !== undefined && (onlyWorkloads === undefined || onlyWorkloads.includes(t.workload)));
+  const wanted =
+    arg === 'targets'
+      ? [...new Map(targets.flatMap((t) => [t.a, t.b].map((id) => [`${id}/${t.workload}`, cases.find((c) => c.id === id && c.workload === t.workload)!] as const))).values()]
+      : arg.split(',').flatMap((id) => cases.filter((c) => c.id === id && (onlyWorkloads === undefined || onlyWorkloads.includes(c.workload))));
+  const runnable = wanted.filter((c) => {
+    const contestant = contestants.find((x) => x.id === c.contestant);
+    return contestant?.entry !== undefined || contestant?.worker !== undefined;
+  });
+  if (runnable.length === 0) throw new Error(`--instructions takes \`targets\` or ids of Node or workerd cases: ${[...new Set(cases.filter((x) => x.contestant !== 'direct' && x.contestant !== 'nginx').map((x) => x.id))].join(', ')}`);
+  const count = numberOption('--requests') ?? 2000;
+  // Measured here: a Node contestant's JS-thread count fell by a fifth between 3 000 and 20 000
+  // uncounted requests (V8 tiers up on work done, and valgrind's pace leaves its compiler behind)
+  // and its compiler threads were still busy after 10 000; workerd's count was the same after 1 000.
+  const warmOf = (kind: Contestant['kind']): number => numberOption('--warm') ?? (kind === 'workerd' ? 2000 : 20_000);
+  const began = Date.now();
+  const counted: CountedCase[] = [];
+  for (const c of runnable) {
+    const contestant = contestants.find((x) => x.id === c.contestant)!;
+    const start = async (outFile: string): Promise<{ url: string; child: ChildProcess }> => {
+      if (contestant.worker !== undefined) {
+        await bundleWorker(contestant.worker, join(dir, bundleName(contestant.worker)));
+        const port = await freePort();
+        const config = writeWorkerdConfig({ dir, id: contestant.worker, port, origin: env.ORIGIN! });
+        return { url: `http://127.0.0.1:${port}`, child: startPinned(cores.contestant, 'valgrind', callgrindArgs(outFile, workerdBinary, ['serve', config])) };
+      }
+      const child = startPinned(cores.contestant, 'valgrind', callgrindArgs(outFile, process.execPath, ['--conditions=@apigate/source', join(srcDir, contestant.entry!)]), env);
+      const { port } = await firstJsonLine<{ port: number }>(child, `${contestant.entry} under valgrind`, 180_000);
+      return { url: `http://127.0.0.1:${port}`, child };
+    };
+    const warm = warmOf(contestant.kind);
+    const result = await countInstructions({ start, spec: requestOf(c), path: c.path, warm, count });
+    log(`${c.id} (${c.workload}): ${(result.main / 1000).toFixed(1)} k instructions per request on the JS thread, ${(result.all / 1000).toFixed(1)} k in all`);
+    counted.push({ id: c.id, workload: c.workload, label: c.label, warm, count: result });
+  }
+  const report = renderInstructions({
+    command: `pnpm bench --instructions ${arg}${onlyWorkloads === undefined ? '' : ` --workloads ${onlyWorkloads.join(',')}`}${numberOption('--requests') === undefined ? '' : ` --requests ${count}`}${numberOption('--warm') === undefined ? '' : ` --warm ${numberOption('--warm')}`}`,
+    date: new Date().toISOString().slice(0, 10),
+    durationSeconds: (Date.now() - began) / 1000,
+    versions: `Node ${process.version}, workerd ${workerdVersion}, ${output('valgrind', ['--version']) ?? 'valgrind'}`,
+    count,
+    cases: counted,
+    targets: arg === 'targets' ? targets.map((t) => ({ note: t.note, a: t.a, b: t.b, workload: t.workload, target: t.target! })) : [],
+  });
+  process.stdout.write(report);
+  if (arg === 'targets' && onlyWorkloads === undefined) {
+    writeFileSync(instructionsFile, report);
+    log(`wrote ${instructionsFile}`);
+  }
+};
+
 const main = async (): Promise<void> => {
   if (uploadOnly) {
     await uploadTests();
@@ -255,6 +318,7 @@ const main = async (): Promise<void> => {
   const originB = `http://127.0.0.1:${originPorts[1]}`;
   const originChild = await startNginx('origin', cores.load, originConfig(dir, originPorts), `${origin}/tiny`);
   if (profileCase !== undefined) return profile(profileCase, cases, { ORIGIN: origin, ORIGIN_B: originB, BENCH_JWKS: JSON.stringify(benchJwt.jwks), NODE_ENV: 'production' });
+  if (instructionsArg !== undefined) return instructions(instructionsArg, cases, { ORIGIN: origin, ORIGIN_B: originB, BENCH_JWKS: JSON.stringify(benchJwt.jwks), NODE_ENV: 'production' });
   const running = new Map<string, Running>();
   running.set('direct', { url: origin, pids: childPids(originChild.pid!), child: originChild });
   log(`origin nginx on ${origin} and ${originB}`);
