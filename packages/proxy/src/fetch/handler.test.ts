@@ -145,3 +145,61 @@ describe("fetchHandler keeps a streamed exchange in the platform's waitUntil unt
     expect(outcomes).toEqual(['200']);
   });
 });
+
+describe('fetchHandler forwards the headers the gateway owns', () => {
+  const upstreams: Upstream[] = [];
+  afterEach(async () => {
+    for (const upstream of upstreams.splice(0)) await upstream.close();
+  });
+
+  /** The headers the upstream got for one request through a route whose hook sets `set`. */
+  const forwarded = async (set: Record<string, string>, requestHeaders: Record<string, string> = {}, { clientIp }: { clientIp: string | undefined } = { clientIp: '203.0.113.7' }) => {
+    const upstream = await startUpstream();
+    upstreams.push(upstream);
+    const gateway = createGateway()
+      .mount(
+        service({ name: 'up', prefix: '/up' }, [
+          get('/echo', {
+            before: (ctx) => {
+              for (const [name, value] of Object.entries(set)) ctx.headers.set(name, value);
+            },
+          }),
+        ]),
+        [upstream.origin],
+      )
+      .build();
+    const response = (await fetchHandler(gateway)(new Request('http://gateway.test/up/echo', { headers: requestHeaders }), { clientIp }))!;
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    return upstream.seen.at(-1)!.headers;
+  };
+
+  it('drops a hop-by-hop header a hook set, whatever its case, and keeps the others it set', async () => {
+    const headers = await forwarded({ 'Proxy-Authorization': 'Basic aG9vaw==', 'x-from-hook': 'kept' });
+    expect([headers['proxy-authorization'], headers['x-from-hook']]).toEqual([undefined, 'kept']);
+  });
+
+  it("drops the client's hop-by-hop headers when no hook set one", async () => {
+    const headers = await forwarded({ 'x-from-hook': 'kept' }, { 'proxy-authorization': 'Basic Y2xpZW50', te: 'trailers', 'x-from-client': 'kept' });
+    expect([headers['proxy-authorization'], headers.te, headers['x-from-client'], headers['x-from-hook']]).toEqual([undefined, undefined, 'kept', 'kept']);
+  });
+
+  it("replaces an untrusted client's X-Forwarded-* and Forwarded with its own", async () => {
+    const headers = await forwarded(
+      {},
+      { 'x-forwarded-for': '198.51.100.1', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-port': '8443', forwarded: 'for=198.51.100.1' },
+    );
+    expect({ for: headers['x-forwarded-for'], host: headers['x-forwarded-host'], proto: headers['x-forwarded-proto'], port: headers['x-forwarded-port'], forwarded: headers.forwarded }).toEqual({
+      for: '203.0.113.7',
+      host: 'gateway.test',
+      proto: 'http',
+      port: '80',
+      forwarded: 'for=203.0.113.7;proto=http;host=gateway.test',
+    });
+  });
+
+  it("passes on no untrusted client's X-Forwarded-For when the runtime tells no client address", async () => {
+    const headers = await forwarded({}, { 'x-forwarded-for': '198.51.100.1' }, { clientIp: undefined });
+    expect([headers['x-forwarded-for'], headers.forwarded]).toEqual([undefined, 'for=unknown;proto=http;host=gateway.test']);
+  });
+});

@@ -12,6 +12,11 @@ export interface FetchExchange {
   /** The request headers as hooks left them; cleaned in place before sending. */
   readonly headers: Headers;
   /**
+   * Whether `headers` already hold no hop-by-hop header but Transfer-Encoding (the client's went
+   * before the hooks ran, and none set one): the transport then skips its own pass over them.
+   */
+  readonly cleaned?: boolean | undefined;
+  /**
    * What to send as the body: the client's stream, bytes the gateway holds, or null for none.
    * Not DOM's `BodyInit`: these types are the fetch API's as Node's types have them too, so an app
    * compiled without the DOM lib reads this declaration.
@@ -211,7 +216,7 @@ const attemptFetch = (origin: string, env: object | undefined, fallback: typeof 
 
 /** Hop-by-hop and Connection-listed headers out of the upstream's response, in place. */
 const dropHopByHop = (headers: Headers): void => {
-  for (const name of connectionListed(headers.get('connection') ?? undefined)) headers.delete(name);
+  for (const name of connectionListed(headers.get('connection') ?? undefined)) if (!hopByHop.has(name)) headers.delete(name);
   for (const name of hopByHop) headers.delete(name);
 };
 
@@ -252,27 +257,36 @@ export class FetchTransport implements Transport<FetchExchange> {
 
   async #send(exchange: FetchExchange, plan: ForwardPlan): Promise<Response> {
     const { request, headers, body, clientIp, trusted } = exchange;
-    const url = new URL(request.url);
-    const host = headers.get('host') ?? url.host;
+    // A Request's URL is absolute and already parsed by the runtime: its origin ends at the
+    // first slash after the scheme's, with no URL object made for it per request.
+    const slash = request.url.indexOf('/', request.url.indexOf('//') + 2);
+    const origin = slash === -1 ? request.url : request.url.slice(0, slash);
+    const host = headers.get('host') ?? origin.slice(origin.indexOf('//') + 2);
     // The client's hop-by-hop headers went before the hooks ran (fetchHandler); these are any a
-    // hook set, which the gateway owns.
-    for (const name of hopByHop) headers.delete(name);
+    // hook set, which the gateway owns. In workerd every Headers call costs a crossing into the
+    // runtime and a copy of the name, so no header is read, or deleted, that cannot matter.
+    if (exchange.cleaned === true) headers.delete('transfer-encoding');
+    else for (const name of hopByHop) headers.delete(name);
     headers.delete('expect');
     headers.delete('host');
+    // What the client says it was forwarded from counts only from a trusted proxy (and
+    // X-Forwarded-For also where the runtime gave no client address): forwardingHeaders reads
+    // nothing else.
     const forwarding = forwardingHeaders({
       clientIp,
       trusted,
-      proto: url.protocol === 'https:' ? 'https' : 'http',
+      proto: origin.startsWith('https:') ? 'https' : 'http',
       host,
-      xForwardedFor: headers.get('x-forwarded-for') ?? undefined,
-      xForwardedProto: headers.get('x-forwarded-proto') ?? undefined,
-      xForwardedHost: headers.get('x-forwarded-host') ?? undefined,
-      xForwardedPort: headers.get('x-forwarded-port') ?? undefined,
-      forwarded: headers.get('forwarded') ?? undefined,
+      xForwardedFor: trusted || clientIp === undefined ? (headers.get('x-forwarded-for') ?? undefined) : undefined,
+      xForwardedProto: trusted ? (headers.get('x-forwarded-proto') ?? undefined) : undefined,
+      xForwardedHost: trusted ? (headers.get('x-forwarded-host') ?? undefined) : undefined,
+      xForwardedPort: trusted ? (headers.get('x-forwarded-port') ?? undefined) : undefined,
+      forwarded: trusted ? (headers.get('forwarded') ?? undefined) : undefined,
     });
-    headers.delete('x-forwarded-for');
-    headers.delete('x-forwarded-host');
-    for (const [name, value] of Object.entries(forwarding)) headers.set(name, value as string);
+    // Set replaces a value the client sent; only a header the gateway does not set is deleted.
+    if (forwarding['x-forwarded-for'] === undefined) headers.delete('x-forwarded-for');
+    if (forwarding['x-forwarded-host'] === undefined) headers.delete('x-forwarded-host');
+    for (const name in forwarding) headers.set(name, forwarding[name as keyof typeof forwarding]!);
     if (body !== request.body) headers.delete('content-length');
 
     let controller = new AbortController();
@@ -317,7 +331,7 @@ export class FetchTransport implements Transport<FetchExchange> {
         if (plan.upstream?.cf !== undefined) init.cf = plan.upstream.cf;
         // Read per attempt: a retry may go to another backend.
         const target = attemptFetch(plan.backend.origin, exchange.env, this.#fetch);
-        upstream = await target.fetch(`${target.base ?? url.origin}${plan.uri}`, init);
+        upstream = await target.fetch(`${target.base ?? origin}${plan.uri}`, init);
         break;
       } catch (error) {
         // fetch replays a request that met a stale pooled connection itself, where it can.
