@@ -1,6 +1,6 @@
 // pnpm bench --instructions: instructions per request, counted by valgrind's callgrind. A count of
 // instructions does not depend on what else the machine runs, so two builds or two contestants can
-// be compared to a fraction of a percent on a host where their req/s move by a third between runs.
+// be compared to about 1 % on a host where their req/s move by a third between runs.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
@@ -36,7 +36,7 @@ const send = async (url: string, spec: RequestSpec, count: number, connections =
   if (spec.contentType !== undefined) headers['content-type'] = spec.contentType;
   if (body !== undefined) headers['content-length'] = String(body.byteLength);
   let sent = 0;
-  const one = (index: number): Promise<void> =>
+  const one = (index: number, retried = false): Promise<void> =>
     new Promise((resolve, reject) => {
       const outgoing = httpRequest(
         { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: spec.method, agent, headers: spec.tenants === true ? { ...headers, 'x-tenant': `tenant-${index % 16}` } : headers },
@@ -46,7 +46,9 @@ const send = async (url: string, spec: RequestSpec, count: number, connections =
           response.once('error', reject);
         },
       );
-      outgoing.once('error', reject);
+      // A keep-alive connection the contestant closed as the request went out (seen once with
+      // workerd under valgrind on a loaded host): sent again on a fresh one, as an HTTP client does.
+      outgoing.once('error', (error) => (outgoing.reusedSocket && !retried ? one(index, true).then(resolve, reject) : reject(error)));
       outgoing.end(body);
     });
   const loop = async (): Promise<void> => {
@@ -188,7 +190,7 @@ export const renderInstructions = (input: {
     '',
     `Each contestant ran alone under valgrind's callgrind, pinned as in \`pnpm bench\`, behind the same nginx origin: first some requests uncounted (the warm-up column: 20 000 for a Node contestant, whose count on the JS thread fell by a fifth between 3 000 and 20 000 as V8 tiered up at valgrind's pace, 2 000 for workerd, whose count had settled after 1 000), then ${input.count} counted, on 4 connections in a closed loop.`,
     '',
-    "A count of instructions does not depend on what else the host runs: the same build counts the same to within a fraction of a percent, where its req/s in docs/benchmarks.md can move by a third between runs. That makes it the figure to compare two builds with. It counts the process's own user-space work only. The kernel's work is not in it (the write and read syscalls and loopback delivery, about a quarter of a proxied tiny GET's CPU time on Node in docs/benchmarks.md's profiles), nor the time a request waits. So a ratio here is not a req/s ratio; where the two disagree, the difference is the kernel's or the host's.",
+    "A count of instructions does not depend on what else the host runs: the same build counted the same to within about 1 % in repeated runs here, where its req/s in docs/benchmarks.md can move by a third between runs. That makes it the figure to compare two builds with. It counts the process's own user-space work only. The kernel's work is not in it (the write and read syscalls and loopback delivery, about a quarter of a proxied tiny GET's CPU time on Node in docs/benchmarks.md's profiles), nor the time a request waits. So a ratio here is not a req/s ratio; where the two disagree, the difference is the kernel's or the host's.",
     '',
     '"JS thread" is the thread that runs JavaScript (Node\'s main thread, workerd\'s isolate thread); the ratios are taken on it. "All threads" adds V8\'s compiler and GC helpers, libuv\'s pool and workerd\'s I/O threads. Under valgrind a Node contestant\'s compiler threads can still be optimizing long after a normal run would have finished, so its all-threads figure overstates what a warm process spends.',
     '',
