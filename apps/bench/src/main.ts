@@ -249,7 +249,7 @@ const instructions = async (arg: string, cases: readonly Case[], env: NodeJS.Pro
   const targets = comparisons.filter((t) => t.target !== undefined && (onlyWorkloads === undefined || onlyWorkloads.includes(t.workload)));
   const wanted =
     arg === 'targets'
-      ? [...new Map(targets.flatMap((t) => [t.a, t.b].map((id) => [`${id}/${t.workload}`, cases.find((c) => c.id === id && c.workload === t.workload)!] as const))).values()]
+      ? [...new Map(targets.flatMap((t) => [t.a, t.b].map((id) => [`${id}/${t.workload}`, cases.find((c) => c.id === id && c.workload === t.workload)] as const))).values()].filter((c): c is Case => c !== undefined)
       : arg.split(',').flatMap((id) => cases.filter((c) => c.id === id && (onlyWorkloads === undefined || onlyWorkloads.includes(c.workload))));
   const runnable = wanted.filter((c) => {
     const contestant = contestants.find((x) => x.id === c.contestant);

@@ -4,7 +4,7 @@ import { connectionDropped, hopByHop, hopByHopButFraming, outgoingBody, transfer
 import { WebBodySource } from './body.ts';
 import { toWebResponse } from './response.ts';
 import { hasRuntimeBody, IdentityTransformStream } from './runtime-streams.ts';
-import { FetchTransport } from './transport.ts';
+import { FetchTransport, pathStart } from './transport.ts';
 
 /** What the host knows of a request besides the Request itself. */
 export interface FetchRequestContext {
@@ -97,7 +97,7 @@ const dropClientHopByHop = (headers: Headers): void => {
 
 /** The origin-form target of a Request's absolute URL. */
 const targetOf = (url: string): string => {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const start = pathStart(url);
   return start === -1 ? '/' : url.slice(start);
 };
 

@@ -230,6 +230,12 @@ const nodeOnlyBackend = (backend: Backend): GatewayError =>
   });
 
 /**
+ * Where the path of an absolute URL the runtime already parsed starts: the first slash after the
+ * scheme's `//` (-1 when there is none), so its origin and target are slices, not a URL object.
+ */
+export const pathStart = (url: string): number => url.indexOf('/', url.indexOf('//') + 2);
+
+/**
  * The fetch transport, for edge runtimes: streams the request body up and the response body back
  * (no buffering), times the side it waits on (upstream or client) and aborts through an AbortSignal, passes the client's abort to the upstream,
  * applies the same header hygiene and error mapping as the Node transport.
@@ -257,9 +263,8 @@ export class FetchTransport implements Transport<FetchExchange> {
 
   async #send(exchange: FetchExchange, plan: ForwardPlan): Promise<Response> {
     const { request, headers, body, clientIp, trusted } = exchange;
-    // A Request's URL is absolute and already parsed by the runtime: its origin ends at the
-    // first slash after the scheme's, with no URL object made for it per request.
-    const slash = request.url.indexOf('/', request.url.indexOf('//') + 2);
+    // A Request's URL is absolute and already parsed by the runtime: no URL object per request.
+    const slash = pathStart(request.url);
     const origin = slash === -1 ? request.url : request.url.slice(0, slash);
     const host = headers.get('host') ?? origin.slice(origin.indexOf('//') + 2);
     // The client's hop-by-hop headers went before the hooks ran (fetchHandler); these are any a
