@@ -277,7 +277,7 @@ export const fetchHandler = (gateway: Gateway, transport: FetchTransport = new F
     const waitUntil = context.platform?.waitUntil;
     return new Promise<Response>((respond) => {
       const failThrough = plan.intercepts ? (error: GatewayError) => toWebResponse(request.method, plan.render(error)) : fail;
-      const exchange = { request, headers, cleaned: !io.headers.hopByHopSet, body, clientIp: io.clientIp, trusted: isTrusted(io.clientIp), env: context.platform?.env, fail: failThrough, respond };
+      const exchange = { request, headers, cleaned: !io.headers.hopByHopSet, body, clientBody: !none && outgoing.kind === 'stream', clientIp: io.clientIp, trusted: isTrusted(io.clientIp), env: context.platform?.env, fail: failThrough, respond };
       if (waitUntil === undefined) {
         transport.forward(exchange, plan);
         return;

@@ -22,6 +22,12 @@ export interface FetchExchange {
    * compiled without the DOM lib reads this declaration.
    */
   readonly body: ReadableStream<Uint8Array> | Uint8Array | null;
+  /**
+   * Whether `body` is the client's own stream (`request.body`), whose Content-Length still holds.
+   * Unset, the transport compares the two, which costs a real Request on @hono/node-server: its
+   * lightweight request builds one the first time `body` is read.
+   */
+  readonly clientBody?: boolean | undefined;
   readonly clientIp: string | undefined;
   readonly trusted: boolean;
   /** The platform's env (a Worker's bindings), where `binding://NAME` backends are looked up. */
@@ -292,7 +298,7 @@ export class FetchTransport implements Transport<FetchExchange> {
     if (forwarding['x-forwarded-for'] === undefined) headers.delete('x-forwarded-for');
     if (forwarding['x-forwarded-host'] === undefined) headers.delete('x-forwarded-host');
     for (const name in forwarding) headers.set(name, forwarding[name as keyof typeof forwarding]!);
-    if (body !== request.body) headers.delete('content-length');
+    if (!(exchange.clientBody ?? body === request.body)) headers.delete('content-length');
 
     let controller = new AbortController();
     let streaming: ((failure: GatewayError) => void) | undefined;
