@@ -1,3 +1,4 @@
+import { Server, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tcpHandles } from '@apigate/test-utils/http';
 import type { Fixture } from './adapters.ts';
@@ -13,6 +14,31 @@ export interface Holdings {
  * one (the upstream's; workerd's end is in its own process).
  */
 const unexplained = (f: Fixture): number => tcpHandles() - f.upstreams.openConnections() - (f.target.node?.idleSockets() ?? 0);
+
+/**
+ * This process's TCP sockets and servers, as `local->remote` ports (a server as `listening:port`),
+ * so that a leak report says which connection is left and to what.
+ */
+const describeHandles = (f: Fixture): string => {
+  const names = new Map<number, string>([[Number(new URL(f.target.base).port), 'app']]);
+  for (const [name, origin] of Object.entries(f.upstreams.origins)) {
+    for (const [index, url] of (Array.isArray(origin) ? origin : [origin]).entries()) {
+      if (typeof url === 'string' && URL.canParse(url)) names.set(Number(new URL(url).port), Array.isArray(origin) ? `${name}[${index}]` : name);
+    }
+  }
+  const port = (value: number | undefined): string => (value === undefined ? '?' : `${value}${names.has(value) ? ` (${names.get(value)})` : ''}`);
+  return (process as unknown as { _getActiveHandles(): unknown[] })
+    ._getActiveHandles()
+    .flatMap((handle) => {
+      if (handle instanceof Socket) return [`${port(handle.localPort)}->${port(handle.remotePort)}${handle.destroyed ? ' destroyed' : ''}`];
+      if (handle instanceof Server) {
+        const address = handle.address();
+        return [`listening:${typeof address === 'object' && address !== null ? port(address.port) : String(address)}`];
+      }
+      return [];
+    })
+    .join(', ');
+};
 
 /** What is still held: one line per resource that should have been released, [] when none. */
 const held = async (f: Fixture, before?: Holdings): Promise<string[]> => {
@@ -31,7 +57,7 @@ const held = async (f: Fixture, before?: Holdings): Promise<string[]> => {
   if (inFlight > 0) left.push(`${inFlight} upstream request(s) still open`);
   if (before !== undefined) {
     const extra = unexplained(f) - before.handles;
-    if (extra > 0) left.push(`${extra} TCP handle(s) more than before the case`);
+    if (extra > 0) left.push(`${extra} TCP handle(s) more than before the case (now: ${describeHandles(f)})`);
   }
   return left;
 };
