@@ -109,6 +109,8 @@ const echo = service({ name: 'echo', prefix: '/echo' }, [
   get('/search/{term}', { to: '/find/{term}?source=gateway' }),
   get('/files/{name}', { to: '/raw/{name}' }),
   post('/upload'),
+  // The upload's SHA-256, to compare byte for byte what the gateway relayed.
+  post('/digest'),
   post('/drip'),
   vpost('/upload/limited', { to: '/upload', json: z.unknown() }),
   // Streaming and header hygiene: the echo upstream answers these paths specially.

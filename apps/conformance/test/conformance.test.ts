@@ -8,7 +8,7 @@ import { adapterNames, describeAdapters, type AdapterName } from './adapters.ts'
 import { begin, drip, ending, nextChunk, open, poll, rest, send, sendPartial, within, type Reply } from './client.ts';
 import { conform, converges, observations } from './divergences.ts';
 import { holdings, leftOver } from './leaks.ts';
-import { bigBody, floodBytes, trickleChunks, type Echo } from './upstreams.ts';
+import { bigBody, floodBytes, sha256, trickleChunks, variedBody, type Echo } from './upstreams.ts';
 
 /** A rendered gateway error as the json renderer writes it. */
 type Rendered = { error: { code: string; message: string; status: number; issues?: { in: string; path: (string | number)[]; message: string }[] } };
@@ -845,6 +845,16 @@ describeAdapters(adapterNames, (f, adapter) => {
     it('never cuts a response that keeps streaming for longer than requestTimeout in total', async () => {
       const result = await ending(f.target.base, '/echo/trickle');
       conform('requestTimeout is inactivity, not a deadline', adapter, { ...result }, { status: 200, bytes: trickleChunks * 'tick\n'.length, end: 'clean' });
+    });
+
+    it('forwards a large upload byte for byte, with its length declared and chunked', async () => {
+      const upload = async (headers: Record<string, string | number>): Promise<Record<string, unknown>> => {
+        const reply = await send(f.target.base, '/echo/digest', { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...headers }, body: variedBody });
+        return { status: reply.status, ...(reply.status === 200 ? reply.json<object>() : {}) };
+      };
+      const expected = { status: 200, bytes: variedBody.byteLength, sha256: sha256(variedBody) };
+      conform('large upload, declared length', adapter, await upload({ 'content-length': variedBody.byteLength }), expected);
+      conform('large upload, chunked', adapter, await upload({ 'transfer-encoding': 'chunked' }), expected);
     });
 
     it('streams a request body to a passthrough route', async () => {

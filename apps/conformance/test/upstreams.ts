@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { flood, refusedOrigin, type Flood } from '@apigate/test-utils/http';
 import { idleKeepAlive, type Origins } from '../src/gateway.ts';
@@ -16,6 +17,16 @@ export interface Echo {
 
 /** A response body big enough to span many chunks and TCP windows; deterministic, to compare. */
 export const bigBody = Buffer.alloc(3 * 1024 * 1024, 'apigate conformance/');
+
+/**
+ * An upload of bytes that never repeat in step with a buffer size (each byte is a function of its
+ * offset and of the offset's higher bits), so that a relay reusing or reordering its buffers
+ * changes what `/digest` reports.
+ */
+export const variedBody = Buffer.from(Uint8Array.from({ length: 3 * 1024 * 1024 + 17 }, (_, i) => (i * 131 + (i >>> 11) * 7 + (i >>> 19)) & 255));
+
+/** The SHA-256 of a body, in hex, as `/digest` reports it. */
+export const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /** `/trickle` sends this many chunks, 100 ms apart: about 1.5 times the gateway's requestTimeout. */
 export const trickleChunks = 15;
@@ -237,6 +248,16 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
     if (path?.startsWith('/flood') === true) {
       req.resume();
       (floods.shift() ?? new Signal<Flood>()).fire(flood(res, floodBytes));
+      return;
+    }
+    if (path === '/digest') {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        bytes += chunk.byteLength;
+        hash.update(chunk);
+      });
+      req.on('end', () => res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') })));
       return;
     }
     if (path?.startsWith('/sink') === true) {
