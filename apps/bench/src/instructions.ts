@@ -143,7 +143,8 @@ export const countInstructions = async ({
   } finally {
     child.kill('SIGKILL');
     await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.KEEP_CALLGRIND === undefined) rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`callgrind files kept in ${dir}\n`);
   }
 };
 

@@ -30,6 +30,7 @@ if (args.includes('--help') || args.includes('-h')) {
       '       pnpm bench --instructions <case,...|targets> [--workloads …] [--requests N] [--warm N]',
       '                                                 instructions per request under valgrind (callgrind): repeatable on a busy host; `targets` counts both',
       '                                                 sides of every throughput target and writes docs/instructions.md, case ids print only',
+      '                                                 (KEEP_CALLGRIND=1 keeps the callgrind files, for callgrind_annotate; their directory is printed)',
     ].join('\n'),
   );
   process.exit(0);
