@@ -212,13 +212,14 @@ export const comparisons: readonly Comparison[] = [
 
 /**
  * Contestants measured at a steady moderate rate: direct, nginx, the peers and apigate side by side,
- * with each apigate adapter's framework + bare http-proxy-3 (what the framework and Node give the tail),
- * and apigate hono-node on the undici transport beside it on NodeTransport.
+ * with the plain node:http proxy (what Node alone gives the tail: the floor of every Node proxy),
+ * each apigate adapter's framework + bare http-proxy-3 (what the framework adds to it), and apigate
+ * hono-node on the undici transport beside it on NodeTransport.
  */
 export const rateContestants = (quick: boolean): string[] =>
   quick
     ? ['direct', 'nginx', 'fast-gateway', 'apigate-express']
-    : ['direct', 'nginx', 'http-proxy-3', 'express-http-proxy-3', 'hono-http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node', 'apigate-hono-node-undici'];
+    : ['direct', 'nginx', 'node-http', 'http-proxy-3', 'express-http-proxy-3', 'hono-http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node', 'apigate-hono-node-undici'];
 
 /**
  * The steady-rate contestants with a target (p99 within 1 ms of direct): apigate on the default
