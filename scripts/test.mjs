@@ -1,6 +1,8 @@
 // Runs every package's jest suite through turbo, then prints one closing line that CI reads:
 // `tests: N passed, N failed`. Each package's jest writes its --json results to
-// .jest-results.json; a package whose run left no results counts as one failure.
+// .jest-results.json (a package that runs jest twice, as the conformance suite does on each Node
+// transport, writes .jest-results.<run>.json for the other runs); a package whose run left no
+// results counts as one failure.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -16,7 +18,9 @@ const withTests = workspaces.filter((dir) => {
   const manifest = join(dir, 'package.json');
   return existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).scripts?.test;
 });
-for (const dir of withTests) rmSync(join(dir, '.jest-results.json'), { force: true });
+/** The --json result files a package's test run wrote. */
+const resultFiles = (dir) => readdirSync(dir).filter((name) => /^\.jest-results(\.[\w-]+)?\.json$/.test(name));
+for (const dir of withTests) for (const name of resultFiles(dir)) rmSync(join(dir, name), { force: true });
 
 // A bound on the whole run, far above its usual length (about 10 minutes on two busy cores): a
 // suite that cannot end (a process its tests started and never stopped, say) fails the run here,
@@ -47,16 +51,22 @@ clearTimeout(limit);
 let passed = 0;
 let failed = 0;
 for (const dir of withTests) {
-  const file = join(dir, '.jest-results.json');
-  if (!existsSync(file)) {
+  if (!existsSync(join(dir, '.jest-results.json'))) {
     console.error(`no test results from ${dir}`);
     failed += 1;
-    continue;
   }
-  const result = JSON.parse(readFileSync(file, 'utf8'));
-  passed += result.numPassedTests;
-  failed += result.numFailedTests + result.numRuntimeErrorTestSuites;
+  for (const name of resultFiles(dir)) {
+    const result = JSON.parse(readFileSync(join(dir, name), 'utf8'));
+    passed += result.numPassedTests;
+    failed += result.numFailedTests + result.numRuntimeErrorTestSuites;
+  }
 }
 if (overran) failed += 1;
+// A task that failed without a failed test in its results (a jest run that wrote none, a script
+// that broke) is still a failure: the closing line must not say 0 failed then.
+if (status !== 0 && failed === 0) {
+  console.error('tests: a task failed without reporting a failed test (see its output above)');
+  failed += 1;
+}
 console.log(`tests: ${passed} passed, ${failed} failed`);
 process.exit(status === 0 && failed === 0 ? 0 : 1);
