@@ -117,6 +117,27 @@ export const runQueueNs = (pid: number): number => {
   }
 };
 
+/**
+ * Nanoseconds of CPU the threads of a process other than its main thread have run (the first field
+ * of each /proc/<pid>/task/<tid>/schedstat): in a Node process V8's compiler and GC helpers and
+ * libuv's pool, which share a pinned core with the main thread and take it from it while they run.
+ */
+export const helperThreadsNs = (pid: number): number => {
+  try {
+    return readdirSync(`/proc/${pid}/task`)
+      .filter((tid) => tid !== String(pid))
+      .reduce((sum, tid) => {
+        try {
+          return sum + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        } catch {
+          return sum; // the thread ended meanwhile
+        }
+      }, 0);
+  } catch {
+    return Number.NaN;
+  }
+};
+
 /** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM). */
 export const statusKiB = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -111,6 +111,7 @@ describe('bench report', () => {
       noisePct: 1.2,
       loadNoisePct: 3.6,
       runQueueMsPerS: 2.25,
+      helperMsPerS: 4.25,
       upstreamConnects: 0,
       attempts: 2,
     };
@@ -120,9 +121,9 @@ describe('bench report', () => {
     expect(report).toContain('1 000 requests a second due at even intervals');
     expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate express on NodeTransport (http-proxy-3, the default)')?.[2]).toBe('p99 0.900 ms − direct 0.200 ms (other load in the kept run: 1 % of core 0, 4 % of the load core)');
     const section = report.slice(report.indexOf('## Latency at a steady moderate rate'));
-    expect(row(section, 'apigate express')?.slice(1, 16)).toEqual(['apigate express', '1 000', '0.250', '0.400', '0.900', '3.250', '7.500', '14', '1', '4', '2.3', '0', '2', '0', '0']);
+    expect(row(section, 'apigate express')?.slice(1, 17)).toEqual(['apigate express', '1 000', '0.250', '0.400', '0.900', '3.250', '7.500', '14', '1', '4', '2.3', '4.3', '0', '2', '0', '0']);
     // Direct has no upstream of its own and its core is the load core: dashes, not zeros.
-    expect(row(section, 'origin direct (nginx)')?.slice(8, 13)).toEqual(['3', '–', '0', '0.1', '–']);
+    expect(row(section, 'origin direct (nginx)')?.slice(8, 14)).toEqual(['3', '–', '0', '0.1', '–', '–']);
   });
 
   it('judges the undici transport\'s fast-gateway target in its own row beside the NodeTransport one, and says which transport is opt-in', () => {

@@ -41,6 +41,8 @@ export interface RateSample {
   loadNoisePct?: number;
   /** How long the contestant's main thread was runnable but off the CPU, ms per second. */
   runQueueMsPerS?: number;
+  /** CPU the contestant's threads other than the main one ran (V8's compiler and GC helpers), ms per second. */
+  helperMsPerS?: number;
   /** Connections the contestant opened to the origin during the measured run. */
   upstreamConnects?: number;
   /** How many runs were made to get the kept one (the calmest). */
@@ -344,7 +346,7 @@ export const render = (input: ReportInput): string => {
     out.push('', generator.kind === 'autocannon' ? `## Latency at a fixed ${thousands(rps)} req/s` : '## Latency at a steady moderate rate', '');
     out.push(
       generator.kind === 'open-loop'
-        ? `An open-loop generator (apps/bench/src/tools/openloop.c, pinned to the load core): ${thousands(rps)} requests a second due at even intervals whatever the contestant does, on ${connections} keep-alive connections (a request due while every connection is busy waits for one), latency from the moment each request was due, in microseconds; ${seconds} s after ${warmSeconds} s of warm-up, GET tiny JSON, once per contestant after the throughput rounds. A stall therefore shows as every request due during it arriving late, which a closed loop hides by sending fewer. ${calm}`
+        ? `An open-loop generator (apps/bench/src/tools/openloop.c, pinned to the load core): ${thousands(rps)} requests a second due at even intervals whatever the contestant does, on ${connections} keep-alive connections (a request due while every connection is busy waits for one), latency from the moment each request was due, in microseconds; ${seconds} s after ${warmSeconds} s of warm-up at the same rate, GET tiny JSON, once per contestant after the throughput rounds. A stall therefore shows as every request due during it arriving late, which a closed loop hides by sending fewer. The warm-up is long because a Node process keeps compiling code to faster tiers for its first seconds at a new rate, on V8's helper threads, which share the pinned core and take it from the main thread while they run; the helper-threads column says how much of that work, and of V8's GC helpers', was left in the kept run, and the run-queue column how long the main thread waited for its core. ${calm}`
         : generator.kind === 'wrk'
           ? `wrk (pinned to the load core), ${connections} connections, each waiting a random 0–${2 * generator.delayMs} ms between a response and its next request (wrk's \`delay()\`, so that the connections do not fire in lockstep: a paced closed loop, not an open-loop generator, so a slow response delays the next request of its connection rather than queueing it; no C compiler was found for the open-loop one), ${seconds} s after ${warmSeconds} s of warm-up, GET tiny JSON; once per contestant after the throughput rounds. wrk records latency in microseconds. ${calm}`
           : `autocannon with \`overallRate\` (from a child process pinned to the load core), ${connections} connections, ${seconds} s, GET tiny JSON; once per contestant after the throughput rounds. autocannon records latency in whole milliseconds and fires each second's quota in a burst, so these are not steady-rate latencies (wrk was not found).`,
@@ -354,7 +356,7 @@ export const render = (input: ReportInput): string => {
     const pct = (value: number | undefined): string => (value === undefined ? '–' : fixed(value, 0));
     out.push(
       table(
-        ['contestant', 'achieved req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'CPU %', 'other on core 0 %', 'other on load core %', 'run-queue wait ms/s', 'upstream connects', 'runs', 'errors', 'non-2xx'],
+        ['contestant', 'achieved req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'CPU %', 'other on core 0 %', 'other on load core %', 'run-queue wait ms/s', 'helper threads ms/s', 'upstream connects', 'runs', 'errors', 'non-2xx'],
         input.rate.samples.map((s) => [
           s.failure === undefined ? s.label : `⚠ ${s.label} (${s.failure})`,
           thousands(s.rps),
@@ -367,6 +369,7 @@ export const render = (input: ReportInput): string => {
           pct(s.noisePct),
           pct(s.loadNoisePct),
           s.runQueueMsPerS === undefined ? '–' : fixed(s.runQueueMsPerS, 1),
+          s.helperMsPerS === undefined ? '–' : fixed(s.helperMsPerS, 1),
           s.upstreamConnects === undefined ? '–' : fixed(s.upstreamConnects, 0),
           s.attempts === undefined ? '–' : String(s.attempts),
           String(s.errors),
