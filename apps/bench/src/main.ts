@@ -1,9 +1,9 @@
 // pnpm bench [--quick]: apigate against the upstream reached directly and against what users would
 // pick instead. Prints a markdown report and writes it to docs/benchmarks.md.
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeBenchJwt } from './bench-jwt.ts';
 import { casesFor, comparisons, contestants, rateContestants, workloads, type Case, type Contestant, type Workload } from './cases.ts';
@@ -31,6 +31,8 @@ if (args.includes('--help') || args.includes('-h')) {
       '                                                 instructions per request under valgrind (callgrind): repeatable on a busy host; `targets` counts both',
       '                                                 sides of every throughput target and writes docs/instructions.md, case ids print only',
       '                                                 (KEEP_CALLGRIND=1 keeps the callgrind files, for callgrind_annotate; their directory is printed)',
+      '       … --trace-v8                               runs the Node contestants with --trace-opt --trace-gc and logs, for every steady-rate run, the',
+      '                                                 optimizing compiles and collections V8 made in it (what the helper-threads column ran); slows them a little',
     ].join('\n'),
   );
   process.exit(0);
@@ -42,6 +44,7 @@ const optionValue = (name: string): string | undefined => {
 };
 const profileCase = optionValue('--profile');
 const uploadOnly = args.includes('--upload');
+const traceV8 = args.includes('--trace-v8');
 const instructionsArg = optionValue('--instructions');
 const only = optionValue('--only')?.split(',').filter((id) => id !== '');
 const onlyWorkloads = optionValue('--workloads')?.split(',').filter((id) => id !== '');
@@ -150,6 +153,8 @@ interface Running {
   /** The processes whose CPU and memory count: a Node process, or nginx's workers. */
   pids: number[];
   child: ChildProcess;
+  /** With --trace-v8: the file a Node contestant's V8 trace lines go to. */
+  v8Log?: string;
 }
 
 const waitForHttp = async (url: string, what: string, child: ChildProcess, timeoutMs = 10_000): Promise<void> => {
@@ -177,9 +182,15 @@ const startNginx = async (name: string, core: string, config: string, probe: str
 };
 
 const startContestant = async (entry: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): Promise<Running> => {
-  const child = startNode(cores.contestant, entry, [], env, nodeFlags);
-  const { port } = await firstJsonLine<{ port: number }>(child, entry);
-  return { url: `http://127.0.0.1:${port}`, pids: [child.pid!], child };
+  const child = startNode(cores.contestant, entry, [], env, traceV8 ? [...nodeFlags, '--trace-opt', '--trace-gc'] : nodeFlags);
+  // V8 prints its trace lines to stdout, before the port line too: skip them, then keep draining.
+  const { port } = await firstJsonLine<{ port: number }>(child, entry, 60_000, traceV8);
+  const running: Running = { url: `http://127.0.0.1:${port}`, pids: [child.pid!], child };
+  if (traceV8) {
+    running.v8Log = join(dir, `${basename(entry, '.ts')}-${child.pid}.v8.log`);
+    child.stdout!.pipe(createWriteStream(running.v8Log));
+  }
+  return running;
 };
 
 /**
@@ -467,6 +478,7 @@ const steadyRate = async (running: ReadonlyMap<string, Running>): Promise<RateSa
         else await (useWrk ? runWrk(dir, url, { ...spec, delayMs: rate.delayMs }, rate.warmSeconds) : runAutocannon(url, spec, rate.warmSeconds, rate.rps));
         const ticks = (r: Running): number => r.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
         const before = { cpu: ticks(target), origin: ticks(origin), core0: coreTicks(cores.contestant), core1: coreTicks(cores.load), queued: target.pids.reduce((sum, pid) => sum + runQueueNs(pid), 0), helpers: target.pids.reduce((sum, pid) => sum + helperThreadsNs(pid), 0), accepts: await originAccepts(origin.url) };
+        const v8Before = target.v8Log === undefined ? 0 : statSync(target.v8Log).size;
         const t0 = performance.now();
         const result: LoadResult & Partial<OpenLoopResult> =
           openLoop !== undefined
@@ -485,6 +497,11 @@ const steadyRate = async (running: ReadonlyMap<string, Running>): Promise<RateSa
         const other1 = core1.busy - before.core1.busy - (core1.softirq - before.core1.softirq) - (ticks(origin) - before.origin) - generator;
         const queued = target.pids.reduce((sum, pid) => sum + runQueueNs(pid), 0) - before.queued;
         const helpers = target.pids.reduce((sum, pid) => sum + helperThreadsNs(pid), 0) - before.helpers;
+        if (target.v8Log !== undefined) {
+          const lines = readFileSync(target.v8Log).subarray(v8Before).toString().split('\n');
+          const count = (pattern: RegExp): number => lines.filter((line) => pattern.test(line)).length;
+          log(`v8 ${id}: ${count(/^\[completed optimizing /)} optimizing compiles, ${count(/^\[bailout |deoptimizing/)} deopts, ${count(/ ms: Scavenge /)} scavenges, ${count(/ ms: Mark-Compact /)} mark-compacts in the run; helper threads ${(helpers / 1e6).toFixed(0)} ms`);
+        }
         return {
           id,
           label,

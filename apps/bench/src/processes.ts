@@ -36,8 +36,12 @@ export const stderrOf = (child: ChildProcess): string => (child as ChildProcess 
 export const startNode = (core: string, entry: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}, nodeFlags: readonly string[] = []): ChildProcess =>
   startPinned(core, process.execPath, ['--conditions=@apigate/source', ...nodeFlags, join(srcDir, entry), ...args], env);
 
-/** Resolves with the first stdout line parsed as JSON; rejects if the child exits or times out first. */
-export const firstJsonLine = <T>(child: ChildProcess, what: string, timeoutMs = 60_000): Promise<T> =>
+/**
+ * Resolves with the first stdout line parsed as JSON (with `skipOthers`, the first line that starts
+ * with `{`: lines a runtime flag prints before it are passed over); rejects if the child exits or
+ * times out first.
+ */
+export const firstJsonLine = <T>(child: ChildProcess, what: string, timeoutMs = 60_000, skipOthers = false): Promise<T> =>
   new Promise<T>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => fail(new Error(`${what}: no answer within ${timeoutMs} ms\n${stderrOf(child)}`)), timeoutMs);
@@ -49,7 +53,9 @@ export const firstJsonLine = <T>(child: ChildProcess, what: string, timeoutMs = 
       reject(error);
     }
     child.once('exit', onExit);
-    lines.once('line', (line) => {
+    const onLine = (line: string): void => {
+      if (skipOthers && !line.startsWith('{')) return;
+      lines.off('line', onLine);
       clearTimeout(timer);
       child.off('exit', onExit);
       lines.close();
@@ -58,7 +64,8 @@ export const firstJsonLine = <T>(child: ChildProcess, what: string, timeoutMs = 
       } catch {
         reject(new Error(`${what}: unexpected output ${JSON.stringify(line)}\n${stderrOf(child)}`));
       }
-    });
+    };
+    lines.on('line', onLine);
   });
 
 /** Runs a command to completion, collecting stdout. */
