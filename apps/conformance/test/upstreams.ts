@@ -194,7 +194,7 @@ const startEcho = async (name: string): Promise<EchoUpstream> => {
     // A liveness bound, not a measurement: an exchange the gateway failed to close is ended here,
     // so that the case that leaked it fails alone (its leftOver check gives up first), instead of
     // every later case and the suite's teardown waiting on it. `/generate` (the memory test's
-    // 100 MiB) ends by itself, however long a busy host takes.
+    // 200 MiB) ends by itself, however long a busy host takes.
     const bound = path === '/generate' ? undefined : setTimeout(() => res.socket?.destroy(), exchangeBound).unref();
     res.once('close', () => {
       inFlight--;
