@@ -84,6 +84,26 @@ describe('UndiciTransport: the request as undici sends it', () => {
     await expectNothingLeaked(started);
   });
 
+  it("pools a HEAD's connection again, as Node's agent does, where undici alone would close it", async () => {
+    const started = await start(echo);
+    for (const method of ['HEAD', 'GET', 'HEAD', 'HEAD', 'GET']) {
+      const reply = await send(started.port, '/u/x', { method });
+      expect(reply.status).toBe(200);
+      if (method === 'GET') expect(reply.json<Echo>().method).toBe('GET');
+      else expect(reply.text).toBe('');
+    }
+    expect(started.upstream.seen.map((seen) => [seen.method, seen.headers.connection])).toEqual([
+      ['HEAD', 'keep-alive'],
+      ['GET', 'keep-alive'],
+      ['HEAD', 'keep-alive'],
+      ['HEAD', 'keep-alive'],
+      ['GET', 'keep-alive'],
+    ]);
+    expect(started.upstream.connections()).toBe(1);
+    expect(started.transport.connections).toEqual({ busy: 0, idle: 1 });
+    await expectNothingLeaked(started);
+  });
+
   it('answers 500 internal, with nothing sent, when a hook set a header value undici refuses', async () => {
     const started = await start(echo);
     const reply = await send(started.port, '/u/bad');

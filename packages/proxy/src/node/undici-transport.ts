@@ -177,10 +177,16 @@ class Flight implements Dispatcher.DispatchHandler {
     const body = this.#body instanceof Upload ? (this.#body as unknown as Readable) : this.#body;
     // Read for each attempt: a retry's upstream phase may have set headers (and picked another backend).
     const headers = upstreamHeaders(this.#exchange.req.headers, this.#preserveHost);
-    const options: Dispatcher.DispatchOptions = { path: this.#plan.uri, method: this.#plan.method as Dispatcher.HttpMethod, headers, body };
+    const method = this.#plan.method as Dispatcher.HttpMethod;
+    const options: Dispatcher.DispatchOptions = { path: this.#plan.uri, method, headers, body };
+    // A replay's connection of its own closes after its one request. undici would close a pooled
+    // one after every HEAD too (against servers that send a body with one); it goes back to the
+    // pool as on Node's agent, since the response parser reads no body after a HEAD either way.
+    if (dispatcher instanceof Client) options.reset = true;
+    else if (method === 'HEAD') options.reset = false;
     this.#creating = true;
     try {
-      dispatcher.dispatch(dispatcher instanceof Client ? { ...options, reset: true } : options, this);
+      dispatcher.dispatch(options, this);
     } finally {
       this.#creating = false;
     }
