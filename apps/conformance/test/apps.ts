@@ -10,9 +10,9 @@ import { serve } from '@hono/node-server';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { honoGateway } from '@apigate/hono/node';
 import { koaGateway } from '@apigate/koa';
-import { NodeTransport, UndiciTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import type { Gateway } from '@apigate/core';
-import { busySockets, connectionsOf } from '@apigate/test-utils/http';
+import { connectionsOf } from '@apigate/test-utils/http';
 import { build } from 'esbuild';
 import express from 'express';
 import { Hono } from 'hono';
@@ -47,18 +47,11 @@ export interface Target {
   close(): Promise<void>;
 }
 
-const probeOf = (server: Server, transport: NodeTransportLike): NodeProbe =>
-  transport instanceof NodeTransport
-    ? {
-        busySockets: () => busySockets(transport.httpAgent),
-        idleSockets: () => Object.values(transport.httpAgent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0),
-        clientConnections: () => connectionsOf(server),
-      }
-    : {
-        busySockets: () => (transport as UndiciTransport).connections.busy,
-        idleSockets: () => (transport as UndiciTransport).connections.idle,
-        clientConnections: () => connectionsOf(server),
-      };
+const probeOf = (server: Server, transport: NodeTransportLike): NodeProbe => ({
+  busySockets: () => transport.connections.busy,
+  idleSockets: () => transport.connections.idle,
+  clientConnections: () => connectionsOf(server),
+});
 
 const listen = async (server: Server): Promise<string> => {
   if (!server.listening) {
@@ -83,19 +76,19 @@ export interface AppOptions {
   /** The framework's JSON body parser runs before the gateway (express.json(), @koa/bodyparser, `c.req.json()`). */
   readonly bodyParser?: boolean;
   /**
-   * The Node adapters' transport: NodeTransport (http-proxy-3, the default) or UndiciTransport.
-   * APIGATE_TRANSPORT=undici switches a whole run, e.g.
-   * `APIGATE_TRANSPORT=undici pnpm --filter @apigate/conformance exec jest -t express`.
+   * The Node adapters' transport: UndiciTransport (the default, which the adapter makes itself) or
+   * NodeTransport (http-proxy-3, the reference). APIGATE_TRANSPORT=node switches a whole run, e.g.
+   * `APIGATE_TRANSPORT=node pnpm --filter @apigate/conformance exec jest -t express`.
    */
   readonly transport?: TransportName;
 }
 
 export type TransportName = 'node' | 'undici';
 
-/** The transport a Node adapter is given: undefined for NodeTransport, which the adapter makes itself. */
+/** The transport a Node adapter is given: undefined for UndiciTransport, which the adapter makes itself. */
 const transportFor = (name: TransportName | undefined, gateway: Gateway): { transport: NodeTransportLike | undefined } => {
-  const chosen = name ?? (process.env.APIGATE_TRANSPORT === 'undici' ? 'undici' : 'node');
-  return { transport: chosen === 'undici' ? new UndiciTransport(gateway.upstream) : undefined };
+  const chosen = name ?? (process.env.APIGATE_TRANSPORT === 'node' ? 'node' : 'undici');
+  return { transport: chosen === 'node' ? new NodeTransport(gateway.upstream) : undefined };
 };
 
 const startExpress = async (origins: Origins, { bodyParser: parse = false, transport }: AppOptions): Promise<Target> => {

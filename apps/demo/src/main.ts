@@ -5,7 +5,7 @@ import { unauthorized } from '@apigate/errors';
 import { expressGateway, renderClientErrors } from '@apigate/express';
 import { dynamicTarget, leastTime, pathSticky } from '@apigate/policies';
 import { interceptBody, rewriteCookies, rewriteLocation } from '@apigate/proxy';
-import { UndiciTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import { byScope, rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { defineRoutes } from '@apigate/validation';
 import express from 'express';
@@ -143,9 +143,9 @@ const gateway = createGateway({
 await gateway.ready();
 
 const app = express();
-// APIGATE_TRANSPORT=undici forwards on undici's dispatcher instead of http-proxy-3 (docs/proxy.md,
-// "Choosing the Node transport"): every route below behaves the same.
-const transport: NodeTransportLike | undefined = process.env.APIGATE_TRANSPORT === 'undici' ? new UndiciTransport(gateway.upstream) : undefined;
+// APIGATE_TRANSPORT=node forwards on http-proxy-3, the reference transport, instead of undici's
+// dispatcher (docs/proxy.md, "Choosing the Node transport"): every route below behaves the same.
+const transport: NodeTransportLike | undefined = process.env.APIGATE_TRANSPORT === 'node' ? new NodeTransport(gateway.upstream) : undefined;
 const handler = expressGateway(gateway, { transport });
 app.use(handler);
 app.get('/', (_req, res) => {
@@ -192,7 +192,7 @@ const server = app.listen(port, '127.0.0.1', (error) => {
     [`curl '${base}/sales//ping'`, '400 invalid_path: an empty path segment is refused, not merged'],
   ];
   const width = Math.max(...tries.map(([command]) => command.length));
-  console.log(`apigate demo on ${base} (pid ${process.pid}; ${transport === undefined ? 'http-proxy-3' : 'undici'} transport; upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
+  console.log(`apigate demo on ${base} (pid ${process.pid}; ${transport === undefined ? 'undici' : 'http-proxy-3'} transport; upstreams sales-a ${salesA.url}, sales-b ${salesB.url}); try:`);
   for (const [command, note] of tries) console.log(`  ${command.padEnd(width)}  # ${note}`);
   console.log(`Ctrl-C stops it. So does one SIGTERM: kill ${process.pid}`);
 });

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createGateway, service, type Gateway, type Middleware, type Observer } from '@apigate/core';
 import { expressGateway } from '@apigate/express';
 import { GatewayBuildError } from '@apigate/errors';
-import { busySockets, closeServer, connectionsOf, listen, send, startUpstream, type Echo, type Reply, type Upstream } from '@apigate/test-utils/http';
+import { closeServer, connectionsOf, listen, send, startUpstream, type Echo, type Reply, type Upstream } from '@apigate/test-utils/http';
 import express from 'express';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
@@ -80,7 +80,7 @@ export const startGateway = async (use: Middleware[], routeUse: Middleware[] = [
     port,
     upstream,
     gateway,
-    busy: () => busySockets(handler.transport.httpAgent),
+    busy: () => handler.transport.connections.busy,
     get: (path, headers = {}) => send(port, path, { headers }),
     close: async () => {
       await closeServer(server);

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { createGateway, service, type Gateway, type Middleware } from '@apigate/core';
 import { expressGateway } from '@apigate/express';
 import express from 'express';
-import { busySockets, closeServer, echo, listen, send, startUpstream, type Echo, type Reply, type SendOptions, type Upstream } from '@apigate/test-utils/http';
+import { closeServer, echo, listen, send, startUpstream, type Echo, type Reply, type SendOptions, type Upstream } from '@apigate/test-utils/http';
 
 /** The Set-Cookie values the upstream sends on `/set-cookie` paths. */
 export const upstreamCookies = ['session=abc123; Path=/; HttpOnly', 'theme=dark; Path=/', 'cart="x1"; Path=/', 'old=; Max-Age=0'];
@@ -51,12 +51,12 @@ export const startAuthGateway = async (use: Middleware[], { routeUse = [], maxHe
     port,
     upstream,
     gateway,
-    busy: () => busySockets(handler.transport.httpAgent),
+    busy: () => handler.transport.connections.busy,
     send: (path, options) => send(port, path, options),
     refused: async (path, options) => {
       const before = upstream.seen.length;
       const reply = await send(port, path, options);
-      return { ...refusal(reply), upstreamRequests: upstream.seen.length - before, busy: busySockets(handler.transport.httpAgent) };
+      return { ...refusal(reply), upstreamRequests: upstream.seen.length - before, busy: handler.transport.connections.busy };
     },
     close: async () => {
       await closeServer(server);

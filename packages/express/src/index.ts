@@ -1,13 +1,13 @@
 import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware } from '@apigate/core';
 import type { RendererOption } from '@apigate/errors';
-import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeHandler, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeHandler, type NodeTransportLike, type UndiciTransport } from '@apigate/proxy/node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 
-export interface ExpressGatewayOptions<TTransport extends NodeTransportLike = NodeTransport> {
+export interface ExpressGatewayOptions<TTransport extends NodeTransportLike = UndiciTransport> {
   /**
-   * A transport to share between mounts (NodeTransport, or UndiciTransport for plain HTTP); by
-   * default a NodeTransport is made from the gateway's upstream config.
+   * A transport to share between mounts (UndiciTransport, or NodeTransport on http-proxy-3, the
+   * reference); by default an UndiciTransport is made from the gateway's upstream config.
    */
   transport?: TTransport;
   /**
@@ -26,13 +26,13 @@ export interface ExpressGatewayOptions<TTransport extends NodeTransportLike = No
  * app.use(expressGateway(gateway))
  * app.get('/health', (_req, res) => res.send('ok'))
  */
-export function expressGateway<TTransport extends NodeTransportLike = NodeTransport>(
+export function expressGateway<TTransport extends NodeTransportLike = UndiciTransport>(
   gateway: Gateway,
   options?: ExpressGatewayOptions<TTransport>,
 ): RequestHandler & Pick<NodeHandler<TTransport>, 'transport'>;
 export function expressGateway(gateway: Gateway, options?: ExpressGatewayOptions): RequestHandler & Pick<NodeHandler, 'transport'>;
 export function expressGateway(gateway: Gateway, { transport, env }: ExpressGatewayOptions<NodeTransportLike> = {}): RequestHandler & Pick<NodeHandler<NodeTransportLike>, 'transport'> {
-  return nodeHandler(gateway, transport as NodeTransport, { env }) as unknown as RequestHandler & Pick<NodeHandler<NodeTransportLike>, 'transport'>;
+  return nodeHandler(gateway, transport as UndiciTransport, { env }) as unknown as RequestHandler & Pick<NodeHandler<NodeTransportLike>, 'transport'>;
 }
 
 /** A Node request listener: what `http.createServer()` takes, and what an Express app is. */
@@ -46,7 +46,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  * saves per proxied request is measured in docs/benchmarks.md.
  * @example http.createServer(expressFastLane(app, gateway)).listen(8080)
  */
-export function expressFastLane<TTransport extends NodeTransportLike = NodeTransport>(
+export function expressFastLane<TTransport extends NodeTransportLike = UndiciTransport>(
   app: RequestListener,
   gateway: Gateway,
   options?: ExpressGatewayOptions<TTransport>,
@@ -54,7 +54,7 @@ export function expressFastLane<TTransport extends NodeTransportLike = NodeTrans
 export function expressFastLane(app: RequestListener, gateway: Gateway, options?: ExpressGatewayOptions): RequestListener & Pick<NodeHandler, 'transport'>;
 export function expressFastLane(app: RequestListener, gateway: Gateway, { transport, env }: ExpressGatewayOptions<NodeTransportLike> = {}): RequestListener & Pick<NodeHandler<NodeTransportLike>, 'transport'> {
   // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
-  const handler = nodeHandler(gateway, transport as NodeTransport, { env });
+  const handler = nodeHandler(gateway, transport as UndiciTransport, { env });
   const listener: RequestListener = (req, res) => handler(req, res, () => app(req, res));
   return Object.assign(listener, { transport: handler.transport as NodeTransportLike });
 }

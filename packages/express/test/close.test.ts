@@ -5,8 +5,6 @@ import express from 'express';
 import { expressGateway } from '../src/index.ts';
 import { closeServer, echo, eventually, listen, salesGateway, send, startGateway, startUpstream, type Upstream } from './helpers.ts';
 
-const idle = (transport: NodeTransport): number => Object.values(transport.httpAgent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0);
-
 describe('express adapter: gateway.close() closes the pools of the transport the adapter made', () => {
   let upstream: Upstream;
 
@@ -26,7 +24,7 @@ describe('express adapter: gateway.close() closes the pools of the transport the
     const closed = gateway.close();
     expect(gateway.close()).toBe(closed);
     await closed;
-    // The agent destroyed them; each leaves the pool on its 'close'.
+    // The pools destroyed them; each leaves the pool on its 'close'.
     await eventually('the pool emptied', () => app.pool().idle === 0);
     // The upstream saw its keep-alive connection end.
     await eventually('the upstream connection closed', async () => (await new Promise<number>((resolve) => upstream.server.getConnections((_e, n) => resolve(n)))) === 0);
@@ -41,9 +39,9 @@ describe('express adapter: gateway.close() closes the pools of the transport the
     const server = createServer(express().use(handler));
     const port = await listen(server);
     expect((await send(port, '/sales/ping')).status).toBe(200);
-    await eventually('the connection went back to the pool', () => idle(transport) === 1);
+    await eventually('the connection went back to the pool', () => transport.connections.idle === 1);
     await gateway.close();
-    expect(idle(transport)).toBe(1);
+    expect(transport.connections.idle).toBe(1);
     transport.close();
     await closeServer(server);
   });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createGateway, del, get, post, service, type Gateway, type GatewayOptions } from '@apigate/core';
-import { UndiciTransport, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
-import { busySockets, closeServer, listen } from '@apigate/test-utils/http';
+import { NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { closeServer, listen } from '@apigate/test-utils/http';
 import express, { type Express, type RequestHandler } from 'express';
 import { expressGateway, renderClientErrors } from '../src/index.ts';
 
@@ -31,11 +31,7 @@ export const transportNames = ['node', 'undici'] as const;
 export type TransportName = (typeof transportNames)[number];
 
 /** Upstream connections a transport holds: carrying a request, and idle in its pools. */
-export const pooled = (transport: NodeTransportLike): { readonly busy: number; readonly idle: number } => {
-  if (transport instanceof UndiciTransport) return transport.connections;
-  const agent = (transport as NodeTransport).httpAgent;
-  return { busy: busySockets(agent), idle: Object.values(agent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0) };
-};
+export const pooled = (transport: NodeTransportLike): { readonly busy: number; readonly idle: number } => transport.connections;
 
 export interface GatewayApp {
   readonly app: Express;
@@ -54,7 +50,7 @@ export interface GatewayAppOptions {
   readonly clientErrors?: boolean;
   /** The gateway's `env` option: what middleware see as `ctx.platform.env`. */
   readonly env?: object;
-  /** The transport: NodeTransport (made by the adapter, the default) or UndiciTransport. */
+  /** The transport: UndiciTransport (made by the adapter, the default) or NodeTransport (http-proxy-3, the reference). */
   readonly transport?: TransportName;
 }
 
@@ -62,10 +58,10 @@ export interface GatewayAppOptions {
  * A real Express 5 app: optional middleware, the gateway, then the app's own `GET /own` route;
  * anything else falls to Express's 404.
  */
-export const startGateway = async (gateway: Gateway, { before = [], clientErrors = false, env, transport = 'node' }: GatewayAppOptions = {}): Promise<GatewayApp> => {
+export const startGateway = async (gateway: Gateway, { before = [], clientErrors = false, env, transport = 'undici' }: GatewayAppOptions = {}): Promise<GatewayApp> => {
   const app = express();
   for (const middleware of before) app.use(middleware);
-  const middleware = expressGateway(gateway, { env, transport: transport === 'undici' ? new UndiciTransport(gateway.upstream) : undefined }) as GatewayApp['middleware'];
+  const middleware = expressGateway(gateway, { env, transport: transport === 'node' ? new NodeTransport(gateway.upstream) : undefined }) as GatewayApp['middleware'];
   app.use(middleware);
   app.get('/own', (_req, res) => {
     res.type('text/plain').send('own route');

@@ -6,10 +6,9 @@ import { createGateway, get, post, service, type Gateway, type GatewayOptions } 
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { honoMiddleware } from '../src/index.ts';
-import { UndiciTransport, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
 import { honoGateway } from '../src/node/index.ts';
 import {
-  busySockets,
   checkedJson,
   connectionsOf,
   eventually,
@@ -73,7 +72,7 @@ interface HonoNodeApp extends HonoServer {
 const startHonoNode = async (
   gateway: Gateway,
   before: ((app: Hono<{ Bindings: HttpBindings }>) => void) | undefined = undefined,
-  transport: 'node' | 'undici' = 'node',
+  transport: 'node' | 'undici' = 'undici',
 ): Promise<HonoNodeApp> => {
   const app = new Hono<{ Bindings: HttpBindings }>();
   const probes: Probe[] = [];
@@ -90,7 +89,7 @@ const startHonoNode = async (
     else outgoing.once('close', record);
   });
   before?.(app);
-  const middleware = honoGateway(gateway, { transport: transport === 'undici' ? new UndiciTransport(gateway.upstream) : (undefined as NodeTransportLike | undefined) });
+  const middleware = honoGateway(gateway, { transport: transport === 'node' ? new NodeTransport(gateway.upstream) : (undefined as NodeTransportLike | undefined) });
   app.use(middleware);
   app.get('/own', (c) => c.text('own route'));
   app.post('/own/read-body', async (c) => {
@@ -269,12 +268,7 @@ describe.each(['node', 'undici'] as const)('honoGateway (node) on the %s transpo
   };
 
   const expectNothingLeaked = async (app: HonoNodeApp, upstream?: Upstream): Promise<void> => {
-    const pooled = (): { busy: number; idle: number } => {
-      const used = app.middleware.transport;
-      if (used instanceof UndiciTransport) return used.connections;
-      const agent = (used as NodeTransport).httpAgent;
-      return { busy: busySockets(agent), idle: Object.values(agent.freeSockets).reduce((sum, list) => sum + (list?.length ?? 0), 0) };
-    };
+    const pooled = (): { busy: number; idle: number } => app.middleware.transport.connections;
     await eventually('no upstream socket left in use', () => pooled().busy === 0);
     const idle = pooled().idle;
     if (upstream) await eventually('the upstream holds only pooled connections', async () => (await connectionsOf(upstream.server)) === idle);

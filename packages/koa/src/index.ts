@@ -1,12 +1,12 @@
 import { isMiddleware, runHook, runStandaloneResponse, runStandaloneSettle, type Gateway, type Hook, type Middleware as GatewayMiddleware } from '@apigate/core';
 import type { RendererOption } from '@apigate/errors';
-import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeRequest, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { nodeHandler, renderClientErrors, sendResponse, standaloneRequest, watchResponse, type NodeRequest, type NodeTransportLike, type UndiciTransport } from '@apigate/proxy/node';
 import type { Middleware } from 'koa';
 
-export interface KoaGatewayOptions<TTransport extends NodeTransportLike = NodeTransport> {
+export interface KoaGatewayOptions<TTransport extends NodeTransportLike = UndiciTransport> {
   /**
-   * A transport to share between mounts (NodeTransport, or UndiciTransport for plain HTTP); by
-   * default a NodeTransport is made from the gateway's upstream config.
+   * A transport to share between mounts (UndiciTransport, or NodeTransport on http-proxy-3, the
+   * reference); by default an UndiciTransport is made from the gateway's upstream config.
    */
   transport?: TTransport;
   /**
@@ -28,11 +28,11 @@ type ParsedRequest = { body?: unknown; rawBody?: unknown };
  * app.use(koaGateway(gateway))
  * app.use(router.routes())
  */
-export function koaGateway<TTransport extends NodeTransportLike = NodeTransport>(gateway: Gateway, options?: KoaGatewayOptions<TTransport>): Middleware & { readonly transport: TTransport };
-export function koaGateway(gateway: Gateway, options?: KoaGatewayOptions): Middleware & { readonly transport: NodeTransport };
+export function koaGateway<TTransport extends NodeTransportLike = UndiciTransport>(gateway: Gateway, options?: KoaGatewayOptions<TTransport>): Middleware & { readonly transport: TTransport };
+export function koaGateway(gateway: Gateway, options?: KoaGatewayOptions): Middleware & { readonly transport: UndiciTransport };
 export function koaGateway(gateway: Gateway, { transport, env }: KoaGatewayOptions<NodeTransportLike> = {}): Middleware & { readonly transport: NodeTransportLike } {
   // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
-  const handler = nodeHandler(gateway, transport as NodeTransport, { env });
+  const handler = nodeHandler(gateway, transport as UndiciTransport, { env });
   const middleware: Middleware = function apigate(ctx, next) {
     const req = ctx.req as NodeRequest & { rawBody?: unknown };
     if (req.readableEnded) {

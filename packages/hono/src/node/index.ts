@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '@apigate/core';
-import { nodeHandler, peerAddress, renderClientErrors, type NodeRequest, type NodeTransport, type NodeTransportLike } from '@apigate/proxy/node';
+import { nodeHandler, peerAddress, renderClientErrors, type NodeRequest, type NodeTransportLike, type UndiciTransport } from '@apigate/proxy/node';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { MiddlewareHandler } from 'hono';
 import { honoGateway as fetchGateway, parsedBodyOf, type ClientIpOf, type HonoGatewayOptions } from '../index.ts';
 
-export interface NodeHonoGatewayOptions<TTransport extends NodeTransportLike = NodeTransport> extends Omit<HonoGatewayOptions, 'transport' | 'env'> {
+export interface NodeHonoGatewayOptions<TTransport extends NodeTransportLike = UndiciTransport> extends Omit<HonoGatewayOptions, 'transport' | 'env'> {
   /**
-   * A Node transport to share between mounts (NodeTransport, or UndiciTransport for plain HTTP);
-   * by default a NodeTransport is made from the gateway's upstream config.
+   * A Node transport to share between mounts (UndiciTransport, or NodeTransport on http-proxy-3,
+   * the reference); by default an UndiciTransport is made from the gateway's upstream config.
    */
   transport?: TTransport;
   /**
@@ -65,14 +65,14 @@ const tapped = (raw: Request, incoming: IncomingMessage): boolean => {
  * app.use(honoGateway(gateway))
  * serve({ fetch: app.fetch, port: 8080 })
  */
-export function honoGateway<TTransport extends NodeTransportLike = NodeTransport>(
+export function honoGateway<TTransport extends NodeTransportLike = UndiciTransport>(
   gateway: Gateway,
   options?: NodeHonoGatewayOptions<TTransport>,
 ): MiddlewareHandler & { readonly transport: TTransport };
-export function honoGateway(gateway: Gateway, options?: NodeHonoGatewayOptions): MiddlewareHandler & { readonly transport: NodeTransport };
+export function honoGateway(gateway: Gateway, options?: NodeHonoGatewayOptions): MiddlewareHandler & { readonly transport: UndiciTransport };
 export function honoGateway(gateway: Gateway, { transport, env, ...options }: NodeHonoGatewayOptions<NodeTransportLike> = {}): MiddlewareHandler & { readonly transport: NodeTransportLike } {
   // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
-  const handler = nodeHandler(gateway, transport as NodeTransport, { env });
+  const handler = nodeHandler(gateway, transport as UndiciTransport, { env });
   const fallbackEnv = env ?? {};
   const fallback = fetchGateway(gateway, { ...options, clientIp: options.clientIp ?? nodePeer, env: () => fallbackEnv });
   const middleware: MiddlewareHandler = async function apigate(c, next) {

@@ -146,7 +146,7 @@ const nodeHarness = async (gateway: Gateway): Promise<Harness> => {
         });
         req.end();
       }),
-    busy: () => Object.values(handler.transport.httpAgent.sockets).reduce((sum, list) => sum + (list?.length ?? 0), 0),
+    busy: () => handler.transport.connections.busy,
     close: async () => handler.transport.close(),
   };
 };

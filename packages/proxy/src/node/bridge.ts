@@ -5,7 +5,8 @@ import { outgoingBody, transferCodingRefusal, type BodyState } from '@apigate/co
 import { cleanRequestHeaders, dropClientHopByHop, peerAddress, trustMatcher } from './hygiene.ts';
 import { NodeBodySource } from './body.ts';
 import { NodeRequestHeaders } from './request-headers.ts';
-import { NodeTransport, type NodeExchange } from './transport.ts';
+import type { NodeExchange } from './transport.ts';
+import { UndiciTransport } from './undici-transport.ts';
 
 /** A request as the Node adapters see it: Express and Koa both hand over `req.body` if parsed. */
 export type NodeRequest = IncomingMessage & { body?: unknown };
@@ -17,10 +18,12 @@ export type NodeRequest = IncomingMessage & { body?: unknown };
 export interface NodeTransportLike extends Transport<NodeExchange> {
   /** Destroys the transport's connection pools. */
   close(): void;
+  /** Upstream connections now carrying a request and idle in the pools, over all backends (for probes and tests). */
+  readonly connections: { readonly busy: number; readonly idle: number };
 }
 
 /** Connect-style middleware: calls `next()` for requests that are not gateway routes. */
-export type NodeHandler<TTransport extends NodeTransportLike = NodeTransport> = ((req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void) & {
+export type NodeHandler<TTransport extends NodeTransportLike = UndiciTransport> = ((req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void) & {
   /** The transport, to close its connection pools on shutdown. */
   readonly transport: TTransport;
 };
@@ -100,8 +103,8 @@ class NodeIO implements RequestIO, BodyState {
  * Serves a gateway from Node's `(req, res, next)`: the one bridge that the Express and Koa
  * adapters share. Passthrough routes never leave the raw request and response streams.
  */
-export function nodeHandler<TTransport extends NodeTransportLike = NodeTransport>(gateway: Gateway, transport?: TTransport, options?: NodeHandlerOptions): NodeHandler<TTransport>;
-export function nodeHandler(gateway: Gateway, transport?: NodeTransport, options?: NodeHandlerOptions): NodeHandler;
+export function nodeHandler<TTransport extends NodeTransportLike = UndiciTransport>(gateway: Gateway, transport?: TTransport, options?: NodeHandlerOptions): NodeHandler<TTransport>;
+export function nodeHandler(gateway: Gateway, transport?: UndiciTransport, options?: NodeHandlerOptions): NodeHandler;
 export function nodeHandler(gateway: Gateway, transport?: NodeTransportLike, { env }: NodeHandlerOptions = {}): NodeHandler<NodeTransportLike> {
   // No waitUntil on Node: the gateway keeps that work and close() drains it.
   const platform: RuntimePlatform | undefined = env === undefined ? undefined : { env };
@@ -114,7 +117,7 @@ export function nodeHandler(gateway: Gateway, transport?: NodeTransportLike, { e
   let upstream: NodeTransportLike | undefined = transport;
   if (upstream === undefined) {
     // A transport made here is the gateway's: gateway.close() closes its pools.
-    upstream = new NodeTransport(gateway.upstream);
+    upstream = new UndiciTransport(gateway.upstream);
     gateway.own(upstream);
   }
   const forwarder = upstream;

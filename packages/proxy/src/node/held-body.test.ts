@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createGateway, post, service, type RouteInput } from '@apigate/core';
-import { busySockets, closeServer, eventually, listen, send } from '@apigate/test-utils/http';
+import { closeServer, eventually, listen, send } from '@apigate/test-utils/http';
 import { serveGateway, type Served } from './test-utils/serve.ts';
 
 /** What the upstream received of one request: its raw body bytes and framing headers. */
@@ -21,7 +21,7 @@ const readWhole: RouteInput = {
 /** Every byte value, twice, then UTF-8 text with two- and four-byte characters. */
 const mixed = Buffer.concat([Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256)), Buffer.from('é ü € 😀 ✓', 'utf8')]);
 
-describe('Node transport: a body the gateway read goes upstream byte for byte', () => {
+describe.each(['undici', 'node'] as const)('the %s transport: a body the gateway read goes upstream byte for byte', (transport) => {
   const received: Received[] = [];
   let upstream: Server;
   let served: Served;
@@ -40,7 +40,7 @@ describe('Node transport: a body the gateway read goes upstream byte for byte', 
     const gateway = createGateway()
       .mount(service({ name: 'api', prefix: '/api' }, [{ ...post('/read'), input: readWhole }]), [`http://127.0.0.1:${upstreamPort}`])
       .build();
-    served = await serveGateway(gateway);
+    served = await serveGateway(gateway, transport);
   });
 
   afterAll(async () => {
@@ -73,6 +73,6 @@ describe('Node transport: a body the gateway read goes upstream byte for byte', 
   });
 
   it('leaves no upstream request busy once the answers are in', async () => {
-    await eventually('the pooled upstream sockets are idle', () => busySockets(served.handler.transport.httpAgent) === 0);
+    await eventually('the pooled upstream sockets are idle', () => served.handler.transport.connections.busy === 0);
   });
 });

@@ -293,9 +293,11 @@ const settleOnEnd = ({ proxyRes, req, res, status, plan, stop }: Ending): void =
 };
 
 /**
- * The Node transport: http-proxy-3 over keep-alive agents. Streams both ways, maps upstream
- * faults to GatewayErrors, aborts the client connection when the upstream fails mid-response,
- * and aborts the upstream request when the client goes away.
+ * The reference Node transport: http-proxy-3 over keep-alive agents. Streams both ways, maps
+ * upstream faults to GatewayErrors, aborts the client connection when the upstream fails
+ * mid-response, and aborts the upstream request when the client goes away. The adapters make an
+ * UndiciTransport when given none; pass this one where Node's agents are wanted.
+ * @example expressGateway(gateway, { transport: new NodeTransport(gateway.upstream) })
  */
 export class NodeTransport implements Transport<NodeExchange> {
   readonly httpAgent: HttpAgent;
@@ -441,6 +443,17 @@ export class NodeTransport implements Transport<NodeExchange> {
   /** The pools made for backends with their own TLS settings or socket (for probes and tests). */
   get backendAgents(): readonly (HttpAgent | HttpsAgent)[] {
     return [...this.#own.values()];
+  }
+
+  /** Upstream connections now carrying a request and idle in the agents, over all backends (for probes and tests). */
+  get connections(): { readonly busy: number; readonly idle: number } {
+    let busy = 0;
+    let idle = 0;
+    for (const agent of [this.httpAgent, this.httpsAgent, ...this.#own.values()]) {
+      for (const list of Object.values(agent.sockets)) busy += list?.length ?? 0;
+      for (const list of Object.values(agent.freeSockets)) idle += list?.length ?? 0;
+    }
+    return { busy, idle };
   }
 
   #target(origin: string): Target {

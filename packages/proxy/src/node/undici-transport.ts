@@ -456,12 +456,15 @@ const markRead = (socket: Socket) =>
   };
 
 /**
- * A Node transport on undici's dispatcher: a keep-alive `Pool` per backend, each request
- * dispatched with a handler that writes straight to the Node response. The same exchange as
- * NodeTransport (header hygiene, forwarding headers, both timeouts, response phases and
- * transforms, fault mapping, the stale-connection replay, retries), measured faster on Node's
- * HTTP path (docs/benchmarks.md); WebSocket upgrades stay with NodeTransport.
- * @example expressGateway(gateway, { transport: new UndiciTransport(gateway.upstream) })
+ * The Node adapters' default transport, on undici's dispatcher: a keep-alive `Pool` per backend,
+ * each request dispatched with a handler that writes straight to the Node response. The same
+ * exchange as NodeTransport, the reference (header hygiene, forwarding headers, both timeouts,
+ * response phases and transforms, fault mapping, the stale-connection replay, retries), measured
+ * faster on Node's HTTP path (docs/benchmarks.md); WebSocket upgrades stay with NodeTransport.
+ * @example
+ * // one transport shared by two mounts (an adapter given none makes its own):
+ * const transport = new UndiciTransport(gateway.upstream)
+ * app.use(expressGateway(gateway, { transport }))
  */
 export class UndiciTransport implements Transport<NodeExchange> {
   readonly #settings: PoolSettings;
