@@ -31,19 +31,21 @@ export const contestants: readonly Contestant[] = [
   node('fast-gateway', 'fast-gateway 3'),
   node('hono-proxy', 'hono-node + hono/proxy'),
   node('fastify-http-proxy', 'fastify 5 + @fastify/http-proxy'),
+  // apigate on Node: the ids without `-undici` run on NodeTransport (http-proxy-3), the reference;
+  // the `-undici` ones on UndiciTransport, the adapters' default (contestants/apigate-gateway.ts).
   node('apigate-express', 'apigate express'),
   node('apigate-express-fast-lane', 'apigate express fast lane'),
   node('apigate-koa', 'apigate koa'),
   node('apigate-hono-node', 'apigate hono-node'),
-  node('apigate-koa-undici', 'apigate koa, undici transport'),
-  node('apigate-hono-node-undici', 'apigate hono-node, undici transport'),
-  node('apigate-express-fast-lane-undici', 'apigate express fast lane, undici transport'),
+  node('apigate-koa-undici', 'apigate koa, undici transport (default)'),
+  node('apigate-hono-node-undici', 'apigate hono-node, undici transport (default)'),
+  node('apigate-express-fast-lane-undici', 'apigate express fast lane, undici transport (default)'),
   node('apigate-hono-fetch', 'apigate hono (fetch transport)'),
   node('apigate-express-middleware', 'apigate express, one no-op middleware at gateway level'),
   node('apigate-express-rate-limit', 'apigate express, rate limit at gateway level (memory store)'),
   node('apigate-express-rate-limit-redis', 'apigate express, rate limit at gateway level (Redis store, local redis-server)'),
   node('apigate-express-routes', 'apigate express, working routes'),
-  node('apigate-express-routes-undici', 'apigate express, working routes, undici transport'),
+  node('apigate-express-routes-undici', 'apigate express, working routes, undici transport (default)'),
   node('apigate-fast-lane-routes', 'apigate express fast lane, working routes'),
   node('express-zod-hpm', 'express + zod + http-proxy-middleware'),
   node('apigate-express-jwt', 'apigate express, jwt() at gateway level (RS256, remote JWKS cached)'),
@@ -138,8 +140,8 @@ export type NodeTransportId = 'node' | 'undici';
 
 /** How the report names apigate's two Node transports in a target's row. */
 export const transportNames: Record<NodeTransportId, string> = {
-  node: 'NodeTransport (http-proxy-3, the default)',
-  undici: 'UndiciTransport (undici, opt-in)',
+  node: 'NodeTransport (http-proxy-3, the reference)',
+  undici: 'UndiciTransport (undici, the default)',
 };
 const onNode = `on ${transportNames.node}`;
 const onUndici = `on ${transportNames.undici}`;
@@ -149,7 +151,7 @@ export const comparisons: readonly Comparison[] = [
   { a: 'apigate-koa', b: 'koa-http-proxy-3', workload: 'tiny', target: 0.9, note: 'apigate passthrough on koa ≥ 0.9 × koa + bare http-proxy-3' },
   { a: 'apigate-hono-node', b: 'hono-http-proxy-3', workload: 'tiny', target: 0.9, note: 'apigate passthrough on hono-node ≥ 0.9 × hono-node + bare http-proxy-3' },
   { a: 'apigate-express-fast-lane', b: 'http-proxy-3', workload: 'tiny', target: 0.9, note: 'fast lane ≥ 0.9 × bare http-proxy-3' },
-  // Issue 15's fast-gateway targets on each Node transport, the default's row first, the opt-in's beneath it.
+  // Issue 15's fast-gateway targets on each Node transport: the reference's row first, the default's beneath it.
   { a: 'apigate-koa', b: 'fast-gateway', workload: 'tiny', target: 1.1, transport: 'node', note: `apigate koa ${onNode} ≥ 1.1 × fast-gateway` },
   { a: 'apigate-koa-undici', b: 'fast-gateway', workload: 'tiny', target: 1.1, transport: 'undici', note: `apigate koa ${onUndici} ≥ 1.1 × fast-gateway` },
   { a: 'apigate-hono-node', b: 'fast-gateway', workload: 'tiny', target: 1.1, transport: 'node', note: `apigate hono-node ${onNode} ≥ 1.1 × fast-gateway` },
@@ -222,8 +224,8 @@ export const rateContestants = (quick: boolean): string[] =>
     : ['direct', 'nginx', 'node-http', 'http-proxy-3', 'express-http-proxy-3', 'hono-http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node', 'apigate-hono-node-undici'];
 
 /**
- * The steady-rate contestants with a target (p99 within 1 ms of direct): apigate on the default
- * transport, and one adapter on the opt-in one, the same adapter as the last default row.
+ * The steady-rate contestants with a target (p99 within 1 ms of direct): apigate express and
+ * hono-node on NodeTransport, the reference, and hono-node on UndiciTransport, the default.
  */
 export const rateTargets: readonly { id: string; subject: string; transport: NodeTransportId }[] = [
   { id: 'apigate-express', subject: 'apigate express', transport: 'node' },

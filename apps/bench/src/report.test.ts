@@ -119,14 +119,14 @@ describe('bench report', () => {
     const report = render(input({ direct: [sample(100_000)] }, { rate: { rps: 1000, seconds: 5, warmSeconds: 1, connections: 20, generator: { kind: 'open-loop' }, busyPct: 10, samples: [direct, steady] } }));
     expect(report).toContain('An open-loop generator');
     expect(report).toContain('1 000 requests a second due at even intervals');
-    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate express on NodeTransport (http-proxy-3, the default)')?.[2]).toBe('p99 0.900 ms − direct 0.200 ms (other load in the kept run: 1 % of core 0, 4 % of the load core)');
+    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate express on NodeTransport (http-proxy-3, the reference)')?.[2]).toBe('p99 0.900 ms − direct 0.200 ms (other load in the kept run: 1 % of core 0, 4 % of the load core)');
     const section = report.slice(report.indexOf('## Latency at a steady moderate rate'));
     expect(row(section, 'apigate express')?.slice(1, 17)).toEqual(['apigate express', '1 000', '0.250', '0.400', '0.900', '3.250', '7.500', '14', '1', '4', '2.3', '4.3', '0', '2', '0', '0']);
     // Direct has no upstream of its own and its core is the load core: dashes, not zeros.
     expect(row(section, 'origin direct (nginx)')?.slice(8, 14)).toEqual(['3', '–', '0', '0.1', '–', '–']);
   });
 
-  it('judges the undici transport\'s fast-gateway target in its own row beside the NodeTransport one, and says which transport is opt-in', () => {
+  it('judges the undici transport\'s fast-gateway target in its own row beside the NodeTransport one, and says which transport is the default', () => {
     const cases = [tiny('direct'), tiny('fast-gateway'), tiny('apigate-koa'), tiny('apigate-koa-undici')];
     const samples = {
       direct: [sample(100_000), sample(100_000), sample(100_000)],
@@ -138,9 +138,9 @@ describe('bench report', () => {
     const paired = new Map([[pairKey(undiciTarget), [{ rps: 1.12, perCpu: 1.1 }, { rps: 1.2, perCpu: 1.15 }, { rps: 1.08, perCpu: 1.05 }]]]);
     const report = render(input(samples, { cases, paired }));
     // The rounds say 1.05 for undici (a miss); its paired blocks, 1.12, decide. NodeTransport has no blocks: its rounds decide.
-    expect(row(report, 'apigate koa on UndiciTransport (undici, opt-in) ≥ 1.1 × fast-gateway')?.slice(2, 8)).toEqual(['label of apigate-koa-undici / label of fast-gateway', '1.05', '**pass** (≥ 1.1)', '1.05', '1.12 (1.12, 1.20, 1.08)', '1.10']);
-    expect(row(report, 'apigate koa on NodeTransport (http-proxy-3, the default) ≥ 1.1 × fast-gateway')?.slice(2, 8)).toEqual(['label of apigate-koa / label of fast-gateway', '0.65', '**FAIL** (< 1.1)', '0.70', '', '–']);
-    expect(report).toContain('Rows that say “on UndiciTransport (undici, opt-in)” are about the opt-in transport');
+    expect(row(report, 'apigate koa on UndiciTransport (undici, the default) ≥ 1.1 × fast-gateway')?.slice(2, 8)).toEqual(['label of apigate-koa-undici / label of fast-gateway', '1.05', '**pass** (≥ 1.1)', '1.05', '1.12 (1.12, 1.20, 1.08)', '1.10']);
+    expect(row(report, 'apigate koa on NodeTransport (http-proxy-3, the reference) ≥ 1.1 × fast-gateway')?.slice(2, 8)).toEqual(['label of apigate-koa / label of fast-gateway', '0.65', '**FAIL** (< 1.1)', '0.70', '', '–']);
+    expect(report).toContain('Rows that say “on UndiciTransport (undici, the default)” are about the transport on undici\'s dispatcher that an adapter makes when given none');
     // Without an undici row there is nothing to explain.
     const nodeOnly = render(input({ direct: samples.direct, 'fast-gateway': samples['fast-gateway'], 'apigate-koa': samples['apigate-koa'] }, { cases: cases.slice(0, 3) }));
     expect(row(nodeOnly, 'apigate koa on NodeTransport')?.[4]).toBe('**FAIL** (< 1.1)');
@@ -157,8 +157,8 @@ describe('bench report', () => {
       [sampleKey('apigate-express-json-undici', 'json'), [sample(1600)]],
     ]);
     const report = render({ ...input({}), cases, samples });
-    expect(row(report, 'JSON-validated route on UndiciTransport (undici, opt-in) ≥ 1.5 × express + zod + http-proxy-middleware')?.slice(3, 5)).toEqual(['1.60', '**pass** (≥ 1.5)']);
-    expect(row(report, 'JSON-validated route on NodeTransport (http-proxy-3, the default) ≥ 1.5 × express + zod + http-proxy-middleware')?.slice(3, 5)).toEqual(['0.90', '**FAIL** (< 1.5)']);
+    expect(row(report, 'JSON-validated route on UndiciTransport (undici, the default) ≥ 1.5 × express + zod + http-proxy-middleware')?.slice(3, 5)).toEqual(['1.60', '**pass** (≥ 1.5)']);
+    expect(row(report, 'JSON-validated route on NodeTransport (http-proxy-3, the reference) ≥ 1.5 × express + zod + http-proxy-middleware')?.slice(3, 5)).toEqual(['0.90', '**FAIL** (< 1.5)']);
     // Beside the targets, what the transport alone changes on that route.
     expect(row(report, 'the undici transport vs NodeTransport (http-proxy-3), JSON-validated route')?.slice(2, 4)).toEqual(['json', '1.78']);
   });
@@ -175,10 +175,10 @@ describe('bench report', () => {
       samples: [steady('direct', 'origin direct (nginx)', 0.5), steady('apigate-hono-node', 'apigate hono-node', 2), steady('apigate-hono-node-undici', 'apigate hono-node, undici transport', 1.3)],
     };
     const report = render(input({ direct: [sample(100_000)] }, { rate }));
-    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate hono-node on UndiciTransport (undici, opt-in)')?.slice(3, 5)).toEqual(['0.800 ms', '**pass** (≤ 1 ms)']);
-    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate hono-node on NodeTransport (http-proxy-3, the default)')?.slice(3, 5)).toEqual(['1.500 ms', '**FAIL** (> 1 ms)']);
+    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate hono-node on UndiciTransport (undici, the default)')?.slice(3, 5)).toEqual(['0.800 ms', '**pass** (≤ 1 ms)']);
+    expect(row(report, 'p99 at the steady rate within 1 ms of direct: apigate hono-node on NodeTransport (http-proxy-3, the reference)')?.slice(3, 5)).toEqual(['1.500 ms', '**FAIL** (> 1 ms)']);
     // The steady-rate row alone is an undici row too: the report says what the transport is.
-    expect(report).toContain('are about the opt-in transport');
+    expect(report).toContain('that an adapter makes when given none');
     const section = report.slice(report.indexOf('## Latency at a steady moderate rate'));
     expect(row(section, 'apigate hono-node, undici transport')?.[5]).toBe('1.300');
   });

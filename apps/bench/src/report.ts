@@ -317,7 +317,7 @@ export const render = (input: ReportInput): string => {
   if (transports.has('undici')) {
     out.push(
       '',
-      `Rows that say “on ${transportNames.undici}” are about the opt-in transport on undici's dispatcher (\`new UndiciTransport(gateway.upstream)\` from \`@apigate/proxy/node\`, passed as the adapter's \`transport\` option; docs/proxy.md, “Choosing the Node transport”), each measured by a contestant of its own; rows that say “on ${transportNames.node}”, and the other apigate rows on Node that name no transport, are about the transport an adapter makes when given none, on http-proxy-3, which stays the reference.`,
+      `Rows that say “on ${transportNames.undici}” are about the transport on undici's dispatcher that an adapter makes when given none (\`UndiciTransport\` from \`@apigate/proxy/node\`; docs/proxy.md, “Choosing the Node transport”), each measured by a contestant of its own; rows that say “on ${transportNames.node}”, and the other apigate rows on Node that name no transport, are about NodeTransport on http-proxy-3, the reference, passed as the adapter's \`transport\` option.`,
     );
   }
 

@@ -1,4 +1,4 @@
-// apigate express fast lane with the undici transport: expressFastLane(app, gateway, { transport: new UndiciTransport(…) }).
+// apigate express fast lane on UndiciTransport, the default (passed here as a user sharing it would): expressFastLane(app, gateway, { transport: new UndiciTransport(…) }).
 import { createServer } from 'node:http';
 import { expressFastLane } from '@apigate/express';
 import { UndiciTransport } from '@apigate/proxy/node';

@@ -1,10 +1,11 @@
-// apigate express fast lane: http.createServer(expressFastLane(app, gateway)).
+// apigate express fast lane on NodeTransport (http-proxy-3), the reference: http.createServer(expressFastLane(app, gateway, { transport })).
 import { createServer } from 'node:http';
 import { expressFastLane } from '@apigate/express';
 import express from 'express';
-import { passthroughGateway } from './apigate-gateway.ts';
+import { onNodeTransport, passthroughGateway } from './apigate-gateway.ts';
 import { listen } from './shared.ts';
 
 const app = express();
 app.disable('x-powered-by');
-listen(createServer(expressFastLane(app, passthroughGateway())));
+const gateway = passthroughGateway();
+listen(createServer(expressFastLane(app, gateway, onNodeTransport(gateway))));

@@ -7,7 +7,7 @@ import { jwt } from '@apigate/auth';
 import { expressGateway } from '@apigate/express';
 import express from 'express';
 import { benchAudience, benchIssuer } from '../bench-jwt.ts';
-import { passthroughGateway } from './apigate-gateway.ts';
+import { onNodeTransport, passthroughGateway } from './apigate-gateway.ts';
 import { listen } from './shared.ts';
 
 const jwks = process.env.BENCH_JWKS;
@@ -23,5 +23,5 @@ const gateway = passthroughGateway([jwt({ jwks: `http://127.0.0.1:${(idp.address
 await gateway.ready();
 const app = express();
 app.disable('x-powered-by');
-app.use(expressGateway(gateway));
+app.use(expressGateway(gateway, onNodeTransport(gateway)));
 listen(createServer(app));

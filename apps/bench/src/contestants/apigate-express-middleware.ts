@@ -2,10 +2,11 @@
 import { createServer } from 'node:http';
 import { expressGateway } from '@apigate/express';
 import express from 'express';
-import { noop, passthroughGateway } from './apigate-gateway.ts';
+import { noop, onNodeTransport, passthroughGateway } from './apigate-gateway.ts';
 import { listen } from './shared.ts';
 
 const app = express();
 app.disable('x-powered-by');
-app.use(expressGateway(passthroughGateway([noop])));
+const gateway = passthroughGateway([noop]);
+app.use(expressGateway(gateway, onNodeTransport(gateway)));
 listen(createServer(app));

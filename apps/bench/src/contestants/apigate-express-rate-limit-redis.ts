@@ -8,7 +8,7 @@ import { rateLimit, tokenBucket } from '@apigate/rate-limit';
 import { redisStore } from '@apigate/rate-limit/redis';
 import express from 'express';
 import { Redis } from 'ioredis';
-import { passthroughGateway } from './apigate-gateway.ts';
+import { onNodeTransport, passthroughGateway } from './apigate-gateway.ts';
 import { listen } from './shared.ts';
 
 const freePort = (): Promise<number> =>
@@ -43,5 +43,6 @@ const limiter = rateLimit({
 });
 const app = express();
 app.disable('x-powered-by');
-app.use(expressGateway(passthroughGateway([limiter])));
+const gateway = passthroughGateway([limiter]);
+app.use(expressGateway(gateway, onNodeTransport(gateway)));
 listen(createServer(app));

@@ -4,12 +4,13 @@ import { createServer } from 'node:http';
 import { expressGateway } from '@apigate/express';
 import { rateLimit, tokenBucket } from '@apigate/rate-limit';
 import express from 'express';
-import { passthroughGateway } from './apigate-gateway.ts';
+import { onNodeTransport, passthroughGateway } from './apigate-gateway.ts';
 import { listen } from './shared.ts';
 
 // Every bench client is 127.0.0.1: one key, the hot path of a single busy client.
 const limiter = rateLimit({ limits: [tokenBucket({ rate: 1e9, per: '1s', burst: 1e9, name: 'bench' })], headers: { allowed: true } });
 const app = express();
 app.disable('x-powered-by');
-app.use(expressGateway(passthroughGateway([limiter])));
+const gateway = passthroughGateway([limiter]);
+app.use(expressGateway(gateway, onNodeTransport(gateway)));
 listen(createServer(app));

@@ -2,10 +2,12 @@
 import { createServer } from 'node:http';
 import { expressGateway } from '@apigate/express';
 import express from 'express';
+import { onNodeTransport } from './apigate-gateway.ts';
 import { listen } from './shared.ts';
 import { workingGateway } from './working-gateway.ts';
 
 const app = express();
 app.disable('x-powered-by');
-app.use(expressGateway(workingGateway()));
+const gateway = workingGateway();
+app.use(expressGateway(gateway, onNodeTransport(gateway)));
 listen(createServer(app));

@@ -1,11 +1,12 @@
-// apigate on express 5: app.use(expressGateway(gateway)).
+// apigate on express 5 on NodeTransport (http-proxy-3), the reference: app.use(expressGateway(gateway, { transport })).
 import { createServer } from 'node:http';
 import { expressGateway } from '@apigate/express';
 import express from 'express';
-import { passthroughGateway } from './apigate-gateway.ts';
+import { onNodeTransport, passthroughGateway } from './apigate-gateway.ts';
 import { listen } from './shared.ts';
 
 const app = express();
 app.disable('x-powered-by');
-app.use(expressGateway(passthroughGateway()));
+const gateway = passthroughGateway();
+app.use(expressGateway(gateway, onNodeTransport(gateway)));
 listen(createServer(app));

@@ -2,9 +2,11 @@
 import { createServer } from 'node:http';
 import { expressFastLane } from '@apigate/express';
 import express from 'express';
+import { onNodeTransport } from './apigate-gateway.ts';
 import { listen } from './shared.ts';
 import { workingGateway } from './working-gateway.ts';
 
 const app = express();
 app.disable('x-powered-by');
-listen(createServer(expressFastLane(app, workingGateway())));
+const gateway = workingGateway();
+listen(createServer(expressFastLane(app, gateway, onNodeTransport(gateway))));

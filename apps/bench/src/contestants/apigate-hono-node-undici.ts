@@ -1,4 +1,4 @@
-// apigate on hono + @hono/node-server with the undici transport: honoGateway(gateway, { transport: new UndiciTransport(…) }).
+// apigate on hono + @hono/node-server on UndiciTransport, the default (passed here as a user sharing it would): honoGateway(gateway, { transport: new UndiciTransport(…) }).
 import { serve, type HttpBindings } from '@hono/node-server';
 import { honoGateway } from '@apigate/hono/node';
 import { UndiciTransport } from '@apigate/proxy/node';

@@ -1,4 +1,4 @@
-// apigate on koa 3 with the undici transport: koaGateway(gateway, { transport: new UndiciTransport(…) }).
+// apigate on koa 3 on UndiciTransport, the default (passed here as a user sharing it would): koaGateway(gateway, { transport: new UndiciTransport(…) }).
 import { createServer } from 'node:http';
 import { koaGateway } from '@apigate/koa';
 import { UndiciTransport } from '@apigate/proxy/node';
