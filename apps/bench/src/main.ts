@@ -625,13 +625,16 @@ const reportBase = (command: string, info: ReturnType<typeof machine>, loadAvera
   noiseRetryPct: settings.noiseRetryPct,
 });
 
-/** The upload test of apigate express and of its reference, express + bare http-proxy-3. */
+/**
+ * The upload test of apigate express on the default transport (the target is judged on it), on
+ * NodeTransport, and of their reference, express + bare http-proxy-3.
+ */
 const uploadTests = async (): Promise<UploadResult[]> => {
   const uploads: UploadResult[] = [];
   // The default heap first (the target is judged on it), then a small young generation: what the
   // growth is made of (report.ts, "Memory during …").
   for (const nodeFlags of [[], [`--max-semi-space-size=${uploadSemiSpaceMiB}`]]) {
-    for (const id of ['apigate-express', 'express-http-proxy-3']) {
+    for (const id of ['apigate-express-undici', 'apigate-express', 'express-http-proxy-3']) {
       const contestant = contestants.find((c) => c.id === id)!;
       uploads.push(await uploadTest(settings.uploadMiB, contestant.entry!, nodeFlags.length === 0 ? contestant.label : `${contestant.label}, node ${nodeFlags.join(' ')}`, nodeFlags));
       log(`upload ${id} ${nodeFlags.join(' ')}: ${JSON.stringify(uploads.at(-1))}`);
@@ -640,7 +643,7 @@ const uploadTests = async (): Promise<UploadResult[]> => {
   return uploads;
 };
 
-/** Peak memory of apigate express passthrough while one large chunked POST streams through it. */
+/** Peak memory of a contestant's passthrough while one large chunked POST streams through it. */
 const uploadTest = async (mebibytes: number, entry: string, label: string, nodeFlags: readonly string[]): Promise<UploadResult> => {
   const failed = (failure: string): UploadResult => ({ label, mebibytes, received: undefined, status: undefined, seconds: Number.NaN, rssBeforeMiB: Number.NaN, peakMiB: Number.NaN, growthMiB: Number.NaN, peakReset: false, failure });
   const sink = startNode(cores.load, 'tools/upload-sink.ts');

@@ -284,7 +284,7 @@ export const render = (input: ReportInput): string => {
   const upload = input.uploads[0];
   if (upload !== undefined) {
     targetRows.push([
-      `RSS growth during a ${upload.mebibytes} MiB streamed upload through apigate express < ${input.uploadLimitMiB} MiB`,
+      `RSS growth during a ${upload.mebibytes} MiB streamed upload through ${upload.label} < ${input.uploadLimitMiB} MiB`,
       'peak VmHWM − VmRSS before',
       upload.failure === undefined ? `${fixed(upload.growthMiB, 1)} MiB` : '–',
       upload.failure !== undefined ? `n/a (${upload.failure})` : upload.growthMiB < input.uploadLimitMiB ? `**pass** (< ${input.uploadLimitMiB} MiB)` : `**FAIL** (≥ ${input.uploadLimitMiB} MiB)`,
