@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, type AgentOptions, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Duplex, type Readable } from 'node:stream';
 import type { Backend, ForwardPlan, ResponseTransforms, Transport, UpstreamConfig } from '@apigate/core';
 import { upstreamDefaults } from '@apigate/core';
@@ -165,6 +166,24 @@ class Flight {
     this.proxyReq?.setTimeout(this.timeout);
   }
 }
+
+/**
+ * connectTimeout for a new connection to an `https:` backend, up to the end of its TLS handshake,
+ * as on undici and NGINX (`proxy_connect_timeout`). http-proxy-3's own timer stops at the TCP
+ * connection; a handshake the upstream never answers then ran into the request timer, which Node
+ * postpones once while the request's write is queued behind the handshake (twice requestTimeout).
+ */
+const handshakeTimeout = (socket: TLSSocket, ms: number): void => {
+  const timer = setTimeout(() => socket.destroy(new TransportError('ECONNECT_TIMEOUT', 'the TLS handshake did not complete within connectTimeout')), ms);
+  timer.unref();
+  const done = (): void => {
+    clearTimeout(timer);
+    socket.off('secureConnect', done);
+    socket.off('close', done);
+  };
+  socket.once('secureConnect', done);
+  socket.once('close', done);
+};
 
 /** How a pooled connection the upstream had closed shows when a request is written on it. */
 const staleCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -341,6 +360,7 @@ export class NodeTransport implements Transport<NodeExchange> {
       // A reused socket has read the earlier responses: only bytes past these are this attempt's.
       flight.readBefore = socket.bytesRead;
       proxyReq.setTimeout(flight.timeout, flight.expire);
+      if (socket.connecting && (socket as TLSSocket).encrypted) handshakeTimeout(socket as TLSSocket, settings.connectTimeout);
     });
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#respond(proxyRes, req, res as Tagged));
     // http-proxy-3 gives a DELETE/OPTIONS without Content-Length a `Content-Length: 0` and drops
