@@ -223,14 +223,15 @@ export const comparisons: readonly Comparison[] = [
 export const rateContestants = (quick: boolean): string[] =>
   quick
     ? ['direct', 'nginx', 'fast-gateway', 'apigate-express']
-    : ['direct', 'nginx', 'node-http', 'http-proxy-3', 'express-http-proxy-3', 'hono-http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node', 'apigate-hono-node-undici'];
+    : ['direct', 'nginx', 'node-http', 'http-proxy-3', 'express-http-proxy-3', 'hono-http-proxy-3', 'fast-gateway', 'express-hpm', 'hono-proxy', 'apigate-express', 'apigate-express-undici', 'apigate-express-fast-lane', 'apigate-koa', 'apigate-hono-node', 'apigate-hono-node-undici'];
 
 /**
  * The steady-rate contestants with a target (p99 within 1 ms of direct): apigate express and
- * hono-node on NodeTransport, the reference, and hono-node on UndiciTransport, the default.
+ * hono-node on UndiciTransport, the default, and on NodeTransport, the reference.
  */
 export const rateTargets: readonly { id: string; subject: string; transport: NodeTransportId }[] = [
+  { id: 'apigate-express-undici', subject: 'apigate express', transport: 'undici' },
   { id: 'apigate-express', subject: 'apigate express', transport: 'node' },
-  { id: 'apigate-hono-node', subject: 'apigate hono-node', transport: 'node' },
   { id: 'apigate-hono-node-undici', subject: 'apigate hono-node', transport: 'undici' },
+  { id: 'apigate-hono-node', subject: 'apigate hono-node', transport: 'node' },
 ];

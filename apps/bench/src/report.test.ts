@@ -301,12 +301,13 @@ describe('bench cases', () => {
     expect(comparisons.filter((c) => c.transport === 'node')).toHaveLength(undiciTargets.length);
   });
 
-  it('measures every steady-rate target contestant at the steady rate, one of them on the undici transport', () => {
+  it('measures every steady-rate target contestant at the steady rate, on both transports', () => {
     for (const t of rateTargets) {
       expect(rateContestants(false)).toContain(t.id);
       expect(contestants.find((c) => c.id === t.id)?.entry).toBeDefined();
     }
-    expect(rateTargets.filter((t) => t.transport === 'undici').map((t) => t.id)).toEqual(['apigate-hono-node-undici']);
+    expect(rateTargets.filter((t) => t.transport === 'undici').map((t) => t.id)).toEqual(['apigate-express-undici', 'apigate-hono-node-undici']);
+    expect(rateTargets.filter((t) => t.transport === 'node').map((t) => t.id)).toEqual(['apigate-express', 'apigate-hono-node']);
   });
 
   it('runs every passthrough contestant on the tiny workload', () => {
