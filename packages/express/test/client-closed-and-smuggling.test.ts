@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Observer } from '@apigate/core';
 import express from 'express';
 import { expressGateway, renderClientErrors } from '../src/index.ts';
-import { closeServer, eventually, listen, parseHead, rawRequest, salesGateway, send, startGateway, startUpstream, type UpstreamHandler } from './helpers.ts';
+import { closeServer, eventually, listen, parseHead, rawRequest, salesGateway, send, startGateway, startUpstream, transportNames, type UpstreamHandler } from './helpers.ts';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -21,11 +21,11 @@ const recordOutcomes = (): { observer: Observer; outcomes: string[] } => {
   };
 };
 
-describe('express adapter: request smuggling', () => {
+describe.each(transportNames)('express adapter on the %s transport: request smuggling', (transport) => {
   it('keeps a chunked DELETE body chunked, so its bytes cannot become a second upstream request', async () => {
     const upstream = await startUpstream();
     closers.push(upstream.close);
-    const gateway = await startGateway(salesGateway(upstream.origin));
+    const gateway = await startGateway(salesGateway(upstream.origin), { transport });
     closers.push(gateway.close);
     const smuggled = 'GET /admin HTTP/1.1\r\nHost: upstream\r\n\r\n';
     const chunk = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
@@ -45,7 +45,7 @@ describe('express adapter: request smuggling', () => {
   it('sends bodyless requests whole and without a body, so a pooled connection stays in step', async () => {
     const upstream = await startUpstream();
     closers.push(upstream.close);
-    const gateway = await startGateway(salesGateway(upstream.origin));
+    const gateway = await startGateway(salesGateway(upstream.origin), { transport });
     closers.push(gateway.close);
     // One after another, so each goes out on the same pooled upstream connection.
     const replies = [
@@ -55,9 +55,12 @@ describe('express adapter: request smuggling', () => {
       await send(gateway.port, '/sales/ping'),
     ];
     expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200]);
+    // Node's client (through http-proxy-3) says `Content-Length: 0` where the client did and on a
+    // DELETE; undici leaves it off a GET or DELETE without a body. Either way no body is framed.
+    const emptyLength = transport === 'node' ? '0' : undefined;
     expect(upstream.seen.map((seen) => [seen.method, seen.url, seen.bytes, seen.headers['content-length'], seen.headers['transfer-encoding']])).toEqual([
-      ['GET', '/ping', 0, '0', undefined],
-      ['DELETE', '/orders/8', 0, '0', undefined],
+      ['GET', '/ping', 0, emptyLength, undefined],
+      ['DELETE', '/orders/8', 0, emptyLength, undefined],
       ['POST', '/orders', 0, '0', undefined],
       ['GET', '/ping', 0, undefined, undefined],
     ]);
