@@ -74,12 +74,15 @@ const firstWarmSeconds = 3;
  * proxies, about 60 % for hono/proxy, the slowest (req per CPU-s in the tiny table). Without a C
  * compiler, wrk with a random per-connection delay of mean `delayMs` (a paced closed loop); without
  * wrk, autocannon's overallRate, which fires each second's quota in a burst.
- * Each run is warmed 10 s at that rate: a Node process given a new load keeps tiering code up for
+ * Each run is warmed 20 s at that rate: a Node process given a new load keeps tiering code up for
  * its first seconds (apigate hono-node, fresh: 159–207 optimizing compiles in a 5 s window in its
  * first 12 s at the rate, 9–16 after), on V8's helper threads, which share the pinned core and took
  * it from the main thread for 134–168 ms of those 5 s; that tail is start-up, not the steady rate.
+ * After the throughput rounds it is the same: apigate hono-node on undici compiled 31 and 46 times
+ * in its first two 5 s windows at the rate (p99 2.0 and 1.4 ms), 2 and 0 times in the next two
+ * (p99 0.47 and 0.41 ms), so 10 s of warm-up left the measured window on the edge of it.
  */
-const rate = { rps: 1000, connections: 20, delayMs: 20, warmSeconds: 10, attempts: 3, calmPct: 5, busyPct: 10 };
+const rate = { rps: 1000, connections: 20, delayMs: 20, warmSeconds: 20, attempts: 3, calmPct: 5, busyPct: 10 };
 const uploadLimitMiB = 64;
 /** The semi-space of the upload test's second pair of runs, in MiB (V8's own default is set from the heap limit). */
 const uploadSemiSpaceMiB = 2;
