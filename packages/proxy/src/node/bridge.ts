@@ -12,8 +12,8 @@ import { UndiciTransport } from './undici-transport.ts';
 export type NodeRequest = IncomingMessage & { body?: unknown };
 
 /**
- * What the Node bridge forwards through: NodeTransport (http-proxy-3, the reference, WebSockets
- * included), UndiciTransport (undici's dispatcher, faster on plain HTTP), or one's own.
+ * What the Node bridge forwards through: UndiciTransport (undici's dispatcher, the default),
+ * NodeTransport (http-proxy-3, the reference, where WebSocket upgrades will come), or one's own.
  */
 export interface NodeTransportLike extends Transport<NodeExchange> {
   /** Destroys the transport's connection pools. */
