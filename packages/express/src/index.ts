@@ -32,7 +32,7 @@ export function expressGateway<TTransport extends NodeTransportLike = UndiciTran
 ): RequestHandler & Pick<NodeHandler<TTransport>, 'transport'>;
 export function expressGateway(gateway: Gateway, options?: ExpressGatewayOptions): RequestHandler & Pick<NodeHandler, 'transport'>;
 export function expressGateway(gateway: Gateway, { transport, env }: ExpressGatewayOptions<NodeTransportLike> = {}): RequestHandler & Pick<NodeHandler<NodeTransportLike>, 'transport'> {
-  return nodeHandler(gateway, transport as UndiciTransport, { env }) as unknown as RequestHandler & Pick<NodeHandler<NodeTransportLike>, 'transport'>;
+  return nodeHandler<NodeTransportLike>(gateway, transport, { env }) as unknown as RequestHandler & Pick<NodeHandler<NodeTransportLike>, 'transport'>;
 }
 
 /** A Node request listener: what `http.createServer()` takes, and what an Express app is. */
@@ -53,8 +53,7 @@ export function expressFastLane<TTransport extends NodeTransportLike = UndiciTra
 ): RequestListener & Pick<NodeHandler<TTransport>, 'transport'>;
 export function expressFastLane(app: RequestListener, gateway: Gateway, options?: ExpressGatewayOptions): RequestListener & Pick<NodeHandler, 'transport'>;
 export function expressFastLane(app: RequestListener, gateway: Gateway, { transport, env }: ExpressGatewayOptions<NodeTransportLike> = {}): RequestListener & Pick<NodeHandler<NodeTransportLike>, 'transport'> {
-  // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
-  const handler = nodeHandler(gateway, transport as UndiciTransport, { env });
+  const handler = nodeHandler<NodeTransportLike>(gateway, transport, { env });
   const listener: RequestListener = (req, res) => handler(req, res, () => app(req, res));
   return Object.assign(listener, { transport: handler.transport as NodeTransportLike });
 }

@@ -30,8 +30,6 @@ export const salesGateway = (origin: string, options: Omit<GatewayOptions<Record
 export const transportNames = ['node', 'undici'] as const;
 export type TransportName = (typeof transportNames)[number];
 
-/** Upstream connections a transport holds: carrying a request, and idle in its pools. */
-export const pooled = (transport: NodeTransportLike): { readonly busy: number; readonly idle: number } => transport.connections;
 
 export interface GatewayApp {
   readonly app: Express;
@@ -77,7 +75,7 @@ export const startGateway = async (gateway: Gateway, { before = [], clientErrors
     server,
     port,
     middleware,
-    pool: () => pooled(middleware.transport),
+    pool: () => middleware.transport.connections,
     close: async () => {
       await closeServer(server);
       middleware.transport.close();

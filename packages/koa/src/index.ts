@@ -31,8 +31,7 @@ type ParsedRequest = { body?: unknown; rawBody?: unknown };
 export function koaGateway<TTransport extends NodeTransportLike = UndiciTransport>(gateway: Gateway, options?: KoaGatewayOptions<TTransport>): Middleware & { readonly transport: TTransport };
 export function koaGateway(gateway: Gateway, options?: KoaGatewayOptions): Middleware & { readonly transport: UndiciTransport };
 export function koaGateway(gateway: Gateway, { transport, env }: KoaGatewayOptions<NodeTransportLike> = {}): Middleware & { readonly transport: NodeTransportLike } {
-  // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
-  const handler = nodeHandler(gateway, transport as UndiciTransport, { env });
+  const handler = nodeHandler<NodeTransportLike>(gateway, transport, { env });
   const middleware: Middleware = function apigate(ctx, next) {
     const req = ctx.req as NodeRequest & { rawBody?: unknown };
     if (req.readableEnded) {

@@ -71,8 +71,7 @@ export function honoGateway<TTransport extends NodeTransportLike = UndiciTranspo
 ): MiddlewareHandler & { readonly transport: TTransport };
 export function honoGateway(gateway: Gateway, options?: NodeHonoGatewayOptions): MiddlewareHandler & { readonly transport: UndiciTransport };
 export function honoGateway(gateway: Gateway, { transport, env, ...options }: NodeHonoGatewayOptions<NodeTransportLike> = {}): MiddlewareHandler & { readonly transport: NodeTransportLike } {
-  // (A NodeTransportLike is all the bridge needs; the cast picks nodeHandler's overload.)
-  const handler = nodeHandler(gateway, transport as UndiciTransport, { env });
+  const handler = nodeHandler<NodeTransportLike>(gateway, transport, { env });
   const fallbackEnv = env ?? {};
   const fallback = fetchGateway(gateway, { ...options, clientIp: options.clientIp ?? nodePeer, env: () => fallbackEnv });
   const middleware: MiddlewareHandler = async function apigate(c, next) {

@@ -104,7 +104,6 @@ class NodeIO implements RequestIO, BodyState {
  * adapters share. Passthrough routes never leave the raw request and response streams.
  */
 export function nodeHandler<TTransport extends NodeTransportLike = UndiciTransport>(gateway: Gateway, transport?: TTransport, options?: NodeHandlerOptions): NodeHandler<TTransport>;
-export function nodeHandler(gateway: Gateway, transport?: UndiciTransport, options?: NodeHandlerOptions): NodeHandler;
 export function nodeHandler(gateway: Gateway, transport?: NodeTransportLike, { env }: NodeHandlerOptions = {}): NodeHandler<NodeTransportLike> {
   // No waitUntil on Node: the gateway keeps that work and close() drains it.
   const platform: RuntimePlatform | undefined = env === undefined ? undefined : { env };
