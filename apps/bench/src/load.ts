@@ -120,11 +120,32 @@ export interface OpenLoopResult extends LoadResult {
   generatorCpuSeconds: number;
 }
 
-/** Compiles tools/openloop.c into dir with the system's C compiler; undefined when there is none. */
-export const buildOpenLoop = (dir: string): string | undefined => {
-  const binary = join(dir, 'openloop');
-  const result = spawnSync('cc', ['-O2', '-o', binary, join(srcDir, 'tools/openloop.c')], { encoding: 'utf8' });
+/** Compiles tools/<name>.c into dir with the system's C compiler; undefined when there is none. */
+export const buildTool = (dir: string, name: 'openloop' | 'stalls'): string | undefined => {
+  const binary = join(dir, name);
+  const result = spawnSync('cc', ['-O2', '-o', binary, join(srcDir, `tools/${name}.c`)], { encoding: 'utf8' });
   return result.status === 0 ? binary : undefined;
+};
+
+/** What tools/stalls.c saw on one core: wake-ups more than the threshold late. */
+export interface CoreStalls {
+  core: string;
+  seconds: number;
+  thresholdMs: number;
+  stalls: number;
+  /** Of them, those over 2 ms. */
+  over2ms: number;
+  lostMs: number;
+  longestMs: number;
+}
+
+/** Runs the stall probe pinned on `core` for `seconds`. */
+export const runStalls = async (binary: string, core: string, seconds: number, thresholdMs: number): Promise<CoreStalls> => {
+  const { code, stdout, stderr } = await run(startPinned(core, binary, [String(seconds), String(Math.round(thresholdMs * 1000))]));
+  const line = stdout.split('\n').find((text) => text.startsWith('{'));
+  if (code !== 0 || line === undefined) throw new Error(`stalls failed (${code}) on core ${core}: ${stdout}\n${stderr}`);
+  const raw = JSON.parse(line) as Record<string, number>;
+  return { core, seconds: raw.us! / 1e6, thresholdMs, stalls: raw.stalls!, over2ms: raw.over2ms!, lostMs: raw.lostUs! / 1000, longestMs: raw.longestUs! / 1000 };
 };
 
 /**

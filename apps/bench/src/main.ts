@@ -7,9 +7,9 @@ import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeBenchJwt } from './bench-jwt.ts';
 import { casesFor, comparisons, contestants, rateContestants, workloads, type Case, type Contestant, type Workload } from './cases.ts';
-import { buildOpenLoop, runAutocannon, runOpenLoop, runWrk, type LoadResult, type OpenLoopResult, type RequestSpec } from './load.ts';
+import { buildTool, runAutocannon, runOpenLoop, runStalls, runWrk, type CoreStalls, type LoadResult, type OpenLoopResult, type RequestSpec } from './load.ts';
 import { nginxBinary, nginxVersion, originAccepts, originConfig, proxyConfig } from './nginx.ts';
-import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, helperThreadsNs, killAllNow, pinning, resetPeak, run, runQueueNs, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
+import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, helperThreadsNs, killAllNow, moveKernelThreads, pinning, resetPeak, run, runQueueNs, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
 import { pairKey, render, sampleKey, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
@@ -81,8 +81,11 @@ const firstWarmSeconds = 3;
  * After the throughput rounds it is the same: apigate hono-node on undici compiled 31 and 46 times
  * in its first two 5 s windows at the rate (p99 2.0 and 1.4 ms), 2 and 0 times in the next two
  * (p99 0.47 and 0.41 ms), so 10 s of warm-up left the measured window on the edge of it.
+ * Before the runs, tools/stalls.c sleeps 100 µs at a time on each core for `stallSeconds` and counts
+ * the wake-ups more than `stallThresholdMs` late: how often the core is taken from whatever runs on
+ * it (kernel threads, the VM's host), reported beside the tails (see moveKernelThreads).
  */
-const rate = { rps: 1000, connections: 20, delayMs: 20, warmSeconds: 20, attempts: 3, calmPct: 5, busyPct: 10 };
+const rate = { rps: 1000, connections: 20, delayMs: 20, warmSeconds: 20, attempts: 3, calmPct: 5, busyPct: 10, stallSeconds: 5, stallThresholdMs: 0.5 };
 const uploadLimitMiB = 64;
 /** The semi-space of the upload test's second pair of runs, in MiB (V8's own default is set from the heap limit). */
 const uploadSemiSpaceMiB = 2;
@@ -121,13 +124,19 @@ if (!pinning) log('taskset not found: processes are NOT pinned to cores; numbers
 const dir = mkdtempSync(join(tmpdir(), 'apigate-bench-'));
 // nginx workers run as an unprivileged user when started as root: they must read the 64 KiB file.
 chmodSync(dir, 0o755);
-const openLoop = buildOpenLoop(dir);
+const openLoop = buildTool(dir, 'openloop');
+const stallProbe = buildTool(dir, 'stalls');
 if (openLoop === undefined) log('no C compiler (cc): the steady-rate latency falls back to wrk with a random per-connection delay');
 const extraPids = new Set<number>();
+// The kernel's memory sampler off the contestant's core for the whole run (see moveKernelThreads).
+const kernelThreads = moveKernelThreads(cores.load);
+if (kernelThreads.moved.length > 0) log(`moved to the load core for the run: ${kernelThreads.moved.map((t) => `${t.comm} (pid ${t.pid}, mask was ${t.mask})`).join('; ')}`);
+if (kernelThreads.skipped !== undefined) log(`kernel threads: ${kernelThreads.skipped}`);
 let cleaned = false;
 const cleanup = async (): Promise<void> => {
   if (cleaned) return;
   cleaned = true;
+  kernelThreads.restore();
   await stopAll();
   for (const pid of extraPids) {
     try {
@@ -140,6 +149,7 @@ const cleanup = async (): Promise<void> => {
 };
 process.on('exit', () => {
   killAllNow();
+  if (!cleaned) kernelThreads.restore();
   if (!cleaned) rmSync(dir, { recursive: true, force: true });
 });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -421,13 +431,13 @@ const main = async (): Promise<void> => {
   if (only !== undefined || onlyWorkloads !== undefined) {
     // A partial run: the report of these cases only, printed, never written over docs/benchmarks.md.
     // The steady rate runs for those of the rate's contestants it started (with tiny among its workloads).
-    const rateSamples = cases.some((c) => c.workload === 'tiny' && c.contestant !== 'direct' && rateContestants(quick).includes(c.contestant)) ? await steadyRate(running) : [];
+    const rateRun = cases.some((c) => c.workload === 'tiny' && c.contestant !== 'direct' && rateContestants(quick).includes(c.contestant)) ? await steadyRate(running) : { samples: [], stalls: [] };
     for (const [id, contestant] of running) if (id !== 'direct') await stop(contestant.child);
-    process.stdout.write(`${render({ ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries), samples, paired, rate: rateReport(rateSamples), uploads: [] })}\n`);
+    process.stdout.write(`${render({ ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries), samples, paired, rate: rateReport(rateRun), uploads: [] })}\n`);
     return;
   }
 
-  const rateSamples = await steadyRate(running);
+  const rateRun = await steadyRate(running);
 
   // Stop the contestants (frees core 0), keep the origin for nothing more: the upload has its own.
   for (const [id, contestant] of running) if (id !== 'direct') await stop(contestant.child);
@@ -438,7 +448,7 @@ const main = async (): Promise<void> => {
     ...reportBase(quick ? 'pnpm bench --quick' : 'pnpm bench', info, loadAverage, cases, retries),
     samples,
     paired,
-    rate: rateReport(rateSamples),
+    rate: rateReport(rateRun),
     uploads,
   });
   process.stdout.write(`${report}\n`);
@@ -446,7 +456,7 @@ const main = async (): Promise<void> => {
   log(`wrote ${docsFile}`);
 };
 
-const rateReport = (samples: readonly RateSample[]): ReportInput['rate'] => ({
+const rateReport = ({ samples, stalls }: { samples: readonly RateSample[]; stalls: readonly CoreStalls[] }): ReportInput['rate'] => ({
   rps: rate.rps,
   seconds: settings.rateSeconds,
   warmSeconds: rate.warmSeconds,
@@ -454,6 +464,7 @@ const rateReport = (samples: readonly RateSample[]): ReportInput['rate'] => ({
   generator: openLoop !== undefined ? { kind: 'open-loop' } : useWrk ? { kind: 'wrk', delayMs: rate.delayMs } : { kind: 'autocannon' },
   busyPct: rate.busyPct,
   samples,
+  stalls,
 });
 
 /**
@@ -464,8 +475,14 @@ const rateReport = (samples: readonly RateSample[]): ReportInput['rate'] => ({
  * contestant's threads (its GC helpers included) and softirq are left out of it, so a tail the
  * contestant makes itself stays in every attempt.
  */
-const steadyRate = async (running: ReadonlyMap<string, Running>): Promise<RateSample[]> => {
+const steadyRate = async (running: ReadonlyMap<string, Running>): Promise<{ samples: RateSample[]; stalls: CoreStalls[] }> => {
   const samples: RateSample[] = [];
+  // How often each core is taken away with the field of contestants idle in memory, beside the tails.
+  const stalls: CoreStalls[] = [];
+  if (stallProbe !== undefined && pinning) {
+    for (const core of [cores.contestant, cores.load]) stalls.push(await runStalls(stallProbe, core, rate.stallSeconds, rate.stallThresholdMs));
+    log(`stalls over ${rate.stallThresholdMs} ms in ${rate.stallSeconds} s: ${stalls.map((s) => `core ${s.core} ${s.stalls} (${s.over2ms} over 2 ms, longest ${s.longestMs.toFixed(1)} ms)`).join(', ')}`);
+  }
   const tiny = workloads.find((w) => w.id === 'tiny')!;
   const origin = running.get('direct')!;
   for (const id of rateContestants(quick)) {
@@ -539,7 +556,7 @@ const steadyRate = async (running: ReadonlyMap<string, Running>): Promise<RateSa
       `rate ${id}: ${kept.failure ?? `${Math.round(kept.rps)} req/s p50 ${kept.p50ms} ms p99 ${kept.p99ms} ms max ${kept.maxMs ?? '?'} ms cpu ${kept.cpuPct?.toFixed(0)}% other on core 0 ${kept.noisePct?.toFixed(0)}% on core 1 ${kept.loadNoisePct?.toFixed(0)}% run queue ${kept.runQueueMsPerS?.toFixed(1)} ms/s upstream connects ${kept.upstreamConnects} (attempt ${attempts})`}`,
     );
   }
-  return samples;
+  return { samples, stalls };
 };
 
 /** One measured run of a case: `warmSeconds` of load discarded, then `settings.seconds` measured. */
@@ -618,6 +635,7 @@ const reportBase = (command: string, info: ReturnType<typeof machine>, loadAvera
   versions: { node: process.version, nginx: nginxVersion(nginx!), 'load generator': loadTool, workerd: workerdVersion, ...packageVersions() },
   loadTool: useWrk ? ('wrk' as const) : ('autocannon' as const),
   pinning,
+  kernelThreadsMoved: kernelThreads.moved.map((thread) => thread.comm),
   workloads: workloads as Workload[],
   cases,
   comparisons,

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { casesFor, comparisons, contestants, passthrough, rateContestants, rateTargets, transportNames, workloads, type Case } from './cases.ts';
 import { pairKey, render, sampleKey, type RateGenerator, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { median } from './stats.ts';
+import type { CoreStalls } from './load.ts';
 
 const sample = (rps: number, extra: Partial<Sample> = {}): Sample => ({ rps, p50ms: 1, p99ms: 2, cpuPct: 100, noisePct: 0, rssMiB: 100, errors: 0, non2xx: 0, ...extra });
 
@@ -43,6 +44,23 @@ const row = (report: string, start: string): string[] | undefined =>
     .find((cells) => cells[1]?.startsWith(start) === true || cells[2]?.startsWith(start) === true);
 
 describe('bench report', () => {
+  it('says in Setup which kernel threads were moved off the contestant\'s core, and nothing when none were', () => {
+    const samples = { direct: [sample(100_000)] };
+    expect(render(input(samples, { kernelThreadsMoved: ['kdamond.0'] }))).toContain('- Kernel threads moved to the load core for the run: `kdamond.0` (DAMON');
+    expect(render(input(samples, { kernelThreadsMoved: [] }))).not.toContain('Kernel threads moved');
+    expect(render(input(samples))).not.toContain('Kernel threads moved');
+  });
+
+  it('sets the stall probe of each core beside the steady-rate latencies', () => {
+    const probe = (core: string, stalls: number): CoreStalls => ({ core, seconds: 5, thresholdMs: 0.5, stalls, over2ms: 1, lostMs: 12.34, longestMs: 3.21 });
+    const direct: RateSample = { id: 'direct', label: 'origin direct (nginx)', rps: 1000, p50ms: 0.1, p99ms: 0.2, errors: 0, non2xx: 0, cpuPct: 3, noisePct: Number.NaN, loadNoisePct: 0.4, runQueueMsPerS: 0.1, upstreamConnects: Number.NaN, attempts: 1 };
+    const rate = { rps: 1000, seconds: 5, warmSeconds: 1, connections: 20, generator: { kind: 'open-loop' } as const, busyPct: 10, samples: [direct] };
+    const report = render(input({ direct: [sample(100_000)] }, { rate: { ...rate, stalls: [probe('0', 3), probe('1', 40)] } }));
+    expect(report).toContain("counted the wake-ups more than 0.5 ms late: core 0 (the contestant's) 3 (1 over 2 ms; 12.3 ms lost, the longest 3.2 ms); core 1 (the load core) 40 (1 over 2 ms;");
+    expect(report).toContain('a p99 over 5 000 requests takes 50 late ones to move');
+    expect(render(input({ direct: [sample(100_000)] }, { rate }))).not.toContain('stalls.c');
+  });
+
   it('takes the median of per-round ratios, not the ratio of medians', () => {
     // Round by round: 0.5, 1.0, 0.95 → median 0.95. The ratio of the req/s medians would be 1.
     const report = render(

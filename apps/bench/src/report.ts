@@ -1,4 +1,5 @@
 import { contestants, rateTargets, transportNames, type Case, type Comparison, type NodeTransportId, type Workload } from './cases.ts';
+import type { CoreStalls } from './load.ts';
 import { tinyJson } from './nginx.ts';
 import { fixed, median, thousands } from './stats.ts';
 
@@ -87,6 +88,8 @@ export interface ReportInput {
   versions: Record<string, string>;
   loadTool: string;
   pinning: boolean;
+  /** Kernel threads (by name) moved from the contestant's core to the load core for the run. */
+  kernelThreadsMoved?: readonly string[];
   workloads: readonly Workload[];
   cases: readonly Case[];
   samples: ReadonlyMap<string, Sample[]>;
@@ -94,7 +97,8 @@ export interface ReportInput {
   paired?: ReadonlyMap<string, readonly PairedBlock[]>;
   comparisons: readonly Comparison[];
   /** `busyPct`: a kept run with more other load than this on a core (% of it) gets no FAIL verdict. */
-  rate: { rps: number; seconds: number; warmSeconds: number; connections: number; generator: RateGenerator; busyPct: number; samples: readonly RateSample[] };
+  /** `stalls`: the stall probe on each core (the contestant's first) before the runs; empty without a C compiler or taskset. */
+  rate: { rps: number; seconds: number; warmSeconds: number; connections: number; generator: RateGenerator; busyPct: number; samples: readonly RateSample[]; stalls?: readonly CoreStalls[] };
   /** apigate express first (the target), then references. */
   uploads: readonly UploadResult[];
   uploadLimitMiB: number;
@@ -239,6 +243,11 @@ export const render = (input: ReportInput): string => {
       ? '- Pinning (`taskset -c`): the contestant (proxy) on core 0; the load generator and the origin nginx (1 worker) on core 1.'
       : '- **`taskset` not found: nothing is pinned**; contestant, load generator and origin share the cores, so the numbers are less stable.',
   );
+  if (input.kernelThreadsMoved !== undefined && input.kernelThreadsMoved.length > 0) {
+    out.push(
+      `- Kernel threads moved to the load core for the run: ${input.kernelThreadsMoved.map((name) => `\`${name}\``).join(', ')} (DAMON's memory sampler: it holds whichever core it runs on for 1–4 ms every ~0.5 s, a stall only the contestant's core would otherwise meet; on the load core the generator and the origin meet it alike for every contestant and for direct; see [performance.md](performance.md)).`,
+    );
+  }
   out.push(`- Load: ${input.loadTool}, 1 thread; ${input.workloads.map((w) => `${w.title} with ${w.request.connections} connections`).join('; ')}.`);
   out.push(
     `- Rounds: ${input.rounds}, interleaved (every case once per round; the order is rotated by a share of the case list each round); every Node contestant is started afresh for each round, and its first case in a round gets ${input.firstWarmSeconds} s of warm-up (discarded), its later ones ${input.warmSeconds} s; each run then measures ${input.seconds} s.${input.quick ? ' Quick mode: fewer body-size cases, shorter runs.' : ''}`,
@@ -352,6 +361,15 @@ export const render = (input: ReportInput): string => {
           : `autocannon with \`overallRate\` (from a child process pinned to the load core), ${connections} connections, ${seconds} s, GET tiny JSON; once per contestant after the throughput rounds. autocannon records latency in whole milliseconds and fires each second's quota in a burst, so these are not steady-rate latencies (wrk was not found).`,
       '',
     );
+    const stalls = input.rate.stalls ?? [];
+    if (stalls.length > 0) {
+      const core = (probe: CoreStalls): string =>
+        `${probe.core === stalls[0]!.core ? `core ${probe.core} (the contestant's)` : `core ${probe.core} (the load core)`} ${probe.stalls} (${probe.over2ms} over 2 ms; ${fixed(probe.lostMs, 1)} ms lost, the longest ${fixed(probe.longestMs, 1)} ms)`;
+      out.push(
+        `How often each core was taken away, just before these runs, with every contestant started and idle: a probe pinned to the core (apps/bench/src/tools/stalls.c) slept 100 µs at a time for ${fixed(stalls[0]!.seconds, 0)} s and counted the wake-ups more than ${stalls[0]!.thresholdMs} ms late: ${stalls.map(core).join('; ')}. A request in flight on a core when it is taken away waits as long, whatever the contestant does; a p99 over ${thousands(rps * seconds)} requests takes ${thousands(Math.round((rps * seconds) / 100))} late ones to move.`,
+        '',
+      );
+    }
     const digits = generator.kind === 'autocannon' ? 0 : 3;
     const pct = (value: number | undefined): string => (value === undefined ? '–' : fixed(value, 0));
     out.push(
