@@ -9,11 +9,22 @@ export interface Holdings {
 }
 
 /**
- * TCP handles of this process that no pooled idle connection explains. An idle pooled connection
- * of a Node adapter is two handles here (the agent's socket, the upstream's); one of workerd is
- * one (the upstream's; workerd's end is in its own process).
+ * TCP handles of this process that no open upstream connection explains. A pooled idle connection
+ * is one handle here, the upstream's end: the pool's own end is unref'd while it is idle (by
+ * undici's pools and by Node's agent alike), and an unref'd handle is no active resource. Busy
+ * upstream sockets are ref'd, but a case is over only once the agent has none (`held`). On
+ * workerd the gateway's end is in workerd's process.
  */
-const unexplained = (f: Fixture): number => tcpHandles() - f.upstreams.openConnections() - (f.target.node?.idleSockets() ?? 0);
+const unexplained = (f: Fixture): number => tcpHandles() - f.upstreams.openConnections();
+
+/**
+ * This process's own client connections to the app that are still open or closing (the cases'
+ * requests go over fresh connections that close after their response, on both ends in turn).
+ */
+const toApp = (f: Fixture): number => {
+  const app = Number(new URL(f.target.base).port);
+  return (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter((handle) => handle instanceof Socket && handle.remotePort === app).length;
+};
 
 /**
  * This process's TCP sockets and servers, as `local->remote` ports (a server as `listening:port`),
@@ -55,9 +66,11 @@ const held = async (f: Fixture, before?: Holdings): Promise<string[]> => {
   }
   const inFlight = f.upstreams.inFlight();
   if (inFlight > 0) left.push(`${inFlight} upstream request(s) still open`);
+  const clients = toApp(f);
+  if (clients > 0) left.push(`this process holds ${clients} client connection(s) to the app`);
   if (before !== undefined) {
     const extra = unexplained(f) - before.handles;
-    if (extra > 0) left.push(`${extra} TCP handle(s) more than before the case (now: ${describeHandles(f)})`);
+    if (extra > 0) left.push(`${extra} TCP handle(s) more than before the case (now: ${describeHandles(f)}; ${f.upstreams.openConnections()} open upstream connection(s))`);
   }
   return left;
 };
@@ -89,8 +102,9 @@ export const holdings = async (f: Fixture): Promise<Holdings> => {
 };
 
 /**
- * What a case left behind once it is over: no agent socket in use, no client connection held, the
- * upstreams holding only the pool's idle connections and no open request, no TCP handle more than
- * before (beyond pooled idle connections). [] when it released everything.
+ * What a case left behind once it is over: no agent socket in use, no client connection held by
+ * the app or left open by this process, the upstreams holding only the pool's idle connections and
+ * no open request, no TCP handle more than before (the upstream's end of a pooled idle connection
+ * is explained). [] when it released everything.
  */
 export const leftOver = (f: Fixture, before: Holdings): Promise<string[]> => untilReleased(f, before);
