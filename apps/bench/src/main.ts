@@ -102,8 +102,10 @@ const log = (message: string): void => {
 
 let nginx = nginxBinary();
 let useWrk = hasCommand('wrk');
-if (nginx === undefined || !useWrk) {
-  const missing = [...(nginx === undefined ? ['nginx'] : []), ...(useWrk ? [] : ['wrk'])];
+// The Redis-store rate-limit contestant starts a redis-server of its own.
+const redis = hasCommand('redis-server');
+if (nginx === undefined || !useWrk || !redis) {
+  const missing = [...(nginx === undefined ? ['nginx'] : []), ...(useWrk ? [] : ['wrk']), ...(redis ? [] : ['redis-server'])];
   if (installTools(missing)) {
     nginx = nginxBinary();
     useWrk = hasCommand('wrk');
