@@ -9,7 +9,7 @@ import { makeBenchJwt } from './bench-jwt.ts';
 import { casesFor, comparisons, contestants, rateContestants, workloads, type Case, type Contestant, type Workload } from './cases.ts';
 import { buildTool, runAutocannon, runOpenLoop, runStalls, runWrk, type CoreStalls, type LoadResult, type OpenLoopResult, type RequestSpec } from './load.ts';
 import { nginxBinary, nginxVersion, originAccepts, originConfig, proxyConfig } from './nginx.ts';
-import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, helperThreadsNs, killAllNow, moveKernelThreads, pinning, resetPeak, run, runQueueNs, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
+import { childPids, coreTicks, cores, cpuTicks, firstJsonLine, helperThreadsNs, killAllNow, moveKernelThreads, pauseDamon, pinning, resetPeak, run, runQueueNs, srcDir, startNode, startPinned, statusKiB, stderrOf, stopAll, stop } from './processes.ts';
 import { summarizeProfiles } from './profile.ts';
 import { pairKey, render, sampleKey, type PairedBlock, type RateSample, type ReportInput, type Sample, type UploadResult } from './report.ts';
 import { clockTicks, freePort, hasCommand, installTools, machine, output } from './system.ts';
@@ -83,7 +83,7 @@ const firstWarmSeconds = 3;
  * (p99 0.47 and 0.41 ms), so 10 s of warm-up left the measured window on the edge of it.
  * Before the runs, tools/stalls.c sleeps 100 µs at a time on each core for `stallSeconds` and counts
  * the wake-ups more than `stallThresholdMs` late: how often the core is taken from whatever runs on
- * it (kernel threads, the VM's host), reported beside the tails (see moveKernelThreads).
+ * it (kernel threads, the VM's host), reported beside the tails (see pauseDamon).
  */
 const rate = { rps: 1000, connections: 20, delayMs: 20, warmSeconds: 20, attempts: 3, calmPct: 5, busyPct: 10, stallSeconds: 5, stallThresholdMs: 0.5 };
 const uploadLimitMiB = 64;
@@ -130,7 +130,9 @@ const openLoop = buildTool(dir, 'openloop');
 const stallProbe = buildTool(dir, 'stalls');
 if (openLoop === undefined) log('no C compiler (cc): the steady-rate latency falls back to wrk with a random per-connection delay');
 const extraPids = new Set<number>();
-// The kernel's memory sampler off the contestant's core for the whole run (see moveKernelThreads).
+// The kernel's memory sampler off for the whole run (see pauseDamon), or else off the contestant's core.
+const damon = pauseDamon();
+if (damon.paused.length > 0) log(`DAMON turned off for the run: ${damon.paused.join(', ')} (turned back on at the end)`);
 const kernelThreads = moveKernelThreads(cores.load);
 if (kernelThreads.moved.length > 0) log(`moved to the load core for the run: ${kernelThreads.moved.map((t) => `${t.comm} (pid ${t.pid}, mask was ${t.mask})`).join('; ')}`);
 if (kernelThreads.skipped !== undefined) log(`kernel threads: ${kernelThreads.skipped}`);
@@ -139,6 +141,7 @@ const cleanup = async (): Promise<void> => {
   if (cleaned) return;
   cleaned = true;
   kernelThreads.restore();
+  damon.restore();
   await stopAll();
   for (const pid of extraPids) {
     try {
@@ -152,6 +155,7 @@ const cleanup = async (): Promise<void> => {
 process.on('exit', () => {
   killAllNow();
   if (!cleaned) kernelThreads.restore();
+  if (!cleaned) damon.restore();
   if (!cleaned) rmSync(dir, { recursive: true, force: true });
 });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -637,6 +641,7 @@ const reportBase = (command: string, info: ReturnType<typeof machine>, loadAvera
   versions: { node: process.version, nginx: nginxVersion(nginx!), 'load generator': loadTool, workerd: workerdVersion, ...packageVersions() },
   loadTool: useWrk ? ('wrk' as const) : ('autocannon' as const),
   pinning,
+  damonPaused: damon.paused,
   kernelThreadsMoved: kernelThreads.moved.map((thread) => thread.comm),
   workloads: workloads as Workload[],
   cases,

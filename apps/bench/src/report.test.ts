@@ -44,10 +44,12 @@ const row = (report: string, start: string): string[] | undefined =>
     .find((cells) => cells[1]?.startsWith(start) === true || cells[2]?.startsWith(start) === true);
 
 describe('bench report', () => {
-  it('says in Setup which kernel threads were moved off the contestant\'s core, and nothing when none were', () => {
+  it('says in Setup whether DAMON was turned off and which kernel threads were moved off the contestant\'s core, and nothing when neither', () => {
     const samples = { direct: [sample(100_000)] };
     expect(render(input(samples, { kernelThreadsMoved: ['kdamond.0'] }))).toContain('- Kernel threads moved to the load core for the run: `kdamond.0` (DAMON');
     expect(render(input(samples, { kernelThreadsMoved: [] }))).not.toContain('Kernel threads moved');
+    expect(render(input(samples, { damonPaused: ['kdamonds/0'] }))).toContain('- DAMON turned off for the run and back on after it: `kdamonds/0` (');
+    expect(render(input(samples, { damonPaused: [] }))).not.toContain('DAMON turned off');
     expect(render(input(samples))).not.toContain('Kernel threads moved');
   });
 

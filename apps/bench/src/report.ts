@@ -88,6 +88,8 @@ export interface ReportInput {
   versions: Record<string, string>;
   loadTool: string;
   pinning: boolean;
+  /** DAMON monitors (`kdamonds/N`) turned off for the run and back on after it. */
+  damonPaused?: readonly string[];
   /** Kernel threads (by name) moved from the contestant's core to the load core for the run. */
   kernelThreadsMoved?: readonly string[];
   workloads: readonly Workload[];
@@ -243,9 +245,14 @@ export const render = (input: ReportInput): string => {
       ? '- Pinning (`taskset -c`): the contestant (proxy) on core 0; the load generator and the origin nginx (1 worker) on core 1.'
       : '- **`taskset` not found: nothing is pinned**; contestant, load generator and origin share the cores, so the numbers are less stable.',
   );
+  if (input.damonPaused !== undefined && input.damonPaused.length > 0) {
+    out.push(
+      `- DAMON turned off for the run and back on after it: ${input.damonPaused.map((name) => `\`${name}\``).join(', ')} (the kernel's memory sampler: its kdamond thread holds the core it runs on for 1–4 ms two to three times a second, enough late requests on its own to move a p99 over 5 000; see [performance.md](performance.md)).`,
+    );
+  }
   if (input.kernelThreadsMoved !== undefined && input.kernelThreadsMoved.length > 0) {
     out.push(
-      `- Kernel threads moved to the load core for the run: ${input.kernelThreadsMoved.map((name) => `\`${name}\``).join(', ')} (DAMON's memory sampler: it holds whichever core it runs on for 1–4 ms every ~0.5 s, a stall only the contestant's core would otherwise meet; on the load core the generator and the origin meet it alike for every contestant and for direct; see [performance.md](performance.md)).`,
+      `- Kernel threads moved to the load core for the run: ${input.kernelThreadsMoved.map((name) => `\`${name}\``).join(', ')} (DAMON's memory sampler, left on: it holds whichever core it runs on for 1–4 ms two to three times a second, a stall only the contestant's core would otherwise meet; on the load core the generator and the origin meet it alike for every contestant and for direct; see [performance.md](performance.md)).`,
     );
   }
   out.push(`- Load: ${input.loadTool}, 1 thread; ${input.workloads.map((w) => `${w.title} with ${w.request.connections} connections`).join('; ')}.`);
