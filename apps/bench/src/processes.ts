@@ -185,35 +185,38 @@ const damonAdmin = '/sys/kernel/mm/damon/admin/kdamonds';
  * in memory (stall probe, tools/stalls.c: 47 wake-ups more than 0.5 ms late in 5 s on its core,
  * 14 over 2 ms; none with DAMON off). On the load core that is a stall the generator and the
  * origin meet for every contestant and for direct alike, but a p99 over 5 000 requests moves with
- * the 50th-latest: in a full run direct's requests stayed just under that count (p99 0.171 ms)
- * and each proxy's, a little longer in flight, went just over it (p99 1.8–2.7 ms, the stalls'
- * own size). A monitor that cannot be turned off is left on; its thread is then moved off the
- * contestant's core (moveKernelThreads).
+ * the 50th-latest: in a full run with it there, direct's p99 was 0.171 ms and every proxy's
+ * 1.5–2.7 ms, the stalls' own size (read as direct's requests staying just under that count and
+ * the proxies', longer in flight, going over it); with DAMON off, 0.48–1.48 ms (hono/proxy aside).
+ * A monitor that cannot be turned off is left on; its thread is then moved off the contestant's
+ * core (moveKernelThreads).
  */
-export const pauseDamon = (): { paused: string[]; restore: () => void } => {
-  const paused: string[] = [];
-  let names: string[] = [];
+export const pauseDamon = (): { paused: readonly string[]; restore: () => void } => {
+  let monitors: string[] = [];
   try {
-    names = readdirSync(damonAdmin).filter((name) => /^\d+$/.test(name));
+    monitors = readdirSync(damonAdmin).filter((name) => /^\d+$/.test(name));
   } catch {
     // no DAMON, or no sysfs
   }
-  for (const name of names) {
+  const off = monitors.filter((name) => {
     const state = join(damonAdmin, name, 'state');
     try {
-      if (readFileSync(state, 'utf8').trim() !== 'on') continue;
+      if (readFileSync(state, 'utf8').trim() !== 'on') return false;
       writeFileSync(state, 'off');
-      paused.push(`kdamonds/${name}`);
+      return true;
     } catch {
-      // not root, or refused: left on
+      return false; // not root, or refused: left on
     }
-  }
+  });
+  let restored = false;
   return {
-    paused,
+    paused: off.map((name) => `kdamonds/${name}`),
     restore: () => {
-      for (const monitor of paused.splice(0)) {
+      if (restored) return;
+      restored = true;
+      for (const name of off) {
         try {
-          writeFileSync(join(damonAdmin, monitor.slice('kdamonds/'.length), 'state'), 'on');
+          writeFileSync(join(damonAdmin, name, 'state'), 'on');
         } catch {
           // nothing more to do than leave it as it is
         }
@@ -236,7 +239,7 @@ export interface KernelThread {
  * full field of contestants in memory; a waking thread does not get the core back before it yields
  * (run at SCHED_IDLE it kept the core as long). On the contestant's core that is a stall the
  * contestant alone meets, and the origin reached directly (on the load core) does not: a p99 at
- * 1 000 req/s is the 50th-worst of 5 000 requests, and these stalls alone made 20–30 late ones
+ * 1 000 req/s is the 50th-worst of 5 000 requests, and these stalls alone made 20–59 late ones
  * every 5 s. On the load core the generator and the origin meet them alike for every contestant
  * and for direct. Returns what was moved and a function that puts each thread's mask back; moves
  * nothing without taskset or the right to (not root), and says so in `skipped`.

@@ -17,13 +17,16 @@ export interface Holdings {
  */
 const unexplained = (f: Fixture): number => tcpHandles() - f.upstreams.openConnections();
 
+/** This process's active (ref'd) handles: sockets, servers, pipes. */
+const activeHandles = (): unknown[] => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+
 /**
  * This process's own client connections to the app that are still open or closing (the cases'
  * requests go over fresh connections that close after their response, on both ends in turn).
  */
 const toApp = (f: Fixture): number => {
   const app = Number(new URL(f.target.base).port);
-  return (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter((handle) => handle instanceof Socket && handle.remotePort === app).length;
+  return activeHandles().filter((handle) => handle instanceof Socket && handle.remotePort === app).length;
 };
 
 /**
@@ -38,8 +41,7 @@ const describeHandles = (f: Fixture): string => {
     }
   }
   const port = (value: number | undefined): string => (value === undefined ? '?' : `${value}${names.has(value) ? ` (${names.get(value)})` : ''}`);
-  return (process as unknown as { _getActiveHandles(): unknown[] })
-    ._getActiveHandles()
+  return activeHandles()
     .flatMap((handle) => {
       if (handle instanceof Socket) return [`${port(handle.localPort)}->${port(handle.remotePort)}${handle.destroyed ? ' destroyed' : ''}`];
       if (handle instanceof Server) {
