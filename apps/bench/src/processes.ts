@@ -185,7 +185,7 @@ const damonAdmin = '/sys/kernel/mm/damon/admin/kdamonds';
  * in memory (stall probe, tools/stalls.c: 47 wake-ups more than 0.5 ms late in 5 s on its core,
  * 14 over 2 ms; none with DAMON off). On the load core that is a stall the generator and the
  * origin meet for every contestant and for direct alike, but a p99 over 5 000 requests moves with
- * the 50th-latest: in a full run with it there, direct's p99 was 0.171 ms and every proxy's
+ * the 50th-latest: in a full run with it there, direct's p99 was 0.171 ms and every Node proxy's
  * 1.5–2.7 ms, the stalls' own size (read as direct's requests staying just under that count and
  * the proxies', longer in flight, going over it); with DAMON off, 0.48–1.48 ms (hono/proxy aside).
  * A monitor that cannot be turned off is left on; its thread is then moved off the contestant's
